@@ -1,0 +1,123 @@
+//! How text cells become typed values: null markers, numbers, booleans and
+//! timestamps, shared by CSV reading and type inference.
+
+use fathom_core::time::parse_timestamp;
+
+/// Whether a cell of a numeric, bool or timestamp column is a null marker.
+/// Matches the markers pandas reads as missing.
+#[inline]
+pub fn is_null_token(cell: &[u8]) -> bool {
+    matches!(
+        cell,
+        b"" | b"NA"
+            | b"N/A"
+            | b"n/a"
+            | b"NaN"
+            | b"nan"
+            | b"NAN"
+            | b"-nan"
+            | b"-NaN"
+            | b"null"
+            | b"NULL"
+            | b"Null"
+            | b"None"
+            | b"#N/A"
+            | b"<NA>"
+    )
+}
+
+/// Whether a cell of a categorical column is a null marker. `NA` is not:
+/// it is a real level too often (Namibia's country code).
+#[inline]
+pub fn is_null_category(cell: &[u8]) -> bool {
+    matches!(
+        cell,
+        b"" | b"N/A"
+            | b"n/a"
+            | b"NaN"
+            | b"nan"
+            | b"null"
+            | b"NULL"
+            | b"Null"
+            | b"None"
+            | b"#N/A"
+            | b"<NA>"
+    )
+}
+
+/// Parses a number; surrounding spaces are allowed.
+#[inline]
+pub fn parse_number(cell: &[u8]) -> Option<f64> {
+    let cell = if cell.first().is_some_and(u8::is_ascii_whitespace)
+        || cell.last().is_some_and(u8::is_ascii_whitespace)
+    {
+        cell.trim_ascii()
+    } else {
+        cell
+    };
+    if let Ok(v) = lexical_core::parse::<f64>(cell) {
+        return Some(v);
+    }
+    // lexical is strict about the spellings of infinity; accept the common ones.
+    match cell {
+        b"inf" | b"Inf" | b"INF" | b"+inf" | b"infinity" | b"Infinity" | b"+Infinity" => {
+            Some(f64::INFINITY)
+        }
+        b"-inf" | b"-Inf" | b"-INF" | b"-infinity" | b"-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
+/// Parses a boolean in the strict spellings used for type inference.
+#[inline]
+pub fn parse_bool_strict(cell: &[u8]) -> Option<bool> {
+    match cell {
+        b"true" | b"True" | b"TRUE" => Some(true),
+        b"false" | b"False" | b"FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses a boolean in any common spelling (used when a schema says bool).
+#[inline]
+pub fn parse_bool(cell: &[u8]) -> Option<bool> {
+    parse_bool_strict(cell).or(match cell {
+        b"1" | b"t" | b"T" | b"y" | b"Y" | b"yes" | b"Yes" | b"YES" => Some(true),
+        b"0" | b"f" | b"F" | b"n" | b"N" | b"no" | b"No" | b"NO" => Some(false),
+        _ => None,
+    })
+}
+
+/// Parses a timestamp (see [`fathom_core::time`]).
+#[inline]
+pub fn parse_time(cell: &[u8]) -> Option<i64> {
+    parse_timestamp(cell)
+}
+
+/// A cell shown in a message: lossy UTF-8, at most 40 characters.
+pub fn show_cell(cell: &[u8]) -> String {
+    let s = String::from_utf8_lossy(cell);
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        assert_eq!(parse_number(b" 12.5 "), Some(12.5));
+        assert_eq!(parse_number(b"1e3"), Some(1000.0));
+        assert_eq!(parse_number(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_number(b"12,5"), None);
+        assert_eq!(parse_number(b"abc"), None);
+        assert!(is_null_token(b"NA") && !is_null_category(b"NA"));
+        assert_eq!(parse_bool(b"yes"), Some(true));
+        assert_eq!(parse_bool_strict(b"1"), None);
+        assert_eq!(show_cell("x".repeat(50).as_bytes()).chars().count(), 41);
+    }
+}

@@ -1,0 +1,231 @@
+//! Reading files: types, batching, round trips, and every kind of bad input.
+
+use fathom_core::{ColumnType, FrameHasher};
+use fathom_data::export::{TableWriter, write_frame};
+use fathom_data::ingest::{BadValuePolicy, ReadOptions, open, read_frame};
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn err_text(path: &Path) -> String {
+    read_frame(path, &ReadOptions::default())
+        .unwrap_err()
+        .to_string()
+}
+
+fn hash_of(path: &Path) -> String {
+    let mut h = FrameHasher::default();
+    for b in open(path, &ReadOptions::default()).unwrap() {
+        h.update(&b.unwrap()).unwrap();
+    }
+    h.finish()
+}
+
+#[test]
+fn csv_types_nulls_and_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "t.csv",
+        b"\xEF\xBB\xBFid,amount,city,ok,when\n1,12.5,\"New York, NY\",true,2024-01-01T10:00:00Z\n2,,\"multi\nline\",false,\n3,1e3,NA,True,2024-01-02\n",
+    );
+    let f = read_frame(&p, &ReadOptions::default()).unwrap();
+    let types: Vec<ColumnType> = f.columns().iter().map(|c| c.column_type()).collect();
+    use ColumnType::*;
+    assert_eq!(types, vec![Numeric, Numeric, Categorical, Bool, Timestamp]);
+    assert_eq!(f.num_rows(), 3);
+    let city = f.column("city").unwrap();
+    assert_eq!(city.display_value(0), "New York, NY");
+    assert_eq!(city.display_value(1), "multi\nline");
+    assert_eq!(
+        city.display_value(2),
+        "NA",
+        "NA is a level of a text column"
+    );
+    assert_eq!(f.column("amount").unwrap().null_count(), 1);
+    assert_eq!(
+        f.column("when").unwrap().display_value(2),
+        "2024-01-02T00:00:00Z"
+    );
+}
+
+#[test]
+fn bad_number_names_file_row_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,amount\n");
+    for i in 0..500 {
+        text.push_str(&format!("{i},{}.5\n", i % 7));
+    }
+    text.push_str("500,12x\n");
+    let p = write(dir.path(), "bad.csv", text.as_bytes());
+    // A tiny inference sample makes the bad value fall past it.
+    let opts = ReadOptions {
+        infer_rows: 100,
+        window_bytes: 1024,
+        ..Default::default()
+    };
+    let e = read_frame(&p, &opts).unwrap_err().to_string();
+    assert!(
+        e.contains("bad.csv: row 501, line 502, column 'amount'"),
+        "{e}"
+    );
+    assert!(
+        e.contains("'12x' is not a number, but the column is numeric"),
+        "{e}"
+    );
+    assert!(e.contains("--schema"), "says what to do: {e}");
+    // In validation mode the same value is recorded instead.
+    let opts = ReadOptions {
+        infer_rows: 100,
+        bad_values: BadValuePolicy::RecordAsNull,
+        ..Default::default()
+    };
+    let mut r = open(&p, &opts).unwrap();
+    let rows: usize = r.by_ref().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 501);
+    let bad = &r.bad_values().columns["amount"];
+    assert_eq!(
+        (bad.count, bad.examples[0].clone()),
+        (1, (501, "12x".to_string()))
+    );
+}
+
+#[test]
+fn ragged_row_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "ragged.csv", b"a,b,c\n1,2,3\n4,5\n6,7,8\n");
+    let e = err_text(&p);
+    assert!(e.contains("ragged.csv: row 2, line 3"), "{e}");
+    assert!(
+        e.contains("the row has 2 fields but the header has 3"),
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_utf8_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "latin1.csv", b"name,x\nok,1\ncaf\xE9,2\n");
+    let e = err_text(&p);
+    assert!(
+        e.contains("latin1.csv: row 2, line 3, column 'name'"),
+        "{e}"
+    );
+    assert!(e.contains("not valid UTF-8; save the file as UTF-8"), "{e}");
+    let p = write(dir.path(), "header.csv", b"n\xE9,x\n1,2\n");
+    assert!(err_text(&p).contains("the header is not valid UTF-8"));
+}
+
+#[test]
+fn empty_and_header_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "empty.csv", b"");
+    let e = err_text(&p);
+    assert!(
+        e.contains("empty.csv: the file is empty; it needs a header line"),
+        "{e}"
+    );
+    let p = write(dir.path(), "blank.csv", b"\n\n  \n");
+    assert!(err_text(&p).contains("the file is empty"));
+    let p = write(dir.path(), "dup.csv", b"a,b,a\n1,2,3\n");
+    assert!(err_text(&p).contains("column 'a': this column name appears twice"));
+    let p = write(dir.path(), "empty.parquet", b"");
+    assert!(err_text(&p).contains("empty.parquet: the file is empty"));
+    let p = write(dir.path(), "data.json", b"{}");
+    assert!(err_text(&p).contains(
+        "cannot tell the format from the file name; use a name ending in .csv or .parquet"
+    ));
+    let e = err_text(&dir.path().join("missing.csv"));
+    assert!(e.contains("missing.csv: No such file"), "{e}");
+}
+
+#[test]
+fn truncated_parquet_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "t.csv", b"a,b\n1,x\n2,y\n3,z\n");
+    let frame = read_frame(&csv, &ReadOptions::default()).unwrap();
+    let pq = dir.path().join("t.parquet");
+    write_frame(&pq, &frame).unwrap();
+    let bytes = std::fs::read(&pq).unwrap();
+    let cut = write(dir.path(), "cut.parquet", &bytes[..bytes.len() / 2]);
+    let e = err_text(&cut);
+    assert!(
+        e.contains("cut.parquet: not a readable Parquet file"),
+        "{e}"
+    );
+    assert!(e.contains("truncated or corrupt"), "{e}");
+    let junk = write(
+        dir.path(),
+        "junk.parquet",
+        b"this is not parquet at all, just text",
+    );
+    assert!(err_text(&junk).contains("junk.parquet: not a readable Parquet file"));
+}
+
+#[test]
+fn csv_and_parquet_round_trip_to_the_same_content_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,amount,mcc,online,ts\n");
+    for i in 0..3000 {
+        let mcc = ["grocery", "travel", "gas,station", "\"quoted\""][i % 4].replace('"', "\"\"");
+        let amount = if i % 50 == 0 {
+            String::new()
+        } else {
+            format!("{}.{:02}", i * 7 % 1000, i % 100)
+        };
+        text.push_str(&format!(
+            "{i},{amount},\"{mcc}\",{},2024-01-{:02}T{:02}:00:00Z\n",
+            i % 3 == 0,
+            i % 28 + 1,
+            i % 24
+        ));
+    }
+    let csv = write(dir.path(), "t.csv", text.as_bytes());
+    // Many small windows and batches must not change the data.
+    let small = ReadOptions {
+        window_bytes: 4096,
+        ..Default::default()
+    };
+    let a = read_frame(&csv, &small).unwrap();
+    let b = read_frame(&csv, &ReadOptions::default()).unwrap();
+    assert_eq!(a.num_rows(), 3000);
+    for (x, y) in a.columns().iter().zip(b.columns()) {
+        for i in (0..3000).step_by(37) {
+            assert_eq!(x.display_value(i), y.display_value(i));
+        }
+    }
+    let pq = dir.path().join("t.parquet");
+    write_frame(&pq, &a).unwrap();
+    let csv2 = dir.path().join("t2.csv");
+    write_frame(&csv2, &read_frame(&pq, &ReadOptions::default()).unwrap()).unwrap();
+    assert_eq!(hash_of(&csv), hash_of(&pq));
+    assert_eq!(hash_of(&csv), hash_of(&csv2));
+    assert_eq!(
+        read_frame(&csv2, &ReadOptions::default())
+            .unwrap()
+            .column("mcc")
+            .unwrap()
+            .display_value(3),
+        "\"quoted\""
+    );
+}
+
+#[test]
+fn failed_write_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.parquet");
+    {
+        let mut w = TableWriter::create(&target, &[("a".into(), ColumnType::Numeric)]).unwrap();
+        let wrong =
+            fathom_core::Frame::new(vec![fathom_core::Column::boolean("a", vec![true])]).unwrap();
+        assert!(w.write(&wrong).is_err());
+        // Dropped without finish.
+    }
+    assert!(!target.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(leftovers.is_empty(), "temporary files are cleaned up");
+}
