@@ -213,7 +213,8 @@ impl SchemaInferrer {
             spec.nullable = st.nulls > 0;
             if null_rate > 0.05 {
                 // Allow this column the share of nulls it has, with headroom.
-                spec.max_null_rate = Some(((null_rate * 1.5 + 0.01) * 1e4).ceil().min(1e4) / 1e4);
+                spec.max_null_rate =
+                    Some(((null_rate * 1.5 + 0.01) * 1e4 - 1e-6).ceil().min(1e4) / 1e4);
             }
             match role {
                 Role::Feature if *ty == ColumnType::Numeric && st.seen_value => {
