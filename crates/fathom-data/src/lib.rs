@@ -23,7 +23,7 @@ mod error;
 pub mod export;
 //TMP pub mod generate;
 pub mod ingest;
-//TMP pub mod profile;
+pub mod profile;
 pub mod snapshot;
 pub mod validate;
 
