@@ -1,0 +1,89 @@
+"""Times fathom and pandas side by side on one generated data set.
+
+Called by bench/data/run.sh; prints a Markdown table of medians and ratios.
+Wall times of fathom commands are whole-process times; read times are the
+in-process figures each side reports (fathom `data inspect --json`, pandas
+`perf_counter` around the call), so interpreter start-up is not counted
+against pandas. Peak memory is the maximum resident set of a separate
+process doing only that step (`/usr/bin/time -f %M`).
+"""
+import argparse, json, os, statistics, subprocess, sys, time
+
+
+def run(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"command failed: {' '.join(cmd)}\n{p.stderr}")
+    return wall, p.stdout
+
+
+def peak_kib(cmd):
+    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"command failed: {' '.join(cmd)}\n{p.stderr}")
+    return int(p.stderr.strip().splitlines()[-1])
+
+
+PANDAS_READ = """
+import sys, time, pandas as pd
+path, kind = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+df = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+print(time.perf_counter() - t0, len(df), df.shape[1])
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fathom", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    pq, csv, schema = (os.path.join(a.out, n) for n in ("tx.parquet", "tx.csv", "schema.toml"))
+    f = a.fathom
+    med = statistics.median
+    rows = a.rows
+    import pandas, pyarrow
+    print(f"# {rows:,} rows, median of {a.runs} runs, {os.cpu_count()} cores; pandas {pandas.__version__}, pyarrow {pyarrow.__version__}", file=sys.stderr)
+
+    gen_pq = med(run([f, "-q", "data", "generate", "--rows", str(rows), "-o", pq])[0] for _ in range(a.runs))
+    gen_csv = med(run([f, "-q", "data", "generate", "--rows", str(rows), "-o", csv])[0] for _ in range(a.runs))
+    run([f, "-q", "data", "schema", "infer", pq, "-o", schema])
+
+    def fathom_read(path):
+        return json.loads(run([f, "--json", "data", "inspect", path])[1])["read_seconds"]
+
+    def pandas_read(path, kind):
+        out = run([sys.executable, "-c", PANDAS_READ, path, kind])[1].split()
+        assert int(out[1]) == rows, out
+        return float(out[0])
+
+    r = {}
+    for kind, path in (("csv", csv), ("parquet", pq)):
+        r[f"fathom_{kind}"] = med(fathom_read(path) for _ in range(a.runs))
+        r[f"pandas_{kind}"] = med(pandas_read(path, kind) for _ in range(a.runs))
+        r[f"fathom_{kind}_mem"] = peak_kib([f, "--json", "data", "inspect", path])
+        r[f"pandas_{kind}_mem"] = peak_kib([sys.executable, "-c", PANDAS_READ, path, kind])
+    val_pq = med(run([f, "-q", "data", "validate", pq, "--schema", schema])[0] for _ in range(a.runs))
+    val_csv = med(run([f, "-q", "data", "validate", csv, "--schema", schema])[0] for _ in range(a.runs))
+    val_mem = peak_kib([f, "-q", "data", "validate", pq, "--schema", schema])
+    gen_mem = peak_kib([f, "-q", "data", "generate", "--rows", str(rows), "-o", pq])
+
+    mib = lambda k: f"{k / 1024:.0f} MiB"
+    print(f"| step ({rows:,} rows × 32 columns) | fathom | pandas | fathom / pandas | target |")
+    print("|---|---|---|---|---|")
+    print(f"| generate → Parquet | {gen_pq:.3f} s ({rows / gen_pq / 1e6:.2f} M rows/s), peak {mib(gen_mem)} | – | – | ≥ 2 M rows/s |")
+    print(f"| generate → CSV | {gen_csv:.3f} s ({rows / gen_csv / 1e6:.2f} M rows/s) | – | – | – |")
+    for kind, name in (("csv", "read CSV"), ("parquet", "read Parquet")):
+        fr, pr = r[f"fathom_{kind}"], r[f"pandas_{kind}"]
+        print(f"| {name} | {fr:.3f} s, peak {mib(r[f'fathom_{kind}_mem'])} | {pr:.3f} s, peak {mib(r[f'pandas_{kind}_mem'])} | {fr / pr:.2f}× time | ≤ 0.33× |")
+    print(f"| validate Parquet (whole command: read + all checks) | {val_pq:.3f} s, peak {mib(val_mem)} | – | – | < 0.5 s |")
+    print(f"| validate CSV (whole command: parse + all checks) | {val_csv:.3f} s | – | – | – |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Data-layer benchmark: fathom against pandas on the same generated rows.
+#
+#   bench/data/run.sh            # 1,000,000 rows, median of 5 runs
+#   ROWS=200000 RUNS=3 bench/data/run.sh
+#
+# Builds fathom in release mode first (nothing is built while measuring),
+# creates its own Python venv with pandas + pyarrow under bench/.venv, then
+# runs bench/data/compare.py, which prints the table for bench/RESULTS.md.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cargo build --release --manifest-path "$root/Cargo.toml" -p fathom-cli
+venv="$root/bench/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check pandas pyarrow
+exec "$venv/bin/python" "$root/bench/data/compare.py" \
+  --fathom "$root/target/release/fathom" \
+  --out "${OUT:-$root/bench/out/data}" \
+  --rows "${ROWS:-1000000}" --runs "${RUNS:-5}"
