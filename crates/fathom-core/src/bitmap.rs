@@ -11,10 +11,11 @@ impl Bitmap {
     pub fn new(len: usize, value: bool) -> Self {
         let fill = if value { u64::MAX } else { 0 };
         let mut words = vec![fill; len.div_ceil(64)];
-        if value && len % 64 != 0 {
-            if let Some(last) = words.last_mut() {
-                *last = (1u64 << (len % 64)) - 1;
-            }
+        if value
+            && !len.is_multiple_of(64)
+            && let Some(last) = words.last_mut()
+        {
+            *last = (1u64 << (len % 64)) - 1;
         }
         Bitmap { words, len }
     }
@@ -76,7 +77,7 @@ impl Bitmap {
     /// Appends one bit.
     #[inline]
     pub fn push(&mut self, value: bool) {
-        if self.len % 64 == 0 {
+        if self.len.is_multiple_of(64) {
             self.words.push(0);
         }
         if value {

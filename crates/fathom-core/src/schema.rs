@@ -186,10 +186,10 @@ impl Schema {
                     c.column_type
                 ));
             }
-            if let (Some(lo), Some(hi)) = (c.min, c.max) {
-                if lo > hi {
-                    return bad(format!("{at}: min {lo} is greater than max {hi}"));
-                }
+            if let (Some(lo), Some(hi)) = (c.min, c.max)
+                && lo > hi
+            {
+                return bad(format!("{at}: min {lo} is greater than max {hi}"));
             }
             if c.categories.is_some() && c.column_type != ColumnType::Categorical {
                 return bad(format!(

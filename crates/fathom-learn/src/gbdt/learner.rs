@@ -1,0 +1,474 @@
+//! Leaf-wise growth of one tree on binned data.
+//!
+//! The rows of every leaf are a contiguous range of one index array
+//! (LightGBM's data partition), ascending within the leaf. Splitting a leaf
+//! partitions its range stably; the smaller child's histograms are built
+//! from its rows and ordered gradients, the larger child's are the parent's
+//! minus the smaller's. The leaf whose best split gains most is split next,
+//! until `num_leaves` leaves or no leaf can be split.
+
+use fathom_model::tree::{SplitKind, Tree};
+use rayon::prelude::*;
+
+use super::binning::{BinColumn, BinKind, BinMappers, BinnedData};
+use super::histogram::{self, HistBin, HistLayout, Rows};
+use super::split::{BinSplit, SplitConfig, SplitInfo, best_of, leaf_output};
+
+/// Below this many rows × features, histograms are built on the calling
+/// thread (same result, less scheduling overhead).
+const PAR_MIN_WORK: usize = 16_384;
+
+/// Partition chunk size (rows) for parallel partitioning.
+const PART_CHUNK: usize = 1 << 16;
+
+/// A split in bin space, used to route binned rows (training, validation).
+#[derive(Clone, Debug)]
+pub struct BinNode {
+    /// Feature index.
+    pub feature: usize,
+    /// `left[bin]` says whether a row with that bin goes left.
+    pub left: Vec<bool>,
+}
+
+/// A grown tree: the serving form plus the bin-space routing.
+#[derive(Clone, Debug)]
+pub struct GrownTree {
+    /// The serving tree.
+    pub tree: Tree,
+    /// Bin-space tests, one per internal node.
+    pub bin_nodes: Vec<BinNode>,
+    /// For every row of the tree's row set, its leaf (`row_leaf[row]`, or
+    /// `u32::MAX` for rows outside the set).
+    pub row_leaf: Vec<u32>,
+}
+
+impl GrownTree {
+    /// Leaf of row `row` of binned data `data`, found by walking the tree.
+    pub fn leaf_of(&self, data: &BinnedData, row: usize) -> usize {
+        let t = &self.tree;
+        if t.num_nodes() == 0 {
+            return 0;
+        }
+        let mut node: i32 = 0;
+        while node >= 0 {
+            let n = node as usize;
+            let b = &self.bin_nodes[n];
+            node = if b.left[data.columns[b.feature].get(row)] {
+                t.left_child[n]
+            } else {
+                t.right_child[n]
+            };
+        }
+        !node as usize
+    }
+}
+
+/// Reusable buffers and fixed context of tree growth.
+pub struct Learner<'a> {
+    data: &'a BinnedData,
+    mappers: &'a BinMappers,
+    layout: HistLayout,
+    cfg: SplitConfig,
+    num_leaves: usize,
+    max_depth: usize,
+    learning_rate: f64,
+    pool: Vec<Vec<HistBin>>,
+    indices: Vec<u32>,
+    ordered: Vec<[f32; 2]>,
+}
+
+/// Per-leaf state during growth.
+struct LeafState {
+    begin: usize,
+    count: usize,
+    sums: HistBin,
+    output: f64,
+    depth: usize,
+    /// (node, is_left) pointing at this leaf; node -1 for the root leaf.
+    parent: (i32, bool),
+    hist: Option<Vec<HistBin>>,
+    best: Option<SplitInfo>,
+}
+
+impl<'a> Learner<'a> {
+    /// A learner over binned training data.
+    pub fn new(
+        data: &'a BinnedData,
+        mappers: &'a BinMappers,
+        cfg: SplitConfig,
+        num_leaves: usize,
+        max_depth: i32,
+        learning_rate: f64,
+    ) -> Self {
+        Learner {
+            data,
+            mappers,
+            layout: HistLayout::new(mappers),
+            cfg,
+            num_leaves,
+            max_depth: if max_depth <= 0 { usize::MAX } else { max_depth as usize },
+            learning_rate,
+            pool: Vec::new(),
+            indices: Vec::new(),
+            ordered: Vec::new(),
+        }
+    }
+
+    fn take_buf(&mut self) -> Vec<HistBin> {
+        self.pool
+            .pop()
+            .unwrap_or_else(|| vec![HistBin::default(); self.layout.total()])
+    }
+
+    /// Grows one tree on rows `bag` (`None` = all rows) with per-row
+    /// gradients `gh`, splitting only on `features` (ascending, usable).
+    pub fn grow(&mut self, gh: &[[f32; 2]], bag: Option<&[u32]>, features: &[usize]) -> GrownTree {
+        let n = self.data.num_rows;
+        self.indices.clear();
+        match bag {
+            Some(b) => self.indices.extend_from_slice(b),
+            None => self.indices.extend(0..n as u32),
+        }
+        let root_count = self.indices.len();
+        // Root sums, in row order.
+        let mut sums = HistBin::default();
+        for &r in &self.indices {
+            let p = gh[r as usize];
+            sums.g += p[0] as f64;
+            sums.h += p[1] as f64;
+        }
+        sums.c = root_count as u64;
+        let (l1, l2) = (self.cfg.l1, self.cfg.l2);
+        let mut leaves = vec![LeafState {
+            begin: 0,
+            count: root_count,
+            sums,
+            output: leaf_output(sums.g, sums.h, l1, l2),
+            depth: 0,
+            parent: (-1, false),
+            hist: None,
+            best: None,
+        }];
+        let mut tree = Tree::constant(0.0, root_count as u64, sums.h);
+        let mut bin_nodes: Vec<BinNode> = Vec::new();
+
+        if self.can_split(&leaves[0]) && !features.is_empty() {
+            let mut buf = self.take_buf();
+            let rows = match bag {
+                None => Rows::All,
+                Some(_) => {
+                    self.ordered.clear();
+                    self.ordered.extend(self.indices.iter().map(|&r| gh[r as usize]));
+                    Rows::Subset(&self.indices)
+                }
+            };
+            let g: &[[f32; 2]] = if bag.is_none() { gh } else { &self.ordered };
+            let best = build_and_search(self.data, self.mappers, &self.layout, &self.cfg, features, rows, g, &mut buf, None, sums, sums);
+            leaves[0].best = best.0;
+            leaves[0].hist = Some(buf);
+        }
+
+        while leaves.len() < self.num_leaves {
+            // The leaf with the best split (ties to the lower leaf index).
+            let mut pick: Option<(usize, f64)> = None;
+            for (i, l) in leaves.iter().enumerate() {
+                if let Some(s) = &l.best
+                    && pick.is_none_or(|(_, g)| s.gain > g)
+                {
+                    pick = Some((i, s.gain));
+                }
+            }
+            let Some((li, _)) = pick else { break };
+            let split = leaves[li].best.take().expect("picked");
+            let parent_hist = leaves[li].hist.take();
+            let (begin, count) = (leaves[li].begin, leaves[li].count);
+            let bin_node = self.bin_node(&split);
+
+            // Partition the leaf's rows.
+            let left_count = partition(&mut self.indices[begin..begin + count], &self.data.columns[split.feature], &bin_node.left);
+            debug_assert_eq!(left_count as u64, split.left.c);
+
+            // Record the node.
+            let node = tree.num_nodes() as i32;
+            let right_leaf = leaves.len();
+            self.push_node(&mut tree, &split, &leaves[li], li, right_leaf);
+            bin_nodes.push(bin_node);
+            let (pnode, is_left) = leaves[li].parent;
+            if pnode >= 0 {
+                if is_left {
+                    tree.left_child[pnode as usize] = node;
+                } else {
+                    tree.right_child[pnode as usize] = node;
+                }
+            }
+            let depth = leaves[li].depth + 1;
+            leaves[li] = LeafState {
+                begin,
+                count: left_count,
+                sums: split.left,
+                output: split.left_output,
+                depth,
+                parent: (node, true),
+                hist: None,
+                best: None,
+            };
+            leaves.push(LeafState {
+                begin: begin + left_count,
+                count: count - left_count,
+                sums: split.right,
+                output: split.right_output,
+                depth,
+                parent: (node, false),
+                hist: None,
+                best: None,
+            });
+
+            // Histograms and best splits of the children.
+            let (small, large) = if left_count <= count - left_count {
+                (li, right_leaf)
+            } else {
+                (right_leaf, li)
+            };
+            let small_ok = self.can_split(&leaves[small]);
+            let large_ok = self.can_split(&leaves[large]);
+            let mut parent_hist = parent_hist;
+            if (small_ok || large_ok) && leaves.len() < self.num_leaves {
+                let mut sbuf = self.take_buf();
+                let (sb, sc) = (leaves[small].begin, leaves[small].count);
+                let rows = &self.indices[sb..sb + sc];
+                self.ordered.clear();
+                self.ordered.extend(rows.iter().map(|&r| gh[r as usize]));
+                let parent = if large_ok { parent_hist.as_deref_mut() } else { None };
+                let (bs, bl) = build_and_search(
+                    self.data,
+                    self.mappers,
+                    &self.layout,
+                    &self.cfg,
+                    features,
+                    Rows::Subset(rows),
+                    &self.ordered,
+                    &mut sbuf,
+                    parent,
+                    leaves[small].sums,
+                    leaves[large].sums,
+                );
+                if small_ok {
+                    leaves[small].best = bs;
+                }
+                leaves[small].hist = Some(sbuf);
+                if large_ok {
+                    leaves[large].best = bl;
+                    leaves[large].hist = parent_hist.take();
+                }
+            }
+            if let Some(h) = parent_hist {
+                self.pool.push(h);
+            }
+            for l in leaves.iter_mut() {
+                if l.best.is_none()
+                    && let Some(h) = l.hist.take()
+                {
+                    self.pool.push(h);
+                }
+            }
+            if leaves.len() >= self.num_leaves {
+                break;
+            }
+        }
+
+        // Leaf outputs and the row → leaf map.
+        let lr = self.learning_rate;
+        tree.leaf_value = leaves.iter().map(|l| l.output * lr).collect();
+        tree.leaf_count = leaves.iter().map(|l| l.count as u64).collect();
+        tree.leaf_hess = leaves.iter().map(|l| l.sums.h).collect();
+        let mut row_leaf = vec![u32::MAX; n];
+        for (i, l) in leaves.iter().enumerate() {
+            for &r in &self.indices[l.begin..l.begin + l.count] {
+                row_leaf[r as usize] = i as u32;
+            }
+        }
+        for l in leaves {
+            if let Some(h) = l.hist {
+                self.pool.push(h);
+            }
+        }
+        GrownTree {
+            tree,
+            bin_nodes,
+            row_leaf,
+        }
+    }
+
+    fn can_split(&self, l: &LeafState) -> bool {
+        l.depth < self.max_depth && l.count as u64 >= 2 * self.cfg.min_data_in_leaf
+    }
+
+    fn bin_node(&self, s: &SplitInfo) -> BinNode {
+        let m = &self.mappers.mappers[s.feature];
+        let mut left = vec![false; m.num_bins];
+        match &s.split {
+            BinSplit::Numeric {
+                threshold_bin,
+                default_left,
+            } => {
+                for l in left.iter_mut().take(threshold_bin + 1) {
+                    *l = true;
+                }
+                left[m.missing_bin()] = *default_left;
+            }
+            BinSplit::Categorical { left_bins } => {
+                for &b in left_bins {
+                    left[b as usize] = true;
+                }
+            }
+        }
+        BinNode {
+            feature: s.feature,
+            left,
+        }
+    }
+
+    fn push_node(&self, tree: &mut Tree, s: &SplitInfo, leaf: &LeafState, left_leaf: usize, right_leaf: usize) {
+        let m = &self.mappers.mappers[s.feature];
+        tree.split_feature.push(s.feature as u32);
+        match (&s.split, &m.kind) {
+            (
+                BinSplit::Numeric {
+                    threshold_bin,
+                    default_left,
+                },
+                BinKind::Numeric { upper },
+            ) => {
+                tree.split_kind.push(SplitKind::Numeric);
+                tree.threshold.push(upper[*threshold_bin]);
+                tree.default_left.push(*default_left);
+                tree.cat_index.push(u32::MAX);
+            }
+            (BinSplit::Categorical { left_bins }, BinKind::Categorical { codes, .. }) => {
+                tree.split_kind.push(SplitKind::Categorical);
+                tree.threshold.push(0.0);
+                tree.default_left.push(false);
+                let cats: Vec<u32> = left_bins.iter().map(|&b| codes[b as usize]).collect();
+                let max = cats.iter().copied().max().unwrap_or(0) as usize;
+                let mut words = vec![0u32; max / 32 + 1];
+                for c in cats {
+                    words[c as usize / 32] |= 1 << (c % 32);
+                }
+                tree.cat_index.push((tree.cat_boundaries.len() - 1) as u32);
+                tree.cat_words.extend_from_slice(&words);
+                tree.cat_boundaries.push(tree.cat_words.len() as u32);
+            }
+            _ => unreachable!("split kind follows the feature kind"),
+        }
+        tree.left_child.push(!(left_leaf as i32));
+        tree.right_child.push(!(right_leaf as i32));
+        tree.split_gain.push(s.gain);
+        tree.internal_count.push(leaf.count as u64);
+        tree.internal_hess.push(leaf.sums.h);
+        tree.internal_value.push(leaf.output * self.learning_rate);
+    }
+}
+
+/// Builds the histograms of `features` for a leaf (`rows`, ordered `gh`)
+/// into `buf` and finds its best split (given its sums `small_sums`). With
+/// `parent`, also turns `parent` into the sibling's histograms by
+/// subtraction and finds the sibling's best split (`large_sums`).
+#[allow(clippy::too_many_arguments)]
+fn build_and_search(
+    data: &BinnedData,
+    mappers: &BinMappers,
+    layout: &HistLayout,
+    cfg: &SplitConfig,
+    features: &[usize],
+    rows: Rows<'_>,
+    gh: &[[f32; 2]],
+    buf: &mut [HistBin],
+    parent: Option<&mut [HistBin]>,
+    small_sums: HistBin,
+    large_sums: HistBin,
+) -> (Option<SplitInfo>, Option<SplitInfo>) {
+    let small = layout.split_mut(buf, features);
+    let large: Vec<Option<&mut [HistBin]>> = match parent {
+        Some(p) => layout.split_mut(p, features).into_iter().map(Some).collect(),
+        None => features.iter().map(|_| None).collect(),
+    };
+    let task = |((&f, s), l): ((&usize, &mut [HistBin]), Option<&mut [HistBin]>)| {
+        histogram::build_feature(&data.columns[f], rows, gh, s);
+        let cat = mappers.mappers[f].is_categorical();
+        let bs = cfg.best_split(f, cat, s, small_sums);
+        let bl = l.and_then(|l| {
+            histogram::subtract(l, s);
+            cfg.best_split(f, cat, l, large_sums)
+        });
+        (bs, bl)
+    };
+    let nrows = match rows {
+        Rows::All => data.num_rows,
+        Rows::Subset(r) => r.len(),
+    };
+    let reduce = |a: (Option<SplitInfo>, Option<SplitInfo>), b: (Option<SplitInfo>, Option<SplitInfo>)| {
+        (best_of(a.0, b.0), best_of(a.1, b.1))
+    };
+    if nrows * features.len() < PAR_MIN_WORK {
+        features
+            .iter()
+            .zip(small)
+            .zip(large)
+            .map(task)
+            .fold((None, None), reduce)
+    } else {
+        features
+            .par_iter()
+            .zip(small)
+            .zip(large)
+            .with_max_len(1)
+            .map(task)
+            .reduce(|| (None, None), reduce)
+    }
+}
+
+/// Stable partition of `rows` by `left[bin of row]`; returns the left count.
+fn partition(rows: &mut [u32], column: &BinColumn, left: &[bool]) -> usize {
+    let goes_left = |r: u32| left[column.get(r as usize)];
+    if rows.len() < 2 * PART_CHUNK {
+        let mut right = Vec::with_capacity(rows.len());
+        let mut nl = 0;
+        for i in 0..rows.len() {
+            let r = rows[i];
+            if goes_left(r) {
+                rows[nl] = r;
+                nl += 1;
+            } else {
+                right.push(r);
+            }
+        }
+        rows[nl..].copy_from_slice(&right);
+        return nl;
+    }
+    let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+        .par_chunks(PART_CHUNK)
+        .map(|c| {
+            let mut l = Vec::with_capacity(c.len());
+            let mut r = Vec::with_capacity(c.len());
+            for &x in c {
+                if goes_left(x) {
+                    l.push(x);
+                } else {
+                    r.push(x);
+                }
+            }
+            (l, r)
+        })
+        .collect();
+    let mut pos = 0;
+    for (l, _) in &parts {
+        rows[pos..pos + l.len()].copy_from_slice(l);
+        pos += l.len();
+    }
+    let nl = pos;
+    for (_, r) in &parts {
+        rows[pos..pos + r.len()].copy_from_slice(r);
+        pos += r.len();
+    }
+    nl
+}

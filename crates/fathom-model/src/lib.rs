@@ -1,0 +1,1 @@
+//! Model artifact and scorer (being built).
