@@ -290,22 +290,29 @@ impl Frame {
         let Some(first) = frames.first() else {
             return Ok(Frame::default());
         };
-        let mut columns = Vec::with_capacity(first.num_columns());
-        for (ci, col0) in first.columns.iter().enumerate() {
-            let parts: Vec<&Column> = frames
-                .iter()
-                .map(|f| {
-                    f.columns
-                        .get(ci)
-                        .filter(|c| c.name == col0.name && c.column_type() == col0.column_type())
-                        .ok_or_else(|| CoreError::ColumnNotFound {
-                            name: col0.name.clone(),
-                            valid: f.column_names(),
-                        })
-                })
-                .collect::<Result<_, _>>()?;
-            columns.push(concat_columns(&parts));
-        }
+        use rayon::prelude::*;
+        let columns = first
+            .columns
+            .par_iter()
+            .enumerate()
+            .map(|(ci, col0)| {
+                let parts: Vec<&Column> = frames
+                    .iter()
+                    .map(|f| {
+                        f.columns
+                            .get(ci)
+                            .filter(|c| {
+                                c.name == col0.name && c.column_type() == col0.column_type()
+                            })
+                            .ok_or_else(|| CoreError::ColumnNotFound {
+                                name: col0.name.clone(),
+                                valid: f.column_names(),
+                            })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(concat_columns(&parts))
+            })
+            .collect::<Result<Vec<Column>, CoreError>>()?;
         Frame::new(columns)
     }
 }
