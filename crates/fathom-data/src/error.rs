@@ -91,7 +91,12 @@ pub enum DataError {
     /// The data does not fit together (e.g. batches with different columns).
     #[error(transparent)]
     Core(#[from] fathom_core::CoreError),
-    //TMP-GEN
+    /// The generator was configured wrongly.
+    #[error(transparent)]
+    Generate(#[from] crate::generate::GenerateError),
+    /// A broken internal invariant.
+    #[error("internal error: {0}; this is a bug, please report it")]
+    Internal(String),
     /// A snapshot in the store is damaged.
     #[error("snapshot {id}: {message}")]
     Snapshot {

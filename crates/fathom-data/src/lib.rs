@@ -21,7 +21,7 @@ mod arrow_bridge;
 pub mod contract;
 mod error;
 pub mod export;
-//TMP pub mod generate;
+pub mod generate;
 pub mod ingest;
 pub mod profile;
 pub mod snapshot;

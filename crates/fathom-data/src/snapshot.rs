@@ -221,10 +221,10 @@ impl SnapshotStore {
         };
         for entry in entries.flatten() {
             let path = entry.path().join(MANIFEST);
-            if let Ok(text) = std::fs::read(&path) {
-                if let Ok(m) = serde_json::from_slice::<SnapshotManifest>(&text) {
-                    out.push(m);
-                }
+            if let Ok(text) = std::fs::read(&path)
+                && let Ok(m) = serde_json::from_slice::<SnapshotManifest>(&text)
+            {
+                out.push(m);
             }
         }
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));

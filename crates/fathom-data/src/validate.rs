@@ -232,10 +232,8 @@ impl Validator {
             .par_iter()
             .zip(self.states.par_iter_mut())
             .for_each(|(t, st)| {
-                if let Some(i) = t.present {
-                    if let Some(col) = frame.columns().get(i) {
-                        check_column(t, st, col, first_row);
-                    }
+                if let Some(col) = t.present.and_then(|i| frame.columns().get(i)) {
+                    check_column(t, st, col, first_row);
                 }
             });
     }
@@ -451,14 +449,14 @@ fn check_column(t: &Target, st: &mut State, col: &Column, first_row: u64) {
                 if !col.is_valid(i) {
                     continue;
                 }
-                if let Some(ok) = &allowed {
-                    if !ok[code as usize] {
-                        let e = st
-                            .unseen
-                            .entry(c.dictionary[code as usize].clone())
-                            .or_insert((0, first_row + i as u64));
-                        e.0 += 1;
-                    }
+                if let Some(ok) = &allowed
+                    && !ok[code as usize]
+                {
+                    let e = st
+                        .unseen
+                        .entry(c.dictionary[code as usize].clone())
+                        .or_insert((0, first_row + i as u64));
+                    e.0 += 1;
                 }
                 if is_id && !st.id_strings.insert(c.dictionary[code as usize].clone()) {
                     st.duplicates += 1;

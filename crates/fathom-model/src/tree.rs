@@ -171,7 +171,11 @@ impl Tree {
                 1 + go(t, t.left_child[n]).max(go(t, t.right_child[n]))
             }
         }
-        if self.num_nodes() == 0 { 0 } else { go(self, 0) }
+        if self.num_nodes() == 0 {
+            0
+        } else {
+            go(self, 0)
+        }
     }
 }
 

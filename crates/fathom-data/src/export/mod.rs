@@ -96,19 +96,16 @@ impl TableWriter {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            return Err(DataError::Core(fathom_core::CoreError::SchemaInvalid(
-                format!(
-                    "{}: a batch with columns [{}] cannot be written to a file of columns [{}]; this is a bug, please report it",
-                    self.path.display(),
-                    show(
-                        frame
-                            .columns()
-                            .iter()
-                            .map(|c| (c.name.clone(), c.column_type()))
-                            .collect()
-                    ),
-                    show(self.columns.clone())
-                ),
+            let found = frame
+                .columns()
+                .iter()
+                .map(|c| (c.name.clone(), c.column_type()))
+                .collect();
+            return Err(DataError::Internal(format!(
+                "{}: a batch with columns [{}] cannot be written to a file of columns [{}]",
+                self.path.display(),
+                show(found),
+                show(self.columns.clone())
             )));
         }
         match &mut self.inner {

@@ -576,6 +576,123 @@ fn type_message(ty: ColumnType, cell: &[u8]) -> String {
     )
 }
 
+/// Handles one cell's outcome; `Err` stops the part.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn push_cell(
+    b: &mut Builder,
+    cell: &[u8],
+    j: usize,
+    rows: u64,
+    line: u64,
+    types: &[ColumnType],
+    policy: BadValuePolicy,
+    bad: &mut Vec<(usize, u64, String)>,
+) -> std::result::Result<(), PartError> {
+    match b.push(cell) {
+        Ok(true) => Ok(()),
+        Ok(false) => match policy {
+            BadValuePolicy::Fail => Err(PartError {
+                local_row: rows,
+                local_line: line,
+                column: Some(j),
+                message: type_message(types[j], cell),
+            }),
+            BadValuePolicy::RecordAsNull => {
+                bad.push((j, rows, show_cell(cell)));
+                Ok(())
+            }
+        },
+        Err(msg) => Err(PartError {
+            local_row: rows,
+            local_line: line,
+            column: Some(j),
+            message: msg.to_string(),
+        }),
+    }
+}
+
+fn ragged(rows: u64, line: u64, found: usize, ncols: usize) -> PartError {
+    PartError {
+        local_row: rows,
+        local_line: line,
+        column: None,
+        message: format!(
+            "the row has {found} fields but the header has {ncols}; every row needs exactly one value per column (check for a stray or missing delimiter or an unclosed quote)"
+        ),
+    }
+}
+
+/// Parses a part with no quote characters: records are lines and fields
+/// are split at the delimiter, without the general CSV state machine.
+fn parse_plain_part(
+    part: &[u8],
+    delimiter: u8,
+    names: &[String],
+    types: &[ColumnType],
+    policy: BadValuePolicy,
+) -> std::result::Result<PartOut, PartError> {
+    let ncols = names.len();
+    let est_rows = part.len() / (ncols * 6).max(1) + 16;
+    let mut builders: Vec<Builder> = types.iter().map(|&t| Builder::new(t, est_rows)).collect();
+    let mut rows = 0u64;
+    let mut line = 0u64;
+    let mut bad = Vec::new();
+    let mut pos = 0;
+    while pos < part.len() {
+        let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |i| pos + i);
+        let mut rec = &part[pos..end];
+        pos = end + 1;
+        line += 1;
+        if let [head @ .., b'\r'] = rec {
+            rec = head;
+        }
+        if rec.is_empty() {
+            continue;
+        }
+        rows += 1;
+        let mut start = 0;
+        for (j, b) in builders.iter_mut().enumerate() {
+            let stop = if j + 1 < ncols {
+                match memchr::memchr(delimiter, &rec[start..]) {
+                    Some(i) => start + i,
+                    None => return Err(ragged(rows, line, j + 1, ncols)),
+                }
+            } else {
+                if memchr::memchr(delimiter, &rec[start..]).is_some() {
+                    return Err(ragged(
+                        rows,
+                        line,
+                        rec.split(|&c| c == delimiter).count(),
+                        ncols,
+                    ));
+                }
+                rec.len()
+            };
+            push_cell(b, &rec[start..stop], j, rows, line, types, policy, &mut bad)?;
+            start = stop + 1;
+        }
+    }
+    let columns = builders
+        .into_iter()
+        .zip(names)
+        .map(|(b, n)| b.finish(n))
+        .collect();
+    let frame = Frame::new(columns).map_err(|err| PartError {
+        local_row: 0,
+        local_line: 0,
+        column: None,
+        message: err.to_string(),
+    })?;
+    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
+    Ok(PartOut {
+        frame,
+        rows,
+        newlines,
+        bad,
+    })
+}
+
 fn parse_part(
     part: &[u8],
     delimiter: u8,
@@ -583,6 +700,9 @@ fn parse_part(
     types: &[ColumnType],
     policy: BadValuePolicy,
 ) -> std::result::Result<PartOut, PartError> {
+    if memchr::memchr(b'"', part).is_none() {
+        return parse_plain_part(part, delimiter, names, types, policy);
+    }
     let ncols = names.len();
     let est_rows = part.len() / (ncols * 6).max(1) + 16;
     let mut builders: Vec<Builder> = types.iter().map(|&t| Builder::new(t, est_rows)).collect();
@@ -650,27 +770,9 @@ fn parse_part(
         for (j, b) in builders.iter_mut().enumerate() {
             let end = ends[j];
             let cell = &out[start..end];
-            match b.push(cell) {
-                Ok(true) => {}
-                Ok(false) => match policy {
-                    BadValuePolicy::Fail => {
-                        return Err(PartError {
-                            local_row: rows,
-                            local_line: line_of(record_start),
-                            column: Some(j),
-                            message: type_message(types[j], cell),
-                        });
-                    }
-                    BadValuePolicy::RecordAsNull => bad.push((j, rows, show_cell(cell))),
-                },
-                Err(msg) => {
-                    return Err(PartError {
-                        local_row: rows,
-                        local_line: line_of(record_start),
-                        column: Some(j),
-                        message: msg.to_string(),
-                    });
-                }
+            if let Err(mut e) = push_cell(b, cell, j, rows, 0, types, policy, &mut bad) {
+                e.local_line = line_of(record_start);
+                return Err(e);
             }
             start = end;
         }

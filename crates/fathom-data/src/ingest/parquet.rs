@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 /// Reads a Parquet file as a sequence of typed batches.
 pub struct ParquetReader {
     path: PathBuf,
-    file: File,
     metadata: ArrowReaderMetadata,
     columns: Vec<(String, ColumnType)>,
     next_group: usize,
@@ -55,7 +54,6 @@ impl ParquetReader {
         let total_rows = metadata.metadata().file_metadata().num_rows().max(0) as u64;
         Ok(ParquetReader {
             path: owned(path),
-            file,
             metadata,
             columns,
             next_group: 0,
@@ -96,11 +94,22 @@ impl ParquetReader {
         }
     }
 
+    /// Decodes one row group. The decoder is guarded: a corrupt file that
+    /// makes it panic becomes an error naming the file.
     fn read_group(&self, group: usize) -> Result<Frame> {
-        let file = self
-            .file
-            .try_clone()
-            .map_err(|e| DataError::io(&self.path, e))?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_group(group)))
+            .unwrap_or_else(|_| {
+                Err(parquet_error(
+                    &self.path,
+                    format!("row group {group} could not be decoded"),
+                ))
+            })
+    }
+
+    fn decode_group(&self, group: usize) -> Result<Frame> {
+        // A handle of its own: clones of one handle share the file position,
+        // which parallel row-group reads would race on.
+        let file = File::open(&self.path).map_err(|e| DataError::io(&self.path, e))?;
         let rows = self.metadata.metadata().row_group(group).num_rows().max(1) as usize;
         let reader =
             ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())

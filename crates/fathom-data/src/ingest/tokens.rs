@@ -45,9 +45,52 @@ pub fn is_null_category(cell: &[u8]) -> bool {
     )
 }
 
+const POW10: [f64; 19] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18,
+];
+
+/// The common case of a plain decimal (`-123.45`): exact when the digits fit
+/// in 53 bits, because dividing two exactly representable numbers rounds
+/// correctly.
+#[inline]
+fn parse_plain_decimal(cell: &[u8]) -> Option<f64> {
+    let (neg, digits) = match cell.first()? {
+        b'-' => (true, &cell[1..]),
+        b'+' => (false, &cell[1..]),
+        _ => (false, cell),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut frac = 0usize;
+    let mut seen_dot = false;
+    let mut ndigits = 0;
+    for &b in digits {
+        if b.is_ascii_digit() {
+            mantissa = mantissa * 10 + u64::from(b - b'0');
+            ndigits += 1;
+            frac += usize::from(seen_dot);
+        } else if b == b'.' && !seen_dot {
+            seen_dot = true;
+        } else {
+            return None;
+        }
+    }
+    if ndigits == 0 || mantissa > (1u64 << 53) {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[frac];
+    Some(if neg { -v } else { v })
+}
+
 /// Parses a number; surrounding spaces are allowed.
 #[inline]
 pub fn parse_number(cell: &[u8]) -> Option<f64> {
+    if let Some(v) = parse_plain_decimal(cell) {
+        return Some(v);
+    }
     let cell = if cell.first().is_some_and(u8::is_ascii_whitespace)
         || cell.last().is_some_and(u8::is_ascii_whitespace)
     {
@@ -115,6 +158,24 @@ mod tests {
         assert_eq!(parse_number(b"-inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_number(b"12,5"), None);
         assert_eq!(parse_number(b"abc"), None);
+        assert_eq!(parse_number(b"-0.5"), Some(-0.5));
+        assert_eq!(parse_number(b"."), None);
+        assert_eq!(parse_number(b"1.2.3"), None);
+        // The fast path agrees with a full parser on awkward decimals.
+        for text in [
+            "0.1",
+            "198.37",
+            "123456789012345.6",
+            "9007199254740993",
+            "0.000000000000000001",
+            "17.99999999999999999",
+        ] {
+            assert_eq!(
+                parse_number(text.as_bytes()),
+                text.parse::<f64>().ok(),
+                "{text}"
+            );
+        }
         assert!(is_null_token(b"NA") && !is_null_category(b"NA"));
         assert_eq!(parse_bool(b"yes"), Some(true));
         assert_eq!(parse_bool_strict(b"1"), None);

@@ -114,7 +114,11 @@ impl BinMapper {
             FeatureValues::Numeric(v) => {
                 let any_missing = v.iter().any(|x| !x.is_finite());
                 let mut vals: Vec<f64> = match sample {
-                    Some(s) => s.iter().map(|&i| v[i as usize]).filter(|x| x.is_finite()).collect(),
+                    Some(s) => s
+                        .iter()
+                        .map(|&i| v[i as usize])
+                        .filter(|x| x.is_finite())
+                        .collect(),
                     None => v.iter().copied().filter(|x| x.is_finite()).collect(),
                 };
                 vals.sort_unstable_by(f64::total_cmp);
@@ -176,7 +180,12 @@ impl BinMapper {
                     }
                     CodeMap::Dense(t)
                 } else {
-                    CodeMap::Sparse(kept.iter().enumerate().map(|(b, &c)| (c, b as u32)).collect())
+                    CodeMap::Sparse(
+                        kept.iter()
+                            .enumerate()
+                            .map(|(b, &c)| (c, b as u32))
+                            .collect(),
+                    )
                 };
                 let usable = kept.len() >= 2 || (kept.len() == 1 && other_rows > 0);
                 BinMapper {
@@ -194,9 +203,10 @@ impl BinMapper {
     /// Bins a whole column with this mapper.
     fn bin_column(&self, values: &FeatureValues, wide: bool) -> BinColumn {
         let bins: Vec<u16> = match (&self.kind, values) {
-            (BinKind::Numeric { upper }, FeatureValues::Numeric(v)) => {
-                v.iter().map(|&x| Self::numeric_bin(upper, x) as u16).collect()
-            }
+            (BinKind::Numeric { upper }, FeatureValues::Numeric(v)) => v
+                .iter()
+                .map(|&x| Self::numeric_bin(upper, x) as u16)
+                .collect(),
             (BinKind::Categorical { map, .. }, FeatureValues::Categorical { codes, levels }) => {
                 let other = self.missing_bin();
                 codes
@@ -332,7 +342,7 @@ impl BinMappers {
 
 /// `k` distinct row indices out of `n`, sorted (Floyd's algorithm).
 fn sample_rows(n: usize, k: usize, seed: u64) -> Vec<u32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB1_5A_3B1E);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB15A_3B1E);
     let mut chosen = vec![false; n];
     for j in n - k..n {
         let t = (rng.next_u64() % (j as u64 + 1)) as usize;
@@ -360,9 +370,18 @@ mod tests {
 
     #[test]
     fn few_distinct_values_get_one_bin_each() {
-        let d = ds(FeatureValues::Numeric(vec![3.0, 1.0, 2.0, f64::NAN, 1.0, f64::INFINITY]));
+        let d = ds(FeatureValues::Numeric(vec![
+            3.0,
+            1.0,
+            2.0,
+            f64::NAN,
+            1.0,
+            f64::INFINITY,
+        ]));
         let m = BinMappers::fit(&d, 255, 0);
-        let BinKind::Numeric { upper } = &m.mappers[0].kind else { panic!() };
+        let BinKind::Numeric { upper } = &m.mappers[0].kind else {
+            panic!()
+        };
         assert_eq!(upper, &vec![1.5, 2.5, f64::MAX]);
         let b = m.bin(&d);
         let bins: Vec<usize> = (0..6).map(|i| b.columns[0].get(i)).collect();
@@ -400,16 +419,23 @@ mod tests {
 
     #[test]
     fn many_categories_are_pooled() {
-        let codes: Vec<u32> = (0..200_000u32).map(|i| if i % 2 == 0 { i % 7 } else { i }).collect();
-        let d = ds(FeatureValues::Categorical { codes, levels: 100_000_000 });
+        let codes: Vec<u32> = (0..200_000u32)
+            .map(|i| if i % 2 == 0 { i % 7 } else { i })
+            .collect();
+        let d = ds(FeatureValues::Categorical {
+            codes,
+            levels: 100_000_000,
+        });
         let m = BinMappers::fit(&d, 255, 0);
         assert_eq!(m.mappers[0].num_bins, 255);
-        let BinKind::Categorical { codes, .. } = &m.mappers[0].kind else { panic!() };
+        let BinKind::Categorical { codes, .. } = &m.mappers[0].kind else {
+            panic!()
+        };
         let mut top: Vec<u32> = codes[..7].to_vec();
         top.sort_unstable();
         assert_eq!(top, vec![0, 1, 2, 3, 4, 5, 6]);
         let b = m.bin(&d);
-        assert_eq!(b.columns[0].get(0), 0);
+        assert_eq!(codes[b.columns[0].get(0)], 0);
         assert_eq!(b.columns[0].get(199_999), 254);
     }
 }

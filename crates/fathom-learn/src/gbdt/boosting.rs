@@ -69,7 +69,11 @@ fn check_validation(train: &Dataset, valid: &Dataset) -> Result<(), GbdtError> {
 }
 
 fn kind(f: &FeatureValues) -> &'static str {
-    if f.is_categorical() { "categorical" } else { "numeric" }
+    if f.is_categorical() {
+        "categorical"
+    } else {
+        "numeric"
+    }
 }
 
 /// Trains a gradient-boosted tree ensemble.
@@ -79,7 +83,11 @@ fn kind(f: &FeatureValues) -> &'static str {
 /// a single class) and out-of-range parameters. Features that cannot be
 /// split (constant, all missing) are kept in the model's feature list but
 /// never split on.
-pub fn train(params: &GbdtParams, train: &Dataset, valid: Option<&Dataset>) -> Result<TrainOutput, GbdtError> {
+pub fn train(
+    params: &GbdtParams,
+    train: &Dataset,
+    valid: Option<&Dataset>,
+) -> Result<TrainOutput, GbdtError> {
     params.validate()?;
     let obj: Box<dyn Objective> = objective::by_name(&params.objective, params)
         .ok_or_else(|| GbdtError::InvalidParam(format!("objective = {:?}", params.objective)))?;
@@ -128,14 +136,17 @@ pub fn train(params: &GbdtParams, train: &Dataset, valid: Option<&Dataset>) -> R
         obj.gradients(&train.label, weight, &score, &mut gh);
         if bagging && round % params.bagging_freq == 0 {
             let mut rng = round_rng(params.seed, round, 1);
-            let mut b: Vec<u32> = (0..n as u32).filter(|_| unit(&mut rng) < params.bagging_fraction).collect();
+            let mut b: Vec<u32> = (0..n as u32)
+                .filter(|_| unit(&mut rng) < params.bagging_fraction)
+                .collect();
             if b.is_empty() {
                 b.push((rng.next_u64() % n as u64) as u32);
             }
             bag = Some(b);
         }
         let features: Vec<usize> = if sampling_features && !usable.is_empty() {
-            let k = ((usable.len() as f64 * params.feature_fraction).round() as usize).clamp(1, usable.len());
+            let k = ((usable.len() as f64 * params.feature_fraction).round() as usize)
+                .clamp(1, usable.len());
             let mut rng = round_rng(params.seed, round, 2);
             let mut pool = usable.clone();
             for i in 0..k {
@@ -156,7 +167,9 @@ pub fn train(params: &GbdtParams, train: &Dataset, valid: Option<&Dataset>) -> R
         }
         update_scores(&grown, &binned, bag.is_some(), &mut score);
         if let (Some(v), Some(vb)) = (valid, vbinned.as_ref()) {
-            let vleaf: Vec<u32> = (0..vb.num_rows).map(|r| grown.leaf_of(vb, r) as u32).collect();
+            let vleaf: Vec<u32> = (0..vb.num_rows)
+                .map(|r| grown.leaf_of(vb, r) as u32)
+                .collect();
             vscore
                 .par_chunks_mut(8192)
                 .zip(vleaf.par_chunks(8192))
@@ -180,7 +193,8 @@ pub fn train(params: &GbdtParams, train: &Dataset, valid: Option<&Dataset>) -> R
         }
     }
 
-    let best_iteration = if params.early_stopping_rounds.is_some() && valid.is_some() && best.1 > 0 {
+    let best_iteration = if params.early_stopping_rounds.is_some() && valid.is_some() && best.1 > 0
+    {
         best.1
     } else {
         trees.len()
@@ -245,7 +259,9 @@ mod tests {
     }
 
     fn lcg(state: &mut u64) -> f64 {
-        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (*state >> 11) as f64 / (1u64 << 53) as f64
     }
 
@@ -268,14 +284,22 @@ mod tests {
         }
         let npos = label.iter().filter(|&&y| y > 0.5).count() as f64;
         let nneg = label.len() as f64 - npos;
-        let sum: f64 = label.iter().zip(&ranks).filter(|(y, _)| **y > 0.5).map(|(_, r)| r).sum();
+        let sum: f64 = label
+            .iter()
+            .zip(&ranks)
+            .filter(|(y, _)| **y > 0.5)
+            .map(|(_, r)| r)
+            .sum();
         (sum - npos * (npos + 1.0) / 2.0) / (npos * nneg)
     }
 
     #[test]
     fn single_split_recovers_a_step() {
         let x: Vec<f64> = (0..200).map(|i| i as f64).collect();
-        let y: Vec<f64> = x.iter().map(|&v| if v < 100.0 { 1.0 } else { 5.0 }).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&v| if v < 100.0 { 1.0 } else { 5.0 })
+            .collect();
         let p = GbdtParams {
             num_rounds: 1,
             learning_rate: 1.0,
@@ -294,12 +318,22 @@ mod tests {
     #[test]
     fn regression_on_identity_is_monotone() {
         let x: Vec<f64> = (0..1000).map(|i| i as f64 / 10.0).collect();
-        let out = train(&GbdtParams::default(), &numeric(vec![x.clone()], x.clone()), None).unwrap();
+        let out = train(
+            &GbdtParams::default(),
+            &numeric(vec![x.clone()], x.clone()),
+            None,
+        )
+        .unwrap();
         let preds: Vec<f64> = x.iter().map(|&v| out.ensemble.predict_raw(&[v])).collect();
         for w in preds.windows(2) {
             assert!(w[1] >= w[0] - 1e-9, "not monotone");
         }
-        let mse: f64 = preds.iter().zip(&x).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / x.len() as f64;
+        let mse: f64 = preds
+            .iter()
+            .zip(&x)
+            .map(|(p, y)| (p - y).powi(2))
+            .sum::<f64>()
+            / x.len() as f64;
         assert!(mse < 0.1, "mse {mse}");
     }
 
@@ -311,12 +345,21 @@ mod tests {
         let noise: Vec<f64> = (0..n).map(|_| lcg(&mut s)).collect();
         let label: Vec<f64> = codes
             .iter()
-            .map(|&c| if [3, 7, 11, 19].contains(&c) { 1.0 } else { 0.0 })
+            .map(|&c| {
+                if [3, 7, 11, 19].contains(&c) {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let d = Dataset {
             features: vec![
                 ("noise".into(), FeatureValues::Numeric(noise)),
-                ("cat".into(), FeatureValues::Categorical { codes, levels: 20 }),
+                (
+                    "cat".into(),
+                    FeatureValues::Categorical { codes, levels: 20 },
+                ),
             ],
             label,
             weight: None,
@@ -329,7 +372,10 @@ mod tests {
         let out = train(&p, &d, None).unwrap();
         let root = &out.ensemble.trees[0];
         assert_eq!(root.split_feature[0], 1);
-        assert_eq!(root.split_kind[0], fathom_model::tree::SplitKind::Categorical);
+        assert_eq!(
+            root.split_kind[0],
+            fathom_model::tree::SplitKind::Categorical
+        );
         let p_in = out.ensemble.predict(&[0.5, 7.0]);
         let p_out = out.ensemble.predict(&[0.5, 8.0]);
         assert!(p_in > 0.8 && p_out < 0.2, "{p_in} {p_out}");
@@ -341,21 +387,34 @@ mod tests {
 
     fn synthetic(n: usize, seed: u64) -> Dataset {
         let mut s = seed;
-        let mut cols = vec![Vec::with_capacity(n); 6];
+        let mut cols: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(n)).collect();
         let mut codes = Vec::with_capacity(n);
         let mut label = Vec::with_capacity(n);
         for _ in 0..n {
             let x: Vec<f64> = (0..6).map(|_| lcg(&mut s) * 2.0 - 1.0).collect();
             let c = (lcg(&mut s) * 30.0) as u32;
-            let z = 2.0 * x[0] - x[1] * x[2] * 3.0 + (x[3] > 0.3) as u8 as f64 + if c % 3 == 0 { 1.0 } else { -0.5 };
-            label.push(if lcg(&mut s) < 1.0 / (1.0 + (-z).exp()) { 1.0 } else { 0.0 });
+            let z = 2.0 * x[0] - x[1] * x[2] * 3.0
+                + (x[3] > 0.3) as u8 as f64
+                + if c.is_multiple_of(3) { 1.0 } else { -0.5 };
+            label.push(if lcg(&mut s) < 1.0 / (1.0 + (-z).exp()) {
+                1.0
+            } else {
+                0.0
+            });
             for (j, col) in cols.iter_mut().enumerate() {
-                col.push(if j == 5 && lcg(&mut s) < 0.2 { f64::NAN } else { x[j] });
+                col.push(if j == 5 && lcg(&mut s) < 0.2 {
+                    f64::NAN
+                } else {
+                    x[j]
+                });
             }
             codes.push(c);
         }
         let mut d = numeric(cols, label);
-        d.features.push(("cat".into(), FeatureValues::Categorical { codes, levels: 30 }));
+        d.features.push((
+            "cat".into(),
+            FeatureValues::Categorical { codes, levels: 30 },
+        ));
         d
     }
 
@@ -374,10 +433,16 @@ mod tests {
             ..GbdtParams::default()
         };
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             pool.install(|| {
                 let out = train(&p, &train_set, Some(&valid)).unwrap();
-                (serde_json::to_string(&out.ensemble).unwrap(), out.valid_history)
+                (
+                    serde_json::to_string(&out.ensemble).unwrap(),
+                    out.valid_history,
+                )
             })
         };
         let (a, ha) = run(1);
@@ -385,7 +450,9 @@ mod tests {
         assert!(a == b, "ensembles differ between 1 and 2 threads");
         assert_eq!(ha, hb);
         let e: Ensemble = serde_json::from_str(&a).unwrap();
-        let preds: Vec<f64> = (0..valid.num_rows()).map(|i| e.predict_raw(&valid.row(i))).collect();
+        let preds: Vec<f64> = (0..valid.num_rows())
+            .map(|i| e.predict_raw(&valid.row(i)))
+            .collect();
         assert!(auc(&valid.label, &preds) > 0.75);
     }
 
@@ -400,9 +467,15 @@ mod tests {
         let out = train(&p, &d, Some(&d)).unwrap();
         // The validation loss after the last round, recomputed from raw rows.
         let obj = objective::by_name("binary", &p).unwrap();
-        let scores: Vec<f64> = (0..d.num_rows()).map(|i| out.ensemble.predict_raw(&d.row(i))).collect();
+        let scores: Vec<f64> = (0..d.num_rows())
+            .map(|i| out.ensemble.predict_raw(&d.row(i)))
+            .collect();
         let loss = obj.mean_loss(&d.label, None, &scores);
-        assert!((loss - out.valid_history[4]).abs() < 1e-9, "{loss} vs {:?}", out.valid_history);
+        assert!(
+            (loss - out.valid_history[4]).abs() < 1e-9,
+            "{loss} vs {:?}",
+            out.valid_history
+        );
     }
 
     #[test]
@@ -422,7 +495,11 @@ mod tests {
         assert!(out.valid_history.len() < 300);
         assert_eq!(out.ensemble.trees.len(), out.best_iteration);
         assert_eq!(out.valid_history.len(), out.best_iteration + 10);
-        let min = out.valid_history.iter().copied().fold(f64::INFINITY, f64::min);
+        let min = out
+            .valid_history
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
         assert_eq!(out.valid_history[out.best_iteration - 1], min);
     }
 
@@ -439,15 +516,35 @@ mod tests {
         assert!(e.to_string().contains("both classes"));
         let e = train(&p, &numeric(vec![vec![1.0, 2.0]], vec![1.0, 2.0]), None).unwrap_err();
         assert!(matches!(e, GbdtError::LabelNotBinary { row: 1, .. }));
-        let e = train(&p, &numeric(vec![vec![1.0, 2.0]], vec![1.0, f64::NAN]), None).unwrap_err();
+        let e = train(
+            &p,
+            &numeric(vec![vec![1.0, 2.0]], vec![1.0, f64::NAN]),
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(e, GbdtError::NonFiniteLabel { row: 1, .. }));
-        let e = train(&GbdtParams::default(), &numeric(vec![vec![1.0]], vec![f64::INFINITY]), None).unwrap_err();
+        let e = train(
+            &GbdtParams::default(),
+            &numeric(vec![vec![1.0]], vec![f64::INFINITY]),
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(e, GbdtError::NonFiniteLabel { row: 0, .. }));
         let e = train(&p, &numeric(vec![vec![1.0]], vec![1.0, 0.0]), None).unwrap_err();
-        assert!(matches!(e, GbdtError::LengthMismatch { len: 1, expected: 2, .. }));
+        assert!(matches!(
+            e,
+            GbdtError::LengthMismatch {
+                len: 1,
+                expected: 2,
+                ..
+            }
+        ));
         let mut w = numeric(vec![vec![1.0, 2.0]], vec![1.0, 0.0]);
         w.weight = Some(vec![1.0, -1.0]);
-        assert!(matches!(train(&p, &w, None), Err(GbdtError::InvalidWeight { .. })));
+        assert!(matches!(
+            train(&p, &w, None),
+            Err(GbdtError::InvalidWeight { .. })
+        ));
         let bad = GbdtParams {
             num_leaves: 1,
             ..GbdtParams::default()
@@ -464,7 +561,10 @@ mod tests {
         ));
         let d = numeric(vec![vec![1.0, 2.0]], vec![1.0, 0.0]);
         let v = numeric(vec![vec![1.0], vec![2.0]], vec![1.0]);
-        assert!(matches!(train(&p, &d, Some(&v)), Err(GbdtError::ValidationMismatch(_))));
+        assert!(matches!(
+            train(&p, &d, Some(&v)),
+            Err(GbdtError::ValidationMismatch(_))
+        ));
     }
 
     #[test]
@@ -517,7 +617,9 @@ mod tests {
         let mut label = Vec::new();
         let mut cols = vec![Vec::new(); 28];
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let mut it = line.split('\t').map(|v| v.trim().parse::<f64>().expect("number"));
+            let mut it = line
+                .split('\t')
+                .map(|v| v.trim().parse::<f64>().expect("number"));
             label.push(it.next().expect("label"));
             for c in cols.iter_mut() {
                 c.push(it.next().expect("28 features"));
@@ -528,8 +630,14 @@ mod tests {
 
     #[test]
     fn higgs_auc_matches_lightgbm() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/lightgbm-binary/");
-        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/higgs_lightgbm.json");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/lightgbm-binary/"
+        );
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/higgs_lightgbm.json"
+        );
         let train_set = read_higgs(&format!("{dir}binary.train"));
         let test = read_higgs(&format!("{dir}binary.test"));
         let p = GbdtParams {
@@ -546,9 +654,12 @@ mod tests {
             ..GbdtParams::default()
         };
         let out = train(&p, &train_set, None).unwrap();
-        let preds: Vec<f64> = (0..test.num_rows()).map(|i| out.ensemble.predict(&test.row(i))).collect();
+        let preds: Vec<f64> = (0..test.num_rows())
+            .map(|i| out.ensemble.predict(&test.row(i)))
+            .collect();
         let ours = auc(&test.label, &preds);
-        let fx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        let fx: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
         let lgb = fx["test_auc"].as_f64().unwrap();
         eprintln!("HIGGS test AUC: fathom {ours:.5}, LightGBM {lgb:.5}");
         assert!(ours >= lgb - 0.005, "fathom {ours} vs LightGBM {lgb}");

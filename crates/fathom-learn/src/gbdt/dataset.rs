@@ -104,7 +104,11 @@ impl Dataset {
                     expected: n,
                 });
             }
-            if let Some((row, v)) = w.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+            if let Some((row, v)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+            {
                 return Err(GbdtError::InvalidWeight {
                     set,
                     what: format!("row {row} has weight {v}; weights must be finite and >= 0"),

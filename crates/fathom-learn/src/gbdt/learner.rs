@@ -106,7 +106,11 @@ impl<'a> Learner<'a> {
             layout: HistLayout::new(mappers),
             cfg,
             num_leaves,
-            max_depth: if max_depth <= 0 { usize::MAX } else { max_depth as usize },
+            max_depth: if max_depth <= 0 {
+                usize::MAX
+            } else {
+                max_depth as usize
+            },
             learning_rate,
             pool: Vec::new(),
             indices: Vec::new(),
@@ -158,12 +162,25 @@ impl<'a> Learner<'a> {
                 None => Rows::All,
                 Some(_) => {
                     self.ordered.clear();
-                    self.ordered.extend(self.indices.iter().map(|&r| gh[r as usize]));
+                    self.ordered
+                        .extend(self.indices.iter().map(|&r| gh[r as usize]));
                     Rows::Subset(&self.indices)
                 }
             };
             let g: &[[f32; 2]] = if bag.is_none() { gh } else { &self.ordered };
-            let best = build_and_search(self.data, self.mappers, &self.layout, &self.cfg, features, rows, g, &mut buf, None, sums, sums);
+            let best = build_and_search(
+                self.data,
+                self.mappers,
+                &self.layout,
+                &self.cfg,
+                features,
+                rows,
+                g,
+                &mut buf,
+                None,
+                sums,
+                sums,
+            );
             leaves[0].best = best.0;
             leaves[0].hist = Some(buf);
         }
@@ -185,7 +202,11 @@ impl<'a> Learner<'a> {
             let bin_node = self.bin_node(&split);
 
             // Partition the leaf's rows.
-            let left_count = partition(&mut self.indices[begin..begin + count], &self.data.columns[split.feature], &bin_node.left);
+            let left_count = partition(
+                &mut self.indices[begin..begin + count],
+                &self.data.columns[split.feature],
+                &bin_node.left,
+            );
             debug_assert_eq!(left_count as u64, split.left.c);
 
             // Record the node.
@@ -238,7 +259,11 @@ impl<'a> Learner<'a> {
                 let rows = &self.indices[sb..sb + sc];
                 self.ordered.clear();
                 self.ordered.extend(rows.iter().map(|&r| gh[r as usize]));
-                let parent = if large_ok { parent_hist.as_deref_mut() } else { None };
+                let parent = if large_ok {
+                    parent_hist.as_deref_mut()
+                } else {
+                    None
+                };
                 let (bs, bl) = build_and_search(
                     self.data,
                     self.mappers,
@@ -328,7 +353,14 @@ impl<'a> Learner<'a> {
         }
     }
 
-    fn push_node(&self, tree: &mut Tree, s: &SplitInfo, leaf: &LeafState, left_leaf: usize, right_leaf: usize) {
+    fn push_node(
+        &self,
+        tree: &mut Tree,
+        s: &SplitInfo,
+        leaf: &LeafState,
+        left_leaf: usize,
+        right_leaf: usize,
+    ) {
         let m = &self.mappers.mappers[s.feature];
         tree.split_feature.push(s.feature as u32);
         match (&s.split, &m.kind) {
@@ -369,6 +401,14 @@ impl<'a> Learner<'a> {
     }
 }
 
+/// A task of [`build_and_search`]: features, their histograms in the leaf
+/// being built and (optionally) in the parent being turned into the sibling.
+type Group<'a> = (
+    &'a [usize],
+    Vec<&'a mut [HistBin]>,
+    Vec<Option<&'a mut [HistBin]>>,
+);
+
 /// Builds the histograms of `features` for a leaf (`rows`, ordered `gh`)
 /// into `buf` and finds its best split (given its sums `small_sums`). With
 /// `parent`, also turns `parent` into the sibling's histograms by
@@ -389,38 +429,52 @@ fn build_and_search(
 ) -> (Option<SplitInfo>, Option<SplitInfo>) {
     let small = layout.split_mut(buf, features);
     let large: Vec<Option<&mut [HistBin]>> = match parent {
-        Some(p) => layout.split_mut(p, features).into_iter().map(Some).collect(),
+        Some(p) => layout
+            .split_mut(p, features)
+            .into_iter()
+            .map(Some)
+            .collect(),
         None => features.iter().map(|_| None).collect(),
-    };
-    let task = |((&f, s), l): ((&usize, &mut [HistBin]), Option<&mut [HistBin]>)| {
-        histogram::build_feature(&data.columns[f], rows, gh, s);
-        let cat = mappers.mappers[f].is_categorical();
-        let bs = cfg.best_split(f, cat, s, small_sums);
-        let bl = l.and_then(|l| {
-            histogram::subtract(l, s);
-            cfg.best_split(f, cat, l, large_sums)
-        });
-        (bs, bl)
     };
     let nrows = match rows {
         Rows::All => data.num_rows,
         Rows::Subset(r) => r.len(),
     };
-    let reduce = |a: (Option<SplitInfo>, Option<SplitInfo>), b: (Option<SplitInfo>, Option<SplitInfo>)| {
+    // Group features so that one task builds several histograms per pass.
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut small = small.into_iter();
+    let mut large = large.into_iter();
+    for fs in features.chunks(histogram::GROUP) {
+        groups.push((
+            fs,
+            small.by_ref().take(fs.len()).collect(),
+            large.by_ref().take(fs.len()).collect(),
+        ));
+    }
+    let task = |(fs, mut s, l): Group<'_>| {
+        let cols: Vec<&BinColumn> = fs.iter().map(|&f| &data.columns[f]).collect();
+        histogram::build_group(&cols, rows, gh, &mut s);
+        let mut best = (None, None);
+        for ((&f, s), l) in fs.iter().zip(s).zip(l) {
+            let cat = mappers.mappers[f].is_categorical();
+            let bs = cfg.best_split(f, cat, s, small_sums);
+            let bl = l.and_then(|l| {
+                histogram::subtract(l, s);
+                cfg.best_split(f, cat, l, large_sums)
+            });
+            best = (best_of(best.0, bs), best_of(best.1, bl));
+        }
+        best
+    };
+    let reduce = |a: (Option<SplitInfo>, Option<SplitInfo>),
+                  b: (Option<SplitInfo>, Option<SplitInfo>)| {
         (best_of(a.0, b.0), best_of(a.1, b.1))
     };
     if nrows * features.len() < PAR_MIN_WORK {
-        features
-            .iter()
-            .zip(small)
-            .zip(large)
-            .map(task)
-            .fold((None, None), reduce)
+        groups.into_iter().map(task).fold((None, None), reduce)
     } else {
-        features
-            .par_iter()
-            .zip(small)
-            .zip(large)
+        groups
+            .into_par_iter()
             .with_max_len(1)
             .map(task)
             .reduce(|| (None, None), reduce)
@@ -429,37 +483,54 @@ fn build_and_search(
 
 /// Stable partition of `rows` by `left[bin of row]`; returns the left count.
 fn partition(rows: &mut [u32], column: &BinColumn, left: &[bool]) -> usize {
-    let goes_left = |r: u32| left[column.get(r as usize)];
-    if rows.len() < 2 * PART_CHUNK {
-        let mut right = Vec::with_capacity(rows.len());
-        let mut nl = 0;
-        for i in 0..rows.len() {
-            let r = rows[i];
-            if goes_left(r) {
-                rows[nl] = r;
-                nl += 1;
-            } else {
-                right.push(r);
+    match column {
+        BinColumn::U8(bins) => {
+            let mut table = [0u8; 256];
+            for (t, &l) in table.iter_mut().zip(left) {
+                *t = l as u8;
             }
+            partition_by(rows, |r| table[bins[r as usize] as usize] as usize)
         }
-        rows[nl..].copy_from_slice(&right);
-        return nl;
+        BinColumn::U16(bins) => {
+            let table: Vec<usize> = left.iter().map(|&l| l as usize).collect();
+            partition_by(rows, |r| {
+                table.get(bins[r as usize] as usize).copied().unwrap_or(0)
+            })
+        }
     }
-    let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
-        .par_chunks(PART_CHUNK)
-        .map(|c| {
-            let mut l = Vec::with_capacity(c.len());
-            let mut r = Vec::with_capacity(c.len());
-            for &x in c {
-                if goes_left(x) {
-                    l.push(x);
-                } else {
-                    r.push(x);
-                }
-            }
-            (l, r)
-        })
-        .collect();
+}
+
+/// Stable, branch-free partition of `rows` by `goes_left(row)` (0 or 1).
+fn partition_by(rows: &mut [u32], goes_left: impl Fn(u32) -> usize + Sync) -> usize {
+    let split = |c: &[u32], l: &mut Vec<u32>, r: &mut Vec<u32>| {
+        l.clear();
+        r.clear();
+        l.resize(c.len(), 0);
+        r.resize(c.len(), 0);
+        let (mut nl, mut nr) = (0, 0);
+        for &x in c {
+            let m = goes_left(x);
+            l[nl] = x;
+            r[nr] = x;
+            nl += m;
+            nr += 1 - m;
+        }
+        l.truncate(nl);
+        r.truncate(nr);
+    };
+    let parts: Vec<(Vec<u32>, Vec<u32>)> = if rows.len() < 2 * PART_CHUNK {
+        let (mut l, mut r) = (Vec::new(), Vec::new());
+        split(rows, &mut l, &mut r);
+        vec![(l, r)]
+    } else {
+        rows.par_chunks(PART_CHUNK)
+            .map(|c| {
+                let (mut l, mut r) = (Vec::new(), Vec::new());
+                split(c, &mut l, &mut r);
+                (l, r)
+            })
+            .collect()
+    };
     let mut pos = 0;
     for (l, _) in &parts {
         rows[pos..pos + l.len()].copy_from_slice(l);

@@ -211,7 +211,9 @@ pub enum GbdtError {
         value: f64,
     },
     /// Labels must be finite.
-    #[error("{set} label at row {row} is {value}: labels must be finite; drop or impute those rows")]
+    #[error(
+        "{set} label at row {row} is {value}: labels must be finite; drop or impute those rows"
+    )]
     NonFiniteLabel {
         /// "training" or "validation".
         set: &'static str,
@@ -229,7 +231,9 @@ pub enum GbdtError {
         what: String,
     },
     /// A column's length differs from the label's.
-    #[error("{set} column {column:?} has {len} values but the label has {expected}: all columns must have one value per row")]
+    #[error(
+        "{set} column {column:?} has {len} values but the label has {expected}: all columns must have one value per row"
+    )]
     LengthMismatch {
         /// "training" or "validation".
         set: &'static str,
@@ -241,7 +245,9 @@ pub enum GbdtError {
         expected: usize,
     },
     /// The validation set does not have the training set's features.
-    #[error("validation set does not match the training set: {0}; give it the same feature columns in the same order")]
+    #[error(
+        "validation set does not match the training set: {0}; give it the same feature columns in the same order"
+    )]
     ValidationMismatch(String),
     /// A parameter is out of range.
     #[error("invalid GBDT parameter {0}")]

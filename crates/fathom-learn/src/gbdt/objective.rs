@@ -18,7 +18,12 @@ pub trait Objective: Send + Sync {
     /// Registry name.
     fn name(&self) -> &'static str;
     /// Rejects labels this loss cannot use (`set` names the set).
-    fn check_labels(&self, label: &[f64], set: &'static str, training: bool) -> Result<(), GbdtError>;
+    fn check_labels(
+        &self,
+        label: &[f64],
+        set: &'static str,
+        training: bool,
+    ) -> Result<(), GbdtError>;
     /// The constant raw score that best fits the labels.
     fn init_score(&self, label: &[f64], weight: Option<&[f64]>) -> f64;
     /// Gradient and hessian of one row's loss at raw score `score`.
@@ -27,7 +32,13 @@ pub trait Objective: Send + Sync {
     fn loss(&self, label: f64, score: f64) -> f64;
 
     /// Fills `out[i] = [gradient, hessian]` (times the row weight).
-    fn gradients(&self, label: &[f64], weight: Option<&[f64]>, score: &[f64], out: &mut [[f32; 2]]) {
+    fn gradients(
+        &self,
+        label: &[f64],
+        weight: Option<&[f64]>,
+        score: &[f64],
+        out: &mut [[f32; 2]],
+    ) {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
             let base = c * CHUNK;
             for (j, slot) in o.iter_mut().enumerate() {
@@ -96,12 +107,22 @@ impl Objective for Binary {
         "binary"
     }
 
-    fn check_labels(&self, label: &[f64], set: &'static str, training: bool) -> Result<(), GbdtError> {
+    fn check_labels(
+        &self,
+        label: &[f64],
+        set: &'static str,
+        training: bool,
+    ) -> Result<(), GbdtError> {
         let _ = set;
-        if let Some((row, &value)) = label.iter().enumerate().find(|(_, v)| **v != 0.0 && **v != 1.0) {
+        if let Some((row, &value)) = label
+            .iter()
+            .enumerate()
+            .find(|(_, v)| **v != 0.0 && **v != 1.0)
+        {
             return Err(GbdtError::LabelNotBinary { row, value });
         }
-        if training && let Some(&first) = label.first()
+        if training
+            && let Some(&first) = label.first()
             && label.iter().all(|&v| v == first)
         {
             return Err(GbdtError::SingleClass(first));
@@ -119,14 +140,22 @@ impl Objective for Binary {
     #[inline]
     fn grad_hess(&self, label: f64, score: f64) -> (f64, f64) {
         let p = 1.0 / (1.0 + (-score).exp());
-        let w = if label > 0.5 { self.scale_pos_weight } else { 1.0 };
+        let w = if label > 0.5 {
+            self.scale_pos_weight
+        } else {
+            1.0
+        };
         ((p - label) * w, (p * (1.0 - p)).max(1e-16) * w)
     }
 
     fn loss(&self, label: f64, score: f64) -> f64 {
         // log(1 + e^-s) for y = 1, log(1 + e^s) for y = 0, computed stably.
         let z = if label > 0.5 { -score } else { score };
-        if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }
+        if z > 0.0 {
+            z + (-z).exp().ln_1p()
+        } else {
+            z.exp().ln_1p()
+        }
     }
 }
 
@@ -139,7 +168,12 @@ impl Objective for Regression {
         "regression"
     }
 
-    fn check_labels(&self, _label: &[f64], _set: &'static str, _training: bool) -> Result<(), GbdtError> {
+    fn check_labels(
+        &self,
+        _label: &[f64],
+        _set: &'static str,
+        _training: bool,
+    ) -> Result<(), GbdtError> {
         Ok(())
     }
 
@@ -163,7 +197,9 @@ mod tests {
 
     #[test]
     fn binary_gradients_and_loss() {
-        let o = Binary { scale_pos_weight: 2.0 };
+        let o = Binary {
+            scale_pos_weight: 2.0,
+        };
         let (g, h) = o.grad_hess(1.0, 0.0);
         assert_eq!((g, h), (-1.0, 0.5));
         assert!((o.loss(1.0, 0.0) - 2f64.ln()).abs() < 1e-12);
@@ -173,7 +209,10 @@ mod tests {
             o.check_labels(&[0.0, 2.0], "training", true),
             Err(GbdtError::LabelNotBinary { row: 1, .. })
         ));
-        assert_eq!(o.check_labels(&[1.0, 1.0], "training", true), Err(GbdtError::SingleClass(1.0)));
+        assert_eq!(
+            o.check_labels(&[1.0, 1.0], "training", true),
+            Err(GbdtError::SingleClass(1.0))
+        );
         assert!(by_name("nope", &GbdtParams::default()).is_none());
     }
 }

@@ -145,7 +145,13 @@ impl SplitConfig {
 
     /// Best split of feature `feature` with histogram `hist` (last bin =
     /// missing/other) for a leaf with sums `total`.
-    pub fn best_split(&self, feature: usize, categorical: bool, hist: &[HistBin], total: HistBin) -> Option<SplitInfo> {
+    pub fn best_split(
+        &self,
+        feature: usize,
+        categorical: bool,
+        hist: &[HistBin],
+        total: HistBin,
+    ) -> Option<SplitInfo> {
         if hist.len() < 2 || total.c < 2 * self.min_data_in_leaf {
             return None;
         }
@@ -167,7 +173,7 @@ impl SplitConfig {
         let mut best: Option<(usize, bool, HistBin)> = None;
         let mut acc = HistBin::default();
         for (t, &bin) in hist[..nb].iter().enumerate() {
-            acc = acc.add(bin);
+            acc = acc + bin;
             if bin.c == 0 && t > 0 {
                 continue; // same partition as the previous threshold
             }
@@ -175,7 +181,7 @@ impl SplitConfig {
                 break;
             }
             // Missing right.
-            let right = total.sub(acc);
+            let right = total - acc;
             if right.c < self.min_data_in_leaf || right.h < self.min_sum_hessian {
                 break; // right only shrinks from here on
             }
@@ -188,8 +194,8 @@ impl SplitConfig {
             }
             // Missing left.
             if has_missing && t + 1 < nb {
-                let left = acc.add(miss);
-                let right = total.sub(left);
+                let left = acc + miss;
+                let right = total - left;
                 if self.child_ok(&left) && self.child_ok(&right) {
                     let g = leaf_gain(left.g, left.h, l1, l2) + leaf_gain(right.g, right.h, l1, l2);
                     if g > best_gain {
@@ -200,7 +206,7 @@ impl SplitConfig {
             }
         }
         let (t, mut default_left, left) = best?;
-        let right = total.sub(left);
+        let right = total - left;
         if !has_missing {
             default_left = left.c >= right.c;
         }
@@ -218,7 +224,12 @@ impl SplitConfig {
         })
     }
 
-    fn best_categorical(&self, feature: usize, hist: &[HistBin], total: HistBin) -> Option<SplitInfo> {
+    fn best_categorical(
+        &self,
+        feature: usize,
+        hist: &[HistBin],
+        total: HistBin,
+    ) -> Option<SplitInfo> {
         let l1 = self.l1;
         let parent = leaf_gain(total.g, total.h, l1, self.l2);
         let min_shift = parent + self.min_gain_to_split;
@@ -228,7 +239,7 @@ impl SplitConfig {
         if hist.len() <= self.max_cat_to_onehot {
             let l2 = self.l2;
             for (b, &left) in hist[..used].iter().enumerate() {
-                let right = total.sub(left);
+                let right = total - left;
                 if !(self.child_ok(&left) && self.child_ok(&right)) {
                     continue;
                 }
@@ -240,7 +251,9 @@ impl SplitConfig {
             }
         } else {
             let l2 = self.l2 + self.cat_l2;
-            let mut sorted: Vec<usize> = (0..used).filter(|&b| hist[b].c as f64 >= self.cat_smooth.max(1.0)).collect();
+            let mut sorted: Vec<usize> = (0..used)
+                .filter(|&b| hist[b].c as f64 >= self.cat_smooth.max(1.0))
+                .collect();
             let ctr = |b: usize| hist[b].g / (hist[b].h + self.cat_smooth);
             sorted.sort_by(|&a, &b| ctr(a).total_cmp(&ctr(b)).then(a.cmp(&b)));
             let n = sorted.len();
@@ -249,14 +262,20 @@ impl SplitConfig {
                 let mut left = HistBin::default();
                 let mut group = 0u64;
                 for i in 0..n.min(max_num_cat) {
-                    let b = if forward { sorted[i] } else { sorted[n - 1 - i] };
-                    left = left.add(hist[b]);
+                    let b = if forward {
+                        sorted[i]
+                    } else {
+                        sorted[n - 1 - i]
+                    };
+                    left = left + hist[b];
                     group += hist[b].c;
                     if !self.child_ok(&left) {
                         continue;
                     }
-                    let right = total.sub(left);
-                    if right.c < self.min_data_in_leaf.max(self.min_data_per_group) || right.h < self.min_sum_hessian {
+                    let right = total - left;
+                    if right.c < self.min_data_in_leaf.max(self.min_data_per_group)
+                        || right.h < self.min_sum_hessian
+                    {
                         break;
                     }
                     if group < self.min_data_per_group {
@@ -278,7 +297,7 @@ impl SplitConfig {
             }
         }
         let (left_bins, left, l2) = best_left?;
-        let right = total.sub(left);
+        let right = total - left;
         Some(SplitInfo {
             feature,
             gain: best_gain - parent,
@@ -309,7 +328,7 @@ mod tests {
     }
 
     fn sum(h: &[HistBin]) -> HistBin {
-        h.iter().fold(HistBin::default(), |a, b| a.add(*b))
+        h.iter().fold(HistBin::default(), |a, b| a + *b)
     }
 
     #[test]
@@ -350,7 +369,12 @@ mod tests {
             bin(0.0, 0),
         ];
         let s = cfg().best_split(0, true, &h, sum(&h)).unwrap();
-        assert_eq!(s.split, BinSplit::Categorical { left_bins: vec![1, 3] });
+        assert_eq!(
+            s.split,
+            BinSplit::Categorical {
+                left_bins: vec![1, 3]
+            }
+        );
     }
 
     #[test]

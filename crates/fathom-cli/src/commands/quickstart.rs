@@ -1,0 +1,158 @@
+//! `fathom quickstart`: the whole loop, as far as fathom goes today, on
+//! generated data with embedded defaults.
+
+use super::data::{
+    GenerateArgs, generator_config, infer_schema_of, print_report, profile_file,
+    snapshot_with_progress, validate_with_progress, write_generated,
+};
+use crate::config::Config;
+use crate::ui::{Ui, bytes, table, thousands};
+use anyhow::{Result, bail};
+use clap::Args;
+use fathom_data::contract::InferOptions;
+use fathom_data::export::write_atomic;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// `fathom quickstart`
+#[derive(Args, Debug)]
+pub struct QuickstartArgs {
+    /// Folder for the generated files (data, contract, report).
+    #[arg(long, default_value = "fathom-quickstart", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Number of transactions to generate (default 200000; env FATHOM_ROWS).
+    #[arg(long)]
+    pub rows: Option<u64>,
+    /// Random seed (env FATHOM_SEED).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Runs `fathom quickstart`.
+pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.dir).map_err(|e| fathom_data::DataError::io(&args.dir, e))?;
+    let data = args.dir.join("transactions.parquet");
+    let schema_path = args.dir.join("schema.toml");
+    let report_path = args.dir.join("profile.html");
+    let mut steps: Vec<(String, String, f64)> = Vec::new();
+
+    ui.note("1/5 generating card transactions …");
+    let t = Instant::now();
+    let gen_args = GenerateArgs {
+        output: data.clone(),
+        rows: args.rows,
+        seed: args.seed,
+        fraud_rate: None,
+        scenario: None,
+        start: "2024-01-01".into(),
+        days: 90,
+    };
+    let settings = generator_config(config, &gen_args)?;
+    let seed = settings.seed;
+    let written = write_generated(settings, &data, ui)?;
+    steps.push((
+        "generate".into(),
+        format!(
+            "{} rows (seed {seed}) → {} ({})",
+            thousands(written.rows),
+            data.display(),
+            bytes(written.bytes)
+        ),
+        t.elapsed().as_secs_f64(),
+    ));
+
+    ui.note("2/5 inferring the schema contract …");
+    let t = Instant::now();
+    let schema = infer_schema_of(&data, InferOptions::default(), ui)?;
+    write_atomic(&schema_path, schema.to_toml().as_bytes())?;
+    let label = schema
+        .label()
+        .map_or("none".to_string(), |c| c.name.clone());
+    steps.push((
+        "schema".into(),
+        format!(
+            "{} columns, label '{label}', hash {} → {}",
+            schema.columns.len(),
+            &schema.hash()[..12],
+            schema_path.display()
+        ),
+        t.elapsed().as_secs_f64(),
+    ));
+
+    ui.note("3/5 validating the data against the contract …");
+    let t = Instant::now();
+    let report = validate_with_progress(&data, &schema, ui)?;
+    if !report.passed {
+        print_report(&report);
+        bail!("the generated data does not pass its own contract; this is a bug, please report it");
+    }
+    steps.push((
+        "validate".into(),
+        format!("{} rows pass all checks", thousands(report.rows)),
+        t.elapsed().as_secs_f64(),
+    ));
+
+    ui.note("4/5 storing a content-addressed snapshot …");
+    let t = Instant::now();
+    let created = snapshot_with_progress(config, &data, Some(&schema), ui)?;
+    let snap_dir = config
+        .store
+        .path
+        .join("snapshots")
+        .join(&created.manifest.id);
+    steps.push((
+        "snapshot".into(),
+        format!(
+            "{} {} → {}",
+            if created.is_new {
+                "stored"
+            } else {
+                "reused identical"
+            },
+            &created.manifest.id[..16],
+            snap_dir.display()
+        ),
+        t.elapsed().as_secs_f64(),
+    ));
+
+    ui.note("5/5 profiling the data …");
+    let t = Instant::now();
+    let profile = profile_file(&data, &report_path, None, Some(&schema), 20, ui)?;
+    let rate = profile.label.as_ref().map_or(String::new(), |l| {
+        format!(", fraud rate {:.2}%", l.positive_rate * 100.0)
+    });
+    steps.push((
+        "profile".into(),
+        format!(
+            "{} columns{rate} → {}",
+            profile.columns.len(),
+            report_path.display()
+        ),
+        t.elapsed().as_secs_f64(),
+    ));
+
+    if ui.json {
+        ui.print_json(&serde_json::json!({
+            "data": data, "schema": schema_path, "schema_hash": schema.hash(), "snapshot": created.manifest,
+            "profile": report_path, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
+            "steps": steps.iter().map(|(s, d, t)| serde_json::json!({"step": s, "result": d, "seconds": t})).collect::<Vec<_>>(),
+        }))?;
+        return Ok(0);
+    }
+    let mut t = table(&["step", "result", "time"]);
+    for (step, result, secs) in &steps {
+        t.add_row(vec![step.clone(), result.clone(), format!("{secs:.2}s")]);
+    }
+    println!("{t}");
+    println!(
+        "done in {:.1}s. Open {} in a browser to look at the data.",
+        started.elapsed().as_secs_f64(),
+        report_path.display()
+    );
+    println!(
+        "Next: `fathom data validate FILE --schema {}` checks new data against the same contract.",
+        schema_path.display()
+    );
+    Ok(0)
+}

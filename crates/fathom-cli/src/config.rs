@@ -1,0 +1,126 @@
+//! Project settings: `fathom.toml`, overridden by `FATHOM_*` environment
+//! variables, overridden by command-line flags.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Everything `fathom.toml` can say. Every key has a default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where fathom keeps snapshots (and, later, runs and models).
+    pub store: StoreConfig,
+    /// The synthetic data generator's defaults.
+    pub data: DataConfig,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The local store folder (env `FATHOM_STORE`).
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from(".fathom"),
+        }
+    }
+}
+
+/// `[data]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Rows to generate (env `FATHOM_ROWS`).
+    pub rows: u64,
+    /// Random seed (env `FATHOM_SEED`).
+    pub seed: u64,
+    /// Share of fraudulent transactions (env `FATHOM_FRAUD_RATE`).
+    pub fraud_rate: f64,
+    /// Drift scenario: baseline, gradual, sudden or concept (env `FATHOM_SCENARIO`).
+    pub scenario: String,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            rows: 200_000,
+            seed: 42,
+            fraud_rate: 0.015,
+            scenario: "baseline".into(),
+        }
+    }
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("environment variable {name}={v:?} is not valid: {e}")),
+        Err(_) => Ok(None),
+    }
+}
+
+impl Config {
+    /// Loads `path`, or `./fathom.toml` if it exists, else defaults; then
+    /// applies `FATHOM_*` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let default_path = Path::new("fathom.toml");
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.is_file() => Some(default_path.to_path_buf()),
+            None => None,
+        };
+        let mut config = match &file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("{} is not a valid fathom config", p.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env_parse::<PathBuf>("FATHOM_STORE")? {
+            config.store.path = v;
+        }
+        if let Some(v) = env_parse("FATHOM_ROWS")? {
+            config.data.rows = v;
+        }
+        if let Some(v) = env_parse("FATHOM_SEED")? {
+            config.data.seed = v;
+        }
+        if let Some(v) = env_parse("FATHOM_FRAUD_RATE")? {
+            config.data.fraud_rate = v;
+        }
+        if let Some(v) = env_parse::<String>("FATHOM_SCENARIO")? {
+            config.data.scenario = v;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fathom.toml");
+        std::fs::write(&p, "[data]\nrows = 10\n").unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.data.rows, 10);
+        assert_eq!(c.data.seed, 42);
+        std::fs::write(&p, "[data]\nrowz = 10\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(e.contains("unknown field `rowz`"), "{e}");
+    }
+}

@@ -1,0 +1,242 @@
+//! Black-box tests of the `fathom` binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fathom(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("FATHOM_ROWS")
+        .env_remove("FATHOM_SEED")
+        .env_remove("FATHOM_STORE")
+        .env_remove("FATHOM_CONFIG")
+        .output()
+        .expect("the fathom binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn sha256_file(p: &Path) -> String {
+    fathom_core::sha256_hex(&std::fs::read(p).unwrap())
+}
+
+#[test]
+fn quickstart_runs_the_loop_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = fathom(dir.path(), &["quickstart", "--rows", "20000"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    for step in [
+        "generate",
+        "schema",
+        "validate",
+        "snapshot",
+        "profile",
+        "20,000 rows pass all checks",
+    ] {
+        assert!(out.contains(step), "missing {step:?} in:\n{out}");
+    }
+    let qs = dir.path().join("fathom-quickstart");
+    let html = std::fs::read_to_string(qs.join("profile.html")).unwrap();
+    assert!(
+        html.contains("<svg")
+            && !html.contains("<script src")
+            && !html.contains("http://")
+            && !html.contains("https://")
+    );
+    assert!(qs.join("schema.toml").is_file() && qs.join("transactions.parquet").is_file());
+    let snaps: Vec<_> = std::fs::read_dir(dir.path().join(".fathom/snapshots"))
+        .unwrap()
+        .collect();
+    assert_eq!(snaps.len(), 1);
+    let again = fathom(dir.path(), &["--json", "quickstart", "--rows", "20000"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["rows"], 20000);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(".fathom/snapshots"))
+            .unwrap()
+            .count(),
+        1,
+        "same data, same snapshot"
+    );
+}
+
+#[test]
+fn generation_is_byte_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hashes = Vec::new();
+    for (threads, name) in [
+        ("1", "a.parquet"),
+        ("2", "b.parquet"),
+        ("1", "a.csv"),
+        ("2", "b.csv"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args([
+                "-q", "data", "generate", "--rows", "150000", "--seed", "7", "-o", name,
+            ])
+            .current_dir(dir.path())
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        hashes.push(sha256_file(&dir.path().join(name)));
+    }
+    assert_eq!(
+        hashes[0], hashes[1],
+        "Parquet bytes differ between 1 and 2 threads"
+    );
+    assert_eq!(
+        hashes[2], hashes[3],
+        "CSV bytes differ between 1 and 2 threads"
+    );
+    let o = fathom(
+        dir.path(),
+        &[
+            "-q", "data", "generate", "--rows", "150000", "--seed", "8", "-o", "c.csv",
+        ],
+    );
+    assert!(o.status.success());
+    assert_ne!(
+        sha256_file(&dir.path().join("c.csv")),
+        hashes[2],
+        "another seed, other data"
+    );
+}
+
+#[test]
+fn validate_reports_violations_with_exit_status_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(
+        fathom(
+            d,
+            &[
+                "-q",
+                "data",
+                "generate",
+                "--rows",
+                "5000",
+                "-o",
+                "train.csv"
+            ]
+        )
+        .status
+        .success()
+    );
+    let o = fathom(
+        d,
+        &[
+            "-q",
+            "data",
+            "schema",
+            "infer",
+            "train.csv",
+            "-o",
+            "schema.toml",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = fathom(
+        d,
+        &["data", "validate", "train.csv", "--schema", "schema.toml"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("5,000 rows pass every check"));
+    // Break the file: a bad amount on data row 3 and a drifted scenario.
+    let csv = std::fs::read_to_string(d.join("train.csv")).unwrap();
+    let mut lines: Vec<String> = csv.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let amount = header.iter().position(|h| *h == "amount").unwrap();
+    let mut row: Vec<String> = lines[3].split(',').map(String::from).collect();
+    row[amount] = "twelve".into();
+    lines[3] = row.join(",");
+    std::fs::write(d.join("bad.csv"), lines.join("\n")).unwrap();
+    let o = fathom(
+        d,
+        &["data", "validate", "bad.csv", "--schema", "schema.toml"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("row 3: 'twelve'"), "{}", text(&o));
+    let o = fathom(
+        d,
+        &[
+            "--json",
+            "data",
+            "validate",
+            "bad.csv",
+            "--schema",
+            "schema.toml",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["violations"][0]["check"], "type_mismatch");
+}
+
+#[test]
+fn bad_input_gives_one_clear_error_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ragged.csv"), "a,b\n1,2\n3\n").unwrap();
+    let o = fathom(d, &["data", "profile", "ragged.csv", "-o", "p.html"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.starts_with(
+            "error: ragged.csv: row 2, line 3: the row has 1 fields but the header has 2"
+        ),
+        "{e}"
+    );
+    assert!(!d.join("p.html").exists(), "no half-written report");
+    let o = fathom(
+        d,
+        &[
+            "data",
+            "generate",
+            "--rows",
+            "10",
+            "--fraud-rate",
+            "2",
+            "-o",
+            "x.csv",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("fraud"),
+        "{}",
+        text(&o)
+    );
+    assert!(!d.join("x.csv").exists());
+    std::fs::write(d.join("fathom.toml"), "[data]\nrowz = 5\n").unwrap();
+    let o = fathom(d, &["data", "snapshots"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown field `rowz`"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(d.join("fathom.toml")).unwrap();
+    std::fs::write(
+        d.join("s.toml"),
+        "[[columns]]\nname = 'a'\ntype = 'numeric'\nmin = 5\nmax = 1\n",
+    )
+    .unwrap();
+    let o = fathom(d, &["data", "validate", "ragged.csv", "--schema", "s.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(
+            "s.toml: schema contract is not valid: column 'a': min 5 is greater than max 1"
+        ),
+        "{}",
+        text(&o)
+    );
+}
