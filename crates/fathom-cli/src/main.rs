@@ -1,5 +1,11 @@
 //! `fathom`: production machine learning for tabular data in one program.
 
+// Large columnar buffers are allocated and freed all the time; mimalloc
+// keeps freed memory for reuse instead of returning it to the system and
+// faulting it in again.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod commands;
 mod config;
 mod ui;

@@ -37,6 +37,11 @@ impl Bitmap {
         b
     }
 
+    /// The bits as little-endian words (bits past `len` are zero).
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// Number of bits.
     pub fn len(&self) -> usize {
         self.len
@@ -89,9 +94,51 @@ impl Bitmap {
 
     /// Appends all bits of `other`.
     pub fn extend(&mut self, other: &Bitmap) {
-        for i in 0..other.len {
-            self.push(other.get(i));
+        self.extend_words(&other.words, other.len);
+    }
+
+    /// Appends `len` bits given as little-endian 64-bit words (bit `i` is
+    /// bit `i % 64` of word `i / 64`); bits past `len` are ignored.
+    pub fn extend_words(&mut self, words: &[u64], len: usize) {
+        let shift = self.len % 64;
+        let full = len / 64;
+        let rest = len % 64;
+        let take = |k: usize| -> u64 {
+            let w = words.get(k).copied().unwrap_or(0);
+            if k == full && rest != 0 {
+                w & ((1u64 << rest) - 1)
+            } else {
+                w
+            }
+        };
+        let nwords = len.div_ceil(64);
+        if shift == 0 {
+            self.words.extend((0..nwords).map(take));
+        } else {
+            for k in 0..nwords {
+                let w = take(k);
+                if let Some(last) = self.words.last_mut() {
+                    *last |= w << shift;
+                }
+                self.words.push(w >> (64 - shift));
+            }
         }
+        self.len += len;
+        self.words.truncate(self.len.div_ceil(64));
+    }
+
+    /// Appends `len` copies of `value`.
+    pub fn extend_constant(&mut self, len: usize, value: bool) {
+        let fill = if value { u64::MAX } else { 0 };
+        let words = vec![fill; len.div_ceil(64)];
+        self.extend_words(&words, len);
+    }
+
+    /// Builds a bitmap from little-endian words.
+    pub fn from_words(words: &[u64], len: usize) -> Self {
+        let mut b = Bitmap::with_capacity(len);
+        b.extend_words(words, len);
+        b
     }
 
     /// Number of set bits.
@@ -134,5 +181,21 @@ mod tests {
         assert_eq!((s.get(0), s.get(1), s.get(2)), (true, false, true));
         assert_eq!(Bitmap::new(64, true).count_ones(), 64);
         assert_eq!(Bitmap::new(5, false).count_ones(), 0);
+    }
+
+    #[test]
+    fn word_level_extend_matches_bit_by_bit() {
+        let bits: Vec<bool> = (0..300).map(|i| (i * 7 + i / 3) % 5 < 2).collect();
+        for head in [0usize, 1, 63, 64, 65, 130] {
+            for tail in [0usize, 1, 64, 100, 300] {
+                let mut fast = Bitmap::from_bools(&bits[..head]);
+                fast.extend(&Bitmap::from_bools(&bits[..tail]));
+                fast.extend_constant(head % 70, head % 2 == 0);
+                let mut slow = Bitmap::from_bools(&bits[..head]);
+                bits[..tail].iter().for_each(|&b| slow.push(b));
+                (0..head % 70).for_each(|_| slow.push(head % 2 == 0));
+                assert_eq!(fast, slow, "head {head} tail {tail}");
+            }
+        }
     }
 }

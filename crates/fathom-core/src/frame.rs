@@ -325,39 +325,39 @@ fn concat_columns(parts: &[&Column]) -> Column {
         for p in parts {
             match &p.validity {
                 Some(v) => b.extend(v),
-                None => (0..p.len()).for_each(|_| b.push(true)),
+                None => b.extend_constant(p.len(), true),
             }
         }
         b
     });
     let data = match &parts[0].data {
-        ColumnData::Numeric(_) => ColumnData::Numeric(
-            parts
-                .iter()
-                .flat_map(|p| match &p.data {
-                    ColumnData::Numeric(v) => v.iter().copied(),
-                    _ => unreachable!("types checked by Frame::concat"),
-                })
-                .collect(),
-        ),
-        ColumnData::Bool(_) => ColumnData::Bool(
-            parts
-                .iter()
-                .flat_map(|p| match &p.data {
-                    ColumnData::Bool(v) => v.iter().copied(),
-                    _ => unreachable!("types checked by Frame::concat"),
-                })
-                .collect(),
-        ),
-        ColumnData::Timestamp(_) => ColumnData::Timestamp(
-            parts
-                .iter()
-                .flat_map(|p| match &p.data {
-                    ColumnData::Timestamp(v) => v.iter().copied(),
-                    _ => unreachable!("types checked by Frame::concat"),
-                })
-                .collect(),
-        ),
+        ColumnData::Numeric(_) => {
+            let mut out = Vec::with_capacity(total);
+            for p in parts {
+                if let ColumnData::Numeric(v) = &p.data {
+                    out.extend_from_slice(v);
+                }
+            }
+            ColumnData::Numeric(out)
+        }
+        ColumnData::Bool(_) => {
+            let mut out = Vec::with_capacity(total);
+            for p in parts {
+                if let ColumnData::Bool(v) = &p.data {
+                    out.extend_from_slice(v);
+                }
+            }
+            ColumnData::Bool(out)
+        }
+        ColumnData::Timestamp(_) => {
+            let mut out = Vec::with_capacity(total);
+            for p in parts {
+                if let ColumnData::Timestamp(v) = &p.data {
+                    out.extend_from_slice(v);
+                }
+            }
+            ColumnData::Timestamp(out)
+        }
         ColumnData::Categorical(first) => {
             let mut dictionary: Vec<String> = first.dictionary.as_ref().clone();
             let mut index: HashMap<String, u32> = dictionary

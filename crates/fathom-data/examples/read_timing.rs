@@ -3,6 +3,9 @@
 use fathom_data::ingest::{ReadOptions, open};
 use std::time::Instant;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: read_timing FILE")?;
     let t0 = Instant::now();

@@ -95,11 +95,26 @@ pub fn frame_to_batch(frame: &fathom_core::Frame) -> arrow_array::RecordBatch {
 
 fn validity_of(array: &dyn Array) -> Option<Bitmap> {
     array.logical_nulls().map(|n| {
-        let mut b = Bitmap::with_capacity(n.len());
-        for i in 0..n.len() {
-            b.push(n.is_valid(i));
+        let bits = n.inner();
+        let (offset, len) = (bits.offset(), bits.len());
+        if offset % 8 == 0 {
+            let bytes = &bits.values()[offset / 8..];
+            let words: Vec<u64> = bytes
+                .chunks(8)
+                .map(|c| {
+                    let mut w = [0u8; 8];
+                    w[..c.len()].copy_from_slice(c);
+                    u64::from_le_bytes(w)
+                })
+                .collect();
+            Bitmap::from_words(&words, len)
+        } else {
+            let mut b = Bitmap::with_capacity(len);
+            for i in 0..len {
+                b.push(n.is_valid(i));
+            }
+            b
         }
-        b
     })
 }
 

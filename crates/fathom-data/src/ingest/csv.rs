@@ -652,14 +652,13 @@ fn parse_plain_part(
         }
         rows += 1;
         let mut start = 0;
+        let last = builders.len() - 1;
         for (j, b) in builders.iter_mut().enumerate() {
-            let stop = if j + 1 < ncols {
-                match memchr::memchr(delimiter, &rec[start..]) {
-                    Some(i) => start + i,
-                    None => return Err(ragged(rows, line, j + 1, ncols)),
-                }
-            } else {
-                if memchr::memchr(delimiter, &rec[start..]).is_some() {
+            // Fields are short: a plain scan beats a vectorised search here.
+            let stop = match rec[start..].iter().position(|&c| c == delimiter) {
+                Some(i) if j < last => start + i,
+                None if j == last => rec.len(),
+                Some(_) => {
                     return Err(ragged(
                         rows,
                         line,
@@ -667,7 +666,7 @@ fn parse_plain_part(
                         ncols,
                     ));
                 }
-                rec.len()
+                None => return Err(ragged(rows, line, j + 1, ncols)),
             };
             push_cell(b, &rec[start..stop], j, rows, line, types, policy, &mut bad)?;
             start = stop + 1;

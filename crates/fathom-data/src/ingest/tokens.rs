@@ -7,6 +7,12 @@ use fathom_core::time::parse_timestamp;
 /// Matches the markers pandas reads as missing.
 #[inline]
 pub fn is_null_token(cell: &[u8]) -> bool {
+    // Fast exit for the common case: a value starting with a digit.
+    match cell.first() {
+        None => return true,
+        Some(b) if b.is_ascii_digit() || cell.len() > 4 => return false,
+        _ => {}
+    }
     matches!(
         cell,
         b"" | b"NA"
