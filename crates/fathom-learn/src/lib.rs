@@ -1,6 +1,9 @@
 //! fathom's learning engine: plain synchronous code with no server or
 //! database dependency.
 //!
+//! * [`gbdt`]: histogram-based, leaf-wise gradient-boosted trees,
+//!   bit-identical for any thread count;
 //! * [`metrics`]: evaluation metrics equal to scikit-learn's.
 
+pub mod gbdt;
 pub mod metrics;

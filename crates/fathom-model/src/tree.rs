@@ -9,7 +9,8 @@
 //! a categorical feature's value is its category code as `f64`):
 //!
 //! * **numeric** split: `value <= threshold` goes left, `value > threshold`
-//!   goes right, `NaN` goes left iff `default_left`;
+//!   goes right; a missing value — `NaN`, and also `±inf`, which training
+//!   bins as missing too — goes left iff `default_left`;
 //! * **categorical** split: a code whose bit is set in the node's bitset goes
 //!   left; every other value goes right — codes not in the set, codes never
 //!   seen in training, negative or non-integral values and missing (`NaN`).
@@ -22,7 +23,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SplitKind {
-    /// `value <= threshold` goes left; missing goes to the default side.
+    /// `value <= threshold` goes left; missing (non-finite) goes to the
+    /// default side.
     Numeric,
     /// Code in the node's bitset goes left; anything else goes right.
     Categorical,
@@ -124,7 +126,7 @@ impl Tree {
     pub fn goes_left(&self, node: usize, value: f64) -> bool {
         match self.split_kind[node] {
             SplitKind::Numeric => {
-                if value.is_nan() {
+                if !value.is_finite() {
                     self.default_left[node]
                 } else {
                     value <= self.threshold[node]
@@ -183,7 +185,8 @@ impl Tree {
 /// Missing, negative, non-integral and out-of-range values are not.
 #[inline]
 fn bitset_contains(bits: &[u32], value: f64) -> bool {
-    if !(value >= 0.0) || value.fract() != 0.0 || value >= (bits.len() as f64) * 32.0 {
+    if value.is_nan() || value < 0.0 || value.fract() != 0.0 || value >= (bits.len() as f64) * 32.0
+    {
         return false;
     }
     let c = value as usize;
@@ -254,6 +257,7 @@ mod tests {
         let t = sample();
         assert_eq!(t.predict_row(&[0.5, 1.0]), -1.0);
         assert_eq!(t.predict_row(&[f64::NAN, 1.0]), -1.0);
+        assert_eq!(t.predict_row(&[f64::INFINITY, 1.0]), -1.0);
         assert_eq!(t.predict_row(&[0.6, 1.0]), 2.0);
         assert_eq!(t.predict_row(&[0.6, 33.0]), 2.0);
         assert_eq!(t.predict_row(&[0.6, 2.0]), 5.0);

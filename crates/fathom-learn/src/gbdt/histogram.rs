@@ -100,11 +100,32 @@ pub enum Rows<'a> {
     Subset(&'a [u32]),
 }
 
+/// Below this many rows, [`build_group`] accumulates into the output
+/// histograms directly.
+const SMALL_LEAF: usize = 1024;
+
 /// Builds one feature's histogram into `out` (overwritten).
 ///
 /// `gh` holds `[gradient, hessian]` pairs, ordered as `rows`.
 pub fn build_feature(column: &BinColumn, rows: Rows<'_>, gh: &[[f32; 2]], out: &mut [HistBin]) {
     match column {
+        BinColumn::U8(bins) if gh.len() < SMALL_LEAF => {
+            out.fill(HistBin::default());
+            let n = out.len();
+            let mut add = |b: usize, p: &[f32; 2]| {
+                let e = &mut out[b.min(n - 1)];
+                e.g += p[0] as f64;
+                e.h += p[1] as f64;
+                e.c += 1;
+            };
+            match rows {
+                Rows::All => bins.iter().zip(gh).for_each(|(&b, p)| add(b as usize, p)),
+                Rows::Subset(rows) => rows
+                    .iter()
+                    .zip(gh)
+                    .for_each(|(&r, p)| add(bins[r as usize] as usize, p)),
+            }
+        }
         BinColumn::U8(bins) => {
             let mut local = [HistBin::default(); 256];
             match rows {
@@ -169,7 +190,25 @@ pub fn build_group(
             BinColumn::U16(_) => None,
         })
         .collect();
+    let nrows = match rows {
+        Rows::All => gh.len(),
+        Rows::Subset(r) => r.len(),
+    };
+    if nrows < SMALL_LEAF {
+        // Few rows: accumulate straight into the outputs rather than
+        // clearing and copying full 256-bin scratch histograms.
+        for (c, o) in columns.iter().zip(outs.iter_mut()) {
+            build_feature(c, rows, gh, o);
+        }
+        return;
+    }
     match (narrow.as_deref(), columns.len()) {
+        (Some([a, b, c, d, e, f, g, h]), 8) => {
+            group_u8([*a, *b, *c, *d, *e, *f, *g, *h], rows, gh, outs)
+        }
+        (Some([a, b, c, d, e, f, g]), 7) => group_u8([*a, *b, *c, *d, *e, *f, *g], rows, gh, outs),
+        (Some([a, b, c, d, e, f]), 6) => group_u8([*a, *b, *c, *d, *e, *f], rows, gh, outs),
+        (Some([a, b, c, d, e]), 5) => group_u8([*a, *b, *c, *d, *e], rows, gh, outs),
         (Some([a, b, c, d]), 4) => group_u8([*a, *b, *c, *d], rows, gh, outs),
         (Some([a, b, c]), 3) => group_u8([*a, *b, *c], rows, gh, outs),
         (Some([a, b]), 2) => group_u8([*a, *b], rows, gh, outs),
@@ -262,5 +301,37 @@ mod tests {
         let mut w = vec![HistBin::default(); 5];
         build_feature(&wide, Rows::Subset(&rest), &ordered_rest, &mut w);
         assert_eq!(w, b);
+    }
+
+    #[test]
+    fn grouped_build_equals_single_builds() {
+        let n = 20_000u32;
+        let cols: Vec<BinColumn> = (0..5u32)
+            .map(|k| {
+                BinColumn::U8(
+                    (0..n)
+                        .map(|i| ((i * (k + 3) + i / 7) % (40 + k)) as u8)
+                        .collect(),
+                )
+            })
+            .collect();
+        let gh: Vec<[f32; 2]> = (0..n)
+            .map(|i| [(i % 13) as f32 - 6.0, 0.25 + (i % 5) as f32])
+            .collect();
+        let rows: Vec<u32> = (0..n).filter(|i| i % 3 != 1).collect();
+        let ordered: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
+        for (rs, g) in [(Rows::All, &gh), (Rows::Subset(&rows), &ordered)] {
+            let refs: Vec<&BinColumn> = cols.iter().collect();
+            let mut bufs: Vec<Vec<HistBin>> = (0..5u32)
+                .map(|k| vec![HistBin::default(); 40 + k as usize])
+                .collect();
+            let mut outs: Vec<&mut [HistBin]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            build_group(&refs, rs, g, &mut outs);
+            for (k, c) in cols.iter().enumerate() {
+                let mut single = vec![HistBin::default(); 40 + k];
+                build_feature(c, rs, g, &mut single);
+                assert_eq!(single, bufs[k]);
+            }
+        }
     }
 }

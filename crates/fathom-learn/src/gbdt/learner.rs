@@ -19,7 +19,10 @@ use super::split::{BinSplit, SplitConfig, SplitInfo, best_of, leaf_output};
 const PAR_MIN_WORK: usize = 16_384;
 
 /// Partition chunk size (rows) for parallel partitioning.
-const PART_CHUNK: usize = 1 << 16;
+const PART_CHUNK: usize = 1 << 14;
+
+/// Chunk size (rows) of parallel gathers and sums.
+const GATHER_CHUNK: usize = 1 << 14;
 
 /// A split in bin space, used to route binned rows (training, validation).
 #[derive(Clone, Debug)]
@@ -88,6 +91,10 @@ struct LeafState {
     parent: (i32, bool),
     hist: Option<Vec<HistBin>>,
     best: Option<SplitInfo>,
+    /// Features that still vary within the leaf (more than one non-empty
+    /// bin); a feature constant in a leaf is constant in its descendants,
+    /// so their histograms skip it.
+    features: Vec<usize>,
 }
 
 impl<'a> Learner<'a> {
@@ -134,12 +141,21 @@ impl<'a> Learner<'a> {
             None => self.indices.extend(0..n as u32),
         }
         let root_count = self.indices.len();
-        // Root sums, in row order.
+        // Root sums: fixed chunks summed in order (thread-count independent).
+        let parts: Vec<(f64, f64)> = self
+            .indices
+            .par_chunks(GATHER_CHUNK)
+            .map(|c| {
+                c.iter().fold((0.0, 0.0), |(g, h), &r| {
+                    let p = gh[r as usize];
+                    (g + p[0] as f64, h + p[1] as f64)
+                })
+            })
+            .collect();
         let mut sums = HistBin::default();
-        for &r in &self.indices {
-            let p = gh[r as usize];
-            sums.g += p[0] as f64;
-            sums.h += p[1] as f64;
+        for (g, h) in parts {
+            sums.g += g;
+            sums.h += h;
         }
         sums.c = root_count as u64;
         let (l1, l2) = (self.cfg.l1, self.cfg.l2);
@@ -152,6 +168,7 @@ impl<'a> Learner<'a> {
             parent: (-1, false),
             hist: None,
             best: None,
+            features: features.to_vec(),
         }];
         let mut tree = Tree::constant(0.0, root_count as u64, sums.h);
         let mut bin_nodes: Vec<BinNode> = Vec::new();
@@ -161,9 +178,7 @@ impl<'a> Learner<'a> {
             let rows = match bag {
                 None => Rows::All,
                 Some(_) => {
-                    self.ordered.clear();
-                    self.ordered
-                        .extend(self.indices.iter().map(|&r| gh[r as usize]));
+                    gather(&mut self.ordered, &self.indices, gh);
                     Rows::Subset(&self.indices)
                 }
             };
@@ -181,7 +196,8 @@ impl<'a> Learner<'a> {
                 sums,
                 sums,
             );
-            leaves[0].best = best.0;
+            leaves[0].best = best.small;
+            leaves[0].features = best.small_features;
             leaves[0].hist = Some(buf);
         }
 
@@ -223,6 +239,7 @@ impl<'a> Learner<'a> {
                 }
             }
             let depth = leaves[li].depth + 1;
+            let parent_features = std::mem::take(&mut leaves[li].features);
             leaves[li] = LeafState {
                 begin,
                 count: left_count,
@@ -232,6 +249,7 @@ impl<'a> Learner<'a> {
                 parent: (node, true),
                 hist: None,
                 best: None,
+                features: Vec::new(),
             };
             leaves.push(LeafState {
                 begin: begin + left_count,
@@ -242,6 +260,7 @@ impl<'a> Learner<'a> {
                 parent: (node, false),
                 hist: None,
                 best: None,
+                features: Vec::new(),
             });
 
             // Histograms and best splits of the children.
@@ -257,19 +276,18 @@ impl<'a> Learner<'a> {
                 let mut sbuf = self.take_buf();
                 let (sb, sc) = (leaves[small].begin, leaves[small].count);
                 let rows = &self.indices[sb..sb + sc];
-                self.ordered.clear();
-                self.ordered.extend(rows.iter().map(|&r| gh[r as usize]));
+                gather(&mut self.ordered, rows, gh);
                 let parent = if large_ok {
                     parent_hist.as_deref_mut()
                 } else {
                     None
                 };
-                let (bs, bl) = build_and_search(
+                let found = build_and_search(
                     self.data,
                     self.mappers,
                     &self.layout,
                     &self.cfg,
-                    features,
+                    &parent_features,
                     Rows::Subset(rows),
                     &self.ordered,
                     &mut sbuf,
@@ -278,11 +296,13 @@ impl<'a> Learner<'a> {
                     leaves[large].sums,
                 );
                 if small_ok {
-                    leaves[small].best = bs;
+                    leaves[small].best = found.small;
+                    leaves[small].features = found.small_features;
                 }
                 leaves[small].hist = Some(sbuf);
                 if large_ok {
-                    leaves[large].best = bl;
+                    leaves[large].best = found.large;
+                    leaves[large].features = found.large_features;
                     leaves[large].hist = parent_hist.take();
                 }
             }
@@ -409,6 +429,30 @@ type Group<'a> = (
     Vec<Option<&'a mut [HistBin]>>,
 );
 
+/// What [`build_and_search`] finds for a leaf and (optionally) its sibling.
+#[derive(Default)]
+struct Found {
+    small: Option<SplitInfo>,
+    large: Option<SplitInfo>,
+    small_features: Vec<usize>,
+    large_features: Vec<usize>,
+}
+
+impl Found {
+    fn merge(mut self, o: Found) -> Found {
+        self.small = best_of(self.small, o.small);
+        self.large = best_of(self.large, o.large);
+        self.small_features.extend(o.small_features);
+        self.large_features.extend(o.large_features);
+        self
+    }
+}
+
+/// Whether a histogram has more than one non-empty bin.
+fn varies(h: &[HistBin]) -> bool {
+    h.iter().filter(|b| b.c > 0).nth(1).is_some()
+}
+
 /// Builds the histograms of `features` for a leaf (`rows`, ordered `gh`)
 /// into `buf` and finds its best split (given its sums `small_sums`). With
 /// `parent`, also turns `parent` into the sibling's histograms by
@@ -426,7 +470,7 @@ fn build_and_search(
     parent: Option<&mut [HistBin]>,
     small_sums: HistBin,
     large_sums: HistBin,
-) -> (Option<SplitInfo>, Option<SplitInfo>) {
+) -> Found {
     let small = layout.split_mut(buf, features);
     let large: Vec<Option<&mut [HistBin]>> = match parent {
         Some(p) => layout
@@ -454,30 +498,48 @@ fn build_and_search(
     let task = |(fs, mut s, l): Group<'_>| {
         let cols: Vec<&BinColumn> = fs.iter().map(|&f| &data.columns[f]).collect();
         histogram::build_group(&cols, rows, gh, &mut s);
-        let mut best = (None, None);
+        let mut found = Found::default();
         for ((&f, s), l) in fs.iter().zip(s).zip(l) {
             let cat = mappers.mappers[f].is_categorical();
-            let bs = cfg.best_split(f, cat, s, small_sums);
-            let bl = l.and_then(|l| {
+            if varies(s) {
+                found.small_features.push(f);
+                found.small = best_of(found.small.take(), cfg.best_split(f, cat, s, small_sums));
+            }
+            if let Some(l) = l {
                 histogram::subtract(l, s);
-                cfg.best_split(f, cat, l, large_sums)
-            });
-            best = (best_of(best.0, bs), best_of(best.1, bl));
+                if varies(l) {
+                    found.large_features.push(f);
+                    found.large =
+                        best_of(found.large.take(), cfg.best_split(f, cat, l, large_sums));
+                }
+            }
         }
-        best
+        found
     };
-    let reduce = |a: (Option<SplitInfo>, Option<SplitInfo>),
-                  b: (Option<SplitInfo>, Option<SplitInfo>)| {
-        (best_of(a.0, b.0), best_of(a.1, b.1))
-    };
-    if nrows * features.len() < PAR_MIN_WORK {
-        groups.into_iter().map(task).fold((None, None), reduce)
+    // Collected in group order, merged in order: deterministic.
+    let parts: Vec<Found> = if nrows * features.len() < PAR_MIN_WORK {
+        groups.into_iter().map(task).collect()
     } else {
-        groups
-            .into_par_iter()
-            .with_max_len(1)
-            .map(task)
-            .reduce(|| (None, None), reduce)
+        groups.into_par_iter().with_max_len(1).map(task).collect()
+    };
+    parts.into_iter().fold(Found::default(), Found::merge)
+}
+
+/// `out = rows.map(|r| gh[r])`, in parallel for large leaves.
+fn gather(out: &mut Vec<[f32; 2]>, rows: &[u32], gh: &[[f32; 2]]) {
+    out.clear();
+    out.resize(rows.len(), [0.0; 2]);
+    let one = |(o, r): (&mut [[f32; 2]], &[u32])| {
+        for (o, &r) in o.iter_mut().zip(r) {
+            *o = gh[r as usize];
+        }
+    };
+    if rows.len() < 4 * GATHER_CHUNK {
+        one((out, rows));
+    } else {
+        out.par_chunks_mut(GATHER_CHUNK)
+            .zip(rows.par_chunks(GATHER_CHUNK))
+            .for_each(one);
     }
 }
 

@@ -192,6 +192,9 @@ pub enum GbdtError {
     /// The training set has no rows.
     #[error("the training set is empty: provide at least one row")]
     EmptyTrainingSet,
+    /// Row indices are 32-bit.
+    #[error("the training set has {0} rows, more than 4,294,967,294: train on a sample")]
+    TooManyRows(usize),
     /// The training set has no feature column.
     #[error("the training set has no feature: provide at least one feature column")]
     NoFeatures,
