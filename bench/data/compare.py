@@ -74,7 +74,7 @@ def main():
     gen_mem = peak_kib([f, "-q", "data", "generate", "--rows", str(rows), "-o", pq])
 
     mib = lambda k: f"{k / 1024:.0f} MiB"
-    print(f"| step ({rows:,} rows × 32 columns) | fathom | pandas | fathom / pandas | target |")
+    print(f"| step ({rows:,} rows × 33 columns) | fathom | pandas | fathom / pandas | target |")
     print("|---|---|---|---|---|")
     print(f"| generate → Parquet | {gen_pq:.3f} s ({rows / gen_pq / 1e6:.2f} M rows/s), peak {mib(gen_mem)} | – | – | ≥ 2 M rows/s |")
     print(f"| generate → CSV | {gen_csv:.3f} s ({rows / gen_csv / 1e6:.2f} M rows/s) | – | – | – |")

@@ -672,6 +672,17 @@ fn parse_plain_part(
             start = stop + 1;
         }
     }
+    finish_part(builders, names, part, rows, bad)
+}
+
+/// Turns a parsed part's builders into its batch.
+fn finish_part(
+    builders: Vec<Builder>,
+    names: &[String],
+    part: &[u8],
+    rows: u64,
+    bad: Vec<(usize, u64, String)>,
+) -> std::result::Result<PartOut, PartError> {
     let columns = builders
         .into_iter()
         .zip(names)
@@ -779,24 +790,7 @@ fn parse_part(
         e = 0;
         record_start = part.len() - input.len();
     }
-    let columns = builders
-        .into_iter()
-        .zip(names)
-        .map(|(b, n)| b.finish(n))
-        .collect();
-    let frame = Frame::new(columns).map_err(|err| PartError {
-        local_row: 0,
-        local_line: 0,
-        column: None,
-        message: err.to_string(),
-    })?;
-    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
-    Ok(PartOut {
-        frame,
-        rows,
-        newlines,
-        bad,
-    })
+    finish_part(builders, names, part, rows, bad)
 }
 
 #[cfg(test)]
