@@ -1,9 +1,10 @@
 //! What a trained fathom model is — everything serving needs and nothing
 //! it does not: the artifact envelope with its checksum and the tree ensemble;
-//! (being built) the compiled scorer and TreeSHAP. No training code.
+//! TreeSHAP explanations; (being built) the compiled scorer. No training code.
 
 pub mod container;
 mod error;
+pub mod shap;
 pub mod tree;
 
 pub use error::ModelError;
