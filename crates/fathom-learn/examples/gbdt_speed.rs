@@ -185,6 +185,29 @@ fn main() {
     let preds: Vec<f64> = (0..test.num_rows())
         .map(|i| out.ensemble.predict_raw(&test.row(i)))
         .collect();
+    // Scoring with the compiled scorer: single-row latency and batch throughput.
+    let scorer = fathom_model::scorer::Scorer::compile(&out.ensemble).expect("compiles");
+    let rows: Vec<Vec<f64>> = (0..test.num_rows()).map(|i| test.row(i)).collect();
+    let mut lat: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            let t = Instant::now();
+            std::hint::black_box(scorer.predict_raw(std::hint::black_box(r)));
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+    let mut scored = vec![0.0; rows.len()];
+    let t = Instant::now();
+    pool.install(|| scorer.predict_batch(&flat, &mut scored));
+    let batch = t.elapsed().as_secs_f64();
+    println!(
+        "fathom score: single row p50 {:.2} µs, p99 {:.2} µs; batch {:.2} M rows/s on 2 threads",
+        lat[lat.len() / 2],
+        lat[lat.len() * 99 / 100],
+        rows.len() as f64 / batch / 1e6
+    );
     println!(
         "fathom train: {secs:.2} s (cpu {cpu_secs:.2} s), test AUC {:.5}, trees {}",
         auc(&test.label, &preds),

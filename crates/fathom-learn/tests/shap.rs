@@ -132,3 +132,32 @@ fn tree_shap_equals_brute_force_and_adds_up_to_the_margin() {
     let bias = model.base_score + model.trees.iter().map(expected_value).sum::<f64>();
     assert_eq!(explain(&model, &ds.row(0)).bias, bias);
 }
+
+#[test]
+fn compiled_scorer_equals_the_ensemble() {
+    use fathom_model::scorer::Scorer;
+    let ds = data(4000);
+    let params = GbdtParams {
+        num_rounds: 30,
+        num_leaves: 15,
+        ..GbdtParams::default()
+    };
+    let model = train(&params, &ds, None).unwrap().ensemble;
+    let scorer = Scorer::compile(&model).unwrap();
+    let mut rows: Vec<Vec<f64>> = (0..4000).map(|i| ds.row(i)).collect();
+    // Unseen category, infinities and a short row are scored like the ensemble does.
+    rows.push(vec![0.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 99.0]);
+    rows.push(vec![0.2]);
+    for row in &rows {
+        assert_eq!(
+            scorer.predict_raw(row).to_bits(),
+            model.predict_raw(row).to_bits()
+        );
+    }
+    let flat: Vec<f64> = rows[..4000].iter().flatten().copied().collect();
+    let mut out = vec![0.0; 4000];
+    scorer.predict_batch(&flat, &mut out);
+    for (o, row) in out.iter().zip(&rows) {
+        assert_eq!(o.to_bits(), model.predict(row).to_bits());
+    }
+}

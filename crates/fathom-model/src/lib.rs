@@ -1,9 +1,10 @@
 //! What a trained fathom model is — everything serving needs and nothing
 //! it does not: the artifact envelope with its checksum and the tree ensemble;
-//! TreeSHAP explanations; (being built) the compiled scorer. No training code.
+//! the compiled scorer and TreeSHAP explanations. No training code.
 
 pub mod container;
 mod error;
+pub mod scorer;
 pub mod shap;
 pub mod tree;
 

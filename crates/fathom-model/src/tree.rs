@@ -184,7 +184,7 @@ impl Tree {
 /// Whether the categorical value `value` (a code as `f64`) is in `bits`.
 /// Missing, negative, non-integral and out-of-range values are not.
 #[inline]
-fn bitset_contains(bits: &[u32], value: f64) -> bool {
+pub(crate) fn bitset_contains(bits: &[u32], value: f64) -> bool {
     if value.is_nan() || value < 0.0 || value.fract() != 0.0 || value >= (bits.len() as f64) * 32.0
     {
         return false;
