@@ -3,7 +3,10 @@
 //!
 //! * [`gbdt`]: histogram-based, leaf-wise gradient-boosted trees,
 //!   bit-identical for any thread count;
-//! * [`metrics`]: evaluation metrics equal to scikit-learn's.
+//! * [`metrics`]: evaluation metrics equal to scikit-learn's;
+//! * [`split`]: seeded stratified, random and time-based splits and
+//!   stratified k-fold cross-validation.
 
 pub mod gbdt;
 pub mod metrics;
+pub mod split;
