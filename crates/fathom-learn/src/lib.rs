@@ -3,10 +3,12 @@
 //!
 //! * [`gbdt`]: histogram-based, leaf-wise gradient-boosted trees,
 //!   bit-identical for any thread count;
+//! * [`linear`]: L2 logistic regression equal to scikit-learn's;
 //! * [`metrics`]: evaluation metrics equal to scikit-learn's;
 //! * [`split`]: seeded stratified, random and time-based splits and
 //!   stratified k-fold cross-validation.
 
 pub mod gbdt;
+pub mod linear;
 pub mod metrics;
 pub mod split;
