@@ -79,16 +79,36 @@ pub fn write_generated(settings: GeneratorConfig, path: &Path, ui: &Ui) -> Resul
     let bar = ui.bar(rows, "generate");
     let window = rayon::current_num_threads().max(1) * 2;
     let chunks = generator.num_chunks();
-    for start in (0..chunks).step_by(window) {
+    let make = |start: usize| -> Vec<Frame> {
         let end = (start + window).min(chunks);
-        let frames: Vec<Frame> = (start..end)
+        (start..end)
             .into_par_iter()
             .map(|i| generator.chunk(i))
-            .collect();
-        for f in &frames {
-            writer.write(f)?;
-            bar.inc(f.num_rows() as u64);
-        }
+            .collect()
+    };
+    // Encode one window while the next is generated.
+    let mut current = make(0);
+    let mut start = 0;
+    while !current.is_empty() {
+        start += window;
+        let (next, written) = rayon::join(
+            || {
+                if start < chunks {
+                    make(start)
+                } else {
+                    Vec::new()
+                }
+            },
+            || -> Result<()> {
+                for f in &current {
+                    writer.write(f)?;
+                    bar.inc(f.num_rows() as u64);
+                }
+                Ok(())
+            },
+        );
+        written?;
+        current = next;
     }
     bar.finish_and_clear();
     Ok(writer.finish()?)
