@@ -5,10 +5,12 @@
 //!   bit-identical for any thread count;
 //! * [`linear`]: L2 logistic regression equal to scikit-learn's;
 //! * [`metrics`]: evaluation metrics equal to scikit-learn's;
+//! * [`pipeline`]: fitting the feature pipeline on training rows only;
 //! * [`split`]: seeded stratified, random and time-based splits and
 //!   stratified k-fold cross-validation.
 
 pub mod gbdt;
 pub mod linear;
 pub mod metrics;
+pub mod pipeline;
 pub mod split;

@@ -4,6 +4,7 @@
 
 pub mod container;
 mod error;
+pub mod pipeline;
 pub mod scorer;
 pub mod shap;
 pub mod tree;
