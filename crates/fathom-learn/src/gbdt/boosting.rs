@@ -122,21 +122,31 @@ pub fn train(
     let usable: Vec<usize> = (0..nf).filter(|&f| mappers.mappers[f].usable).collect();
     let bagging = params.bagging_freq > 0 && params.bagging_fraction < 1.0;
     let sampling_features = params.feature_fraction < 1.0;
+    let forest = params.boosting == "rf";
     let mut learner = Learner::new(
         &binned,
         &mappers,
         SplitConfig::from_params(params),
         params.num_leaves,
         params.max_depth,
-        params.learning_rate,
+        if forest { 1.0 } else { params.learning_rate },
     );
+    // A forest's validation score is the base plus the mean of its trees.
+    let mut vsum: Vec<f64> = if forest {
+        vec![0.0; vscore.len()]
+    } else {
+        Vec::new()
+    };
 
     let mut trees: Vec<Tree> = Vec::with_capacity(params.num_rounds);
     let mut history = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
     let mut bag: Option<Vec<u32>> = None;
     for round in 0..params.num_rounds {
-        obj.gradients(&train.label, weight, &score, &mut gh);
+        // A forest fits every tree at the base score, so its gradients never change.
+        if !forest || round == 0 {
+            obj.gradients(&train.label, weight, &score, &mut gh);
+        }
         if bagging && round % params.bagging_freq == 0 {
             let mut rng = round_rng(params.seed, round, 1);
             let mut b: Vec<u32> = (0..n as u32)
@@ -168,12 +178,15 @@ pub fn train(
             // Nothing more can be split: later rounds would repeat this one.
             break;
         }
-        update_scores(&grown, &binned, bag.is_some(), &mut score);
+        if !forest {
+            update_scores(&grown, &binned, bag.is_some(), &mut score);
+        }
         if let (Some(v), Some(vb)) = (valid, vbinned.as_ref()) {
             let vleaf: Vec<u32> = (0..vb.num_rows)
                 .map(|r| grown.leaf_of(vb, r) as u32)
                 .collect();
-            vscore
+            let target = if forest { &mut vsum } else { &mut vscore };
+            target
                 .par_chunks_mut(8192)
                 .zip(vleaf.par_chunks(8192))
                 .for_each(|(s, l)| {
@@ -181,6 +194,13 @@ pub fn train(
                         *s += grown.tree.leaf_value[l as usize];
                     }
                 });
+            if forest {
+                let k = (round + 1) as f64;
+                vscore
+                    .iter_mut()
+                    .zip(&vsum)
+                    .for_each(|(s, t)| *s = base_score + t / k);
+            }
             let loss = obj.mean_loss(&v.label, v.weight.as_deref(), &vscore);
             history.push(loss);
             if loss < best.0 {
@@ -203,6 +223,13 @@ pub fn train(
         trees.len()
     };
     trees.truncate(best_iteration);
+    if forest && !trees.is_empty() {
+        let k = trees.len() as f64;
+        for t in &mut trees {
+            t.leaf_value.iter_mut().for_each(|v| *v /= k);
+            t.internal_value.iter_mut().for_each(|v| *v /= k);
+        }
+    }
     let mut importance_gain = vec![0.0; nf];
     let mut importance_split = vec![0u64; nf];
     for t in &trees {

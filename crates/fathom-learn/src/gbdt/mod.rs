@@ -45,6 +45,10 @@ use serde::{Deserialize, Serialize};
 pub struct GbdtParams {
     /// Loss to minimise: "binary" (log loss, labels 0/1) or "regression" (L2).
     pub objective: String,
+    /// "gbdt" (boosting) or "rf" (random forest: every tree is fitted to
+    /// the gradients at the base score on its own row and feature sample,
+    /// and the forest averages them; needs bagging or feature sampling).
+    pub boosting: String,
     /// Number of boosting rounds (trees).
     pub num_rounds: usize,
     /// Shrinkage applied to every leaf value.
@@ -94,6 +98,7 @@ impl Default for GbdtParams {
     fn default() -> Self {
         GbdtParams {
             objective: "regression".into(),
+            boosting: "gbdt".into(),
             num_rounds: 100,
             learning_rate: 0.1,
             num_leaves: 31,
@@ -137,6 +142,20 @@ impl GbdtParams {
                 self.objective,
                 objective::NAMES
             ));
+        }
+        match self.boosting.as_str() {
+            "gbdt" => {}
+            "rf" => {
+                let bagging = self.bagging_freq > 0 && self.bagging_fraction < 1.0;
+                if !bagging && self.feature_fraction >= 1.0 {
+                    return bad("boosting = \"rf\" needs bagging (bagging_fraction < 1 with bagging_freq >= 1) or feature_fraction < 1, or every tree would be the same".into());
+                }
+            }
+            other => {
+                return bad(format!(
+                    "boosting = {other:?}: unknown; use \"gbdt\" or \"rf\""
+                ));
+            }
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad(format!(
