@@ -45,6 +45,14 @@ pub enum ModelError {
         /// The decoder's message.
         detail: String,
     },
+    /// The file could not be read.
+    #[error("{file}: cannot read the model file: {detail}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The operating-system error.
+        detail: String,
+    },
     /// The model could not be encoded.
     #[error(
         "internal error: the model could not be encoded ({0}); this is a bug, please report it"

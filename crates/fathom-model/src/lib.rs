@@ -2,6 +2,7 @@
 //! it does not: the artifact envelope with its checksum and the tree ensemble;
 //! the compiled scorer and TreeSHAP explanations. No training code.
 
+pub mod artifact;
 pub mod container;
 mod error;
 pub mod pipeline;
