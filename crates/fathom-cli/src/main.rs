@@ -52,8 +52,12 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the whole loop on generated data: generate → infer schema →
-    /// validate → snapshot → profile, and say what was made where.
+    /// validate → snapshot → profile → train, and say what was made where.
     Quickstart(commands::quickstart::QuickstartArgs),
+    /// Train the candidate ladder (baseline, logistic regression, random
+    /// forest, gradient-boosted trees) on a data file, compare them on
+    /// held-out rows and write the best as a checksummed model file.
+    Train(commands::train::TrainArgs),
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         }
         match cli.command {
             Command::Quickstart(a) => commands::quickstart::run(&config, &ui, a),
+            Command::Train(a) => commands::train::run(&config, &ui, a),
             Command::Data(DataCommand::Generate(a)) => commands::data::generate(&config, &ui, a),
             Command::Data(DataCommand::Inspect(a)) => commands::data::inspect(&ui, a),
             Command::Data(DataCommand::Schema(SchemaCommand::Infer(a))) => {

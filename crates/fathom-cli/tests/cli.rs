@@ -60,6 +60,23 @@ fn quickstart_runs_the_loop_and_is_idempotent() {
     assert!(again.status.success(), "{}", text(&again));
     let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(v["rows"], 20000);
+    // The ladder is honest: trees beat the linear model, which beats the prior.
+    let auc = |name: &str| {
+        v["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["report"]["auc_roc"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        auc("gbdt") > auc("logistic") && auc("logistic") > auc("baseline") + 0.2,
+        "{}",
+        v["candidates"]
+    );
+    assert!(qs.join("model.fathom").is_file());
     assert_eq!(
         std::fs::read_dir(dir.path().join(".fathom/snapshots"))
             .unwrap()
@@ -239,4 +256,56 @@ fn bad_input_gives_one_clear_error_and_no_output() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn training_gives_identical_model_bytes_with_one_or_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(
+        fathom(
+            d,
+            &[
+                "-q",
+                "data",
+                "generate",
+                "--rows",
+                "8000",
+                "-o",
+                "t.parquet"
+            ]
+        )
+        .status
+        .success()
+    );
+    let mut sums = Vec::new();
+    for (threads, out) in [("1", "a.fathom"), ("2", "b.fathom")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args([
+                "-q",
+                "train",
+                "--data",
+                "t.parquet",
+                "--candidates",
+                "logistic,gbdt",
+                "-o",
+                out,
+            ])
+            .current_dir(d)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        sums.push(sha256_file(&d.join(out)));
+    }
+    assert_eq!(sums[0], sums[1]);
+    // A tampered model is refused on load.
+    let mut bytes = std::fs::read(d.join("a.fathom")).unwrap();
+    let n = bytes.len();
+    bytes[n - 2] ^= 1;
+    std::fs::write(d.join("bad.fathom"), &bytes).unwrap();
+    let e = fathom_model::artifact::ModelArtifact::load(&d.join("bad.fathom"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("the checksum does not match"), "{e}");
 }

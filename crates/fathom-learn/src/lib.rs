@@ -6,6 +6,8 @@
 //! * [`linear`]: L2 logistic regression equal to scikit-learn's;
 //! * [`metrics`]: evaluation metrics equal to scikit-learn's;
 //! * [`pipeline`]: fitting the feature pipeline on training rows only;
+//! * [`trainer`]: the whole training run for a binary label: split,
+//!   pipeline, candidates, comparison, artifact;
 //! * [`split`]: seeded stratified, random and time-based splits and
 //!   stratified k-fold cross-validation.
 
@@ -14,3 +16,4 @@ pub mod linear;
 pub mod metrics;
 pub mod pipeline;
 pub mod split;
+pub mod trainer;

@@ -114,6 +114,9 @@ pub enum LinearError {
     Param(String),
 }
 
+/// Rows per parallel chunk when summing gradients.
+const CHUNK: usize = 4096;
+
 fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
@@ -207,24 +210,46 @@ pub fn fit_logistic(
     let mut iterations = 0;
     while iterations < params.max_iter {
         iterations += 1;
+        // Gradient and Hessian (lower triangle) summed over fixed row chunks
+        // in parallel, then added in chunk order: the same result for any
+        // thread count.
+        use rayon::prelude::*;
+        let partials: Vec<(Vec<f64>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|k| {
+                let mut g = vec![0.0; m];
+                let mut h = vec![0.0; m * m];
+                let mut xi = vec![0.0; m];
+                for i in k * CHUNK..((k + 1) * CHUNK).min(n) {
+                    for (j, v) in xi[..d].iter_mut().enumerate() {
+                        *v = x[j][i];
+                    }
+                    xi[d] = 1.0;
+                    let p = sigmoid(z[i]);
+                    let r = s[i] * (p - y[i]);
+                    let hw = s[i] * p * (1.0 - p);
+                    for a in 0..m {
+                        g[a] += r * xi[a];
+                        let ha = hw * xi[a];
+                        if ha != 0.0 {
+                            for (hab, xb) in h[a * m..a * m + a + 1].iter_mut().zip(&xi[..=a]) {
+                                *hab += ha * xb;
+                            }
+                        }
+                    }
+                }
+                (g, h)
+            })
+            .collect();
         let mut grad = vec![0.0; m];
         let mut hess = vec![0.0; m * m];
         for j in 0..d {
             grad[j] = beta[j];
             hess[j * m + j] = 1.0;
         }
-        for i in 0..n {
-            let p = sigmoid(z[i]);
-            let r = s[i] * (p - y[i]);
-            let h = s[i] * p * (1.0 - p);
-            for a in 0..m {
-                let xa = if a == d { 1.0 } else { x[a][i] };
-                grad[a] += r * xa;
-                for b in 0..=a {
-                    let xb = if b == d { 1.0 } else { x[b][i] };
-                    hess[a * m + b] += h * xa * xb;
-                }
-            }
+        for (g, h) in &partials {
+            grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+            hess.iter_mut().zip(h).for_each(|(a, b)| *a += b);
         }
         if grad.iter().all(|g| g.abs() < params.tol) {
             break;

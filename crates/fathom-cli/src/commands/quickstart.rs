@@ -37,7 +37,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     let report_path = args.dir.join("profile.html");
     let mut steps: Vec<(String, String, f64)> = Vec::new();
 
-    ui.note("1/5 generating card transactions …");
+    ui.note("1/6 generating card transactions …");
     let t = Instant::now();
     let gen_args = GenerateArgs {
         output: data.clone(),
@@ -62,7 +62,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("2/5 inferring the schema contract …");
+    ui.note("2/6 inferring the schema contract …");
     let t = Instant::now();
     let schema = infer_schema_of(&data, InferOptions::default(), ui)?;
     write_atomic(&schema_path, schema.to_toml().as_bytes())?;
@@ -80,7 +80,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("3/5 validating the data against the contract …");
+    ui.note("3/6 validating the data against the contract …");
     let t = Instant::now();
     let report = validate_with_progress(&data, &schema, ui)?;
     if !report.passed {
@@ -93,7 +93,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("4/5 storing a content-addressed snapshot …");
+    ui.note("4/6 storing a content-addressed snapshot …");
     let t = Instant::now();
     let created = snapshot_with_progress(config, &data, Some(&schema), ui)?;
     let snap_dir = config
@@ -116,7 +116,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("5/5 profiling the data …");
+    ui.note("5/6 profiling the data …");
     let t = Instant::now();
     let profile = profile_file(&data, &report_path, None, Some(&schema), 20, ui)?;
     let rate = profile.label.as_ref().map_or(String::new(), |l| {
@@ -132,8 +132,35 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
+    ui.note("6/6 training baseline, logistic regression, random forest and GBDT …");
+    let t = Instant::now();
+    let model_path = args.dir.join("model.fathom");
+    let mut train = fathom_learn::trainer::TrainConfig {
+        seed,
+        ..Default::default()
+    };
+    train.gbdt.seed = seed;
+    let trained = super::train::train_file(&data, Some(&schema_path), &model_path, &train, ui)?;
+    let best = trained
+        .candidates
+        .iter()
+        .find(|c| c.name == trained.best)
+        .map(|c| c.report);
+    steps.push((
+        "train".into(),
+        format!(
+            "best {} (AUC-ROC {:.3}, AUC-PR {:.3} on held-out rows) → {}",
+            trained.best,
+            best.map_or(f64::NAN, |r| r.auc_roc),
+            best.map_or(f64::NAN, |r| r.auc_pr),
+            model_path.display()
+        ),
+        t.elapsed().as_secs_f64(),
+    ));
+
     if ui.json {
         ui.print_json(&serde_json::json!({
+            "model": model_path, "best": trained.best, "candidates": trained.candidates,
             "data": data, "schema": schema_path, "schema_hash": schema.hash(), "snapshot": created.manifest,
             "profile": report_path, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
             "steps": steps.iter().map(|(s, d, t)| serde_json::json!({"step": s, "result": d, "seconds": t})).collect::<Vec<_>>(),
