@@ -172,14 +172,16 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.add_row(vec![step.clone(), result.clone(), format!("{secs:.2}s")]);
     }
     println!("{t}");
+    super::train::print_comparison(&trained);
     println!(
         "done in {:.1}s. Open {} in a browser to look at the data.",
         started.elapsed().as_secs_f64(),
         report_path.display()
     );
     println!(
-        "Next: `fathom data validate FILE --schema {}` checks new data against the same contract.",
-        schema_path.display()
+        "Next: `fathom data validate FILE --schema {}` checks new data against the same contract; the model is {}.",
+        schema_path.display(),
+        model_path.display()
     );
     Ok(0)
 }
