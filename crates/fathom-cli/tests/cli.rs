@@ -76,7 +76,16 @@ fn quickstart_runs_the_loop_and_is_idempotent() {
         "{}",
         v["candidates"]
     );
-    assert!(qs.join("model.fathom").is_file());
+    let model = fathom_model::artifact::ModelArtifact::load(&qs.join("model.fathom")).unwrap();
+    assert_eq!(
+        model.lineage.data_snapshot.as_deref(),
+        v["snapshot"]["id"].as_str(),
+        "lineage names the snapshot"
+    );
+    assert_eq!(
+        model.lineage.schema_hash,
+        v["schema_hash"].as_str().unwrap()
+    );
     assert_eq!(
         std::fs::read_dir(dir.path().join(".fathom/snapshots"))
             .unwrap()

@@ -140,7 +140,14 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         ..Default::default()
     };
     train.gbdt.seed = seed;
-    let trained = super::train::train_file(&data, Some(&schema_path), &model_path, &train, ui)?;
+    let trained = super::train::train_file(
+        &data,
+        Some(&schema_path),
+        &model_path,
+        &train,
+        Some(created.manifest.id.clone()),
+        ui,
+    )?;
     let best = trained
         .candidates
         .iter()

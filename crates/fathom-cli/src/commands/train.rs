@@ -30,12 +30,15 @@ pub struct TrainArgs {
     pub seed: Option<u64>,
 }
 
-/// Trains and writes the model; returns the result for callers such as quickstart.
+/// Trains and writes the model; returns the result for callers such as
+/// quickstart. `snapshot` is the content hash of the training data's
+/// snapshot, recorded in the model's lineage.
 pub fn train_file(
     data: &Path,
     schema: Option<&Path>,
     output: &Path,
     config: &TrainConfig,
+    snapshot: Option<String>,
     ui: &Ui,
 ) -> Result<TrainResult> {
     let schema = match schema {
@@ -51,8 +54,9 @@ pub fn train_file(
     )?;
     let bar = ui.bar(config.candidates.len() as u64, "train");
     bar.tick();
-    let result = train_binary(&frame, &schema, config)
+    let mut result = train_binary(&frame, &schema, config)
         .with_context(|| format!("training on {}", data.display()))?;
+    result.artifact.lineage.data_snapshot = snapshot;
     bar.finish_and_clear();
     let bytes = result.artifact.to_bytes()?;
     write_atomic(output, &bytes)?;
@@ -104,7 +108,14 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
     if let Some(c) = args.candidates {
         train.candidates = c;
     }
-    let result = train_file(&args.data, args.schema.as_deref(), &args.output, &train, ui)?;
+    let result = train_file(
+        &args.data,
+        args.schema.as_deref(),
+        &args.output,
+        &train,
+        None,
+        ui,
+    )?;
     if ui.json {
         ui.print_json(&serde_json::json!({
             "output": args.output, "best": result.best, "candidates": result.candidates,
