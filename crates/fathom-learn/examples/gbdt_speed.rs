@@ -100,29 +100,7 @@ fn make(n: usize, seed: u64, shift: f64) -> (Dataset, Vec<f64>) {
 }
 
 fn auc(label: &[f64], pred: &[f64]) -> f64 {
-    let mut idx: Vec<usize> = (0..pred.len()).collect();
-    idx.sort_by(|&a, &b| pred[a].total_cmp(&pred[b]));
-    let mut ranks = vec![0.0; pred.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && pred[idx[j + 1]] == pred[idx[i]] {
-            j += 1;
-        }
-        for k in i..=j {
-            ranks[idx[k]] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    let npos = label.iter().filter(|&&y| y > 0.5).count() as f64;
-    let nneg = label.len() as f64 - npos;
-    let s: f64 = label
-        .iter()
-        .zip(&ranks)
-        .filter(|(y, _)| **y > 0.5)
-        .map(|(_, r)| r)
-        .sum();
-    (s - npos * (npos + 1.0) / 2.0) / (npos * nneg)
+    fathom_learn::metrics::roc_auc(label, pred, None).expect("both classes present")
 }
 
 fn write(path: &str, d: &Dataset) {

@@ -295,32 +295,9 @@ mod tests {
         (*state >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// Rank-based AUC with ties averaged.
+    /// AUC-ROC, as scikit-learn computes it.
     pub(crate) fn auc(label: &[f64], pred: &[f64]) -> f64 {
-        let mut idx: Vec<usize> = (0..pred.len()).collect();
-        idx.sort_by(|&a, &b| pred[a].total_cmp(&pred[b]));
-        let mut ranks = vec![0.0; pred.len()];
-        let mut i = 0;
-        while i < idx.len() {
-            let mut j = i;
-            while j + 1 < idx.len() && pred[idx[j + 1]] == pred[idx[i]] {
-                j += 1;
-            }
-            let r = (i + j) as f64 / 2.0 + 1.0;
-            for k in i..=j {
-                ranks[idx[k]] = r;
-            }
-            i = j + 1;
-        }
-        let npos = label.iter().filter(|&&y| y > 0.5).count() as f64;
-        let nneg = label.len() as f64 - npos;
-        let sum: f64 = label
-            .iter()
-            .zip(&ranks)
-            .filter(|(y, _)| **y > 0.5)
-            .map(|(_, r)| r)
-            .sum();
-        (sum - npos * (npos + 1.0) / 2.0) / (npos * nneg)
+        crate::metrics::roc_auc(label, pred, None).expect("both classes present")
     }
 
     #[test]
