@@ -153,11 +153,24 @@ impl Bitmap {
 
     /// A copy of bits `offset..offset + len`.
     pub fn slice(&self, offset: usize, len: usize) -> Bitmap {
-        let mut out = Bitmap::with_capacity(len);
-        for i in offset..offset + len {
-            out.push(self.get(i));
-        }
-        out
+        assert!(
+            offset + len <= self.len,
+            "slice {offset}+{len} out of range for bitmap of {}",
+            self.len
+        );
+        let (first, shift) = (offset / 64, offset % 64);
+        let words: Vec<u64> = (0..len.div_ceil(64))
+            .map(|k| {
+                let lo = self.words.get(first + k).copied().unwrap_or(0) >> shift;
+                let hi = if shift == 0 {
+                    0
+                } else {
+                    self.words.get(first + k + 1).copied().unwrap_or(0) << (64 - shift)
+                };
+                lo | hi
+            })
+            .collect();
+        Bitmap::from_words(&words, len)
     }
 }
 
@@ -195,6 +208,16 @@ mod tests {
                 bits[..tail].iter().for_each(|&b| slow.push(b));
                 (0..head % 70).for_each(|_| slow.push(head % 2 == 0));
                 assert_eq!(fast, slow, "head {head} tail {tail}");
+                for (off, n) in [
+                    (0, fast.len()),
+                    (head % 70, tail / 2),
+                    (fast.len() / 3, fast.len() / 3),
+                ] {
+                    let bit_by_bit = Bitmap::from_bools(
+                        &(off..off + n).map(|i| fast.get(i)).collect::<Vec<_>>(),
+                    );
+                    assert_eq!(fast.slice(off, n), bit_by_bit, "slice {off}+{n}");
+                }
             }
         }
     }
