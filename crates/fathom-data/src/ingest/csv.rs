@@ -448,73 +448,9 @@ impl Builder {
     #[inline]
     fn push(&mut self, cell: &[u8]) -> std::result::Result<bool, &'static str> {
         match self {
-            Builder::Numeric(v, valid) => {
-                if is_null_token(cell) {
-                    v.push(f64::NAN);
-                    valid.push(false);
-                    return Ok(true);
-                }
-                match parse_number(cell) {
-                    Some(x) => {
-                        v.push(x);
-                        valid.push(true);
-                        Ok(true)
-                    }
-                    None => {
-                        v.push(f64::NAN);
-                        valid.push(false);
-                        Ok(false)
-                    }
-                }
-            }
-            Builder::Bool(v, valid) => {
-                let parsed = if is_null_token(cell) {
-                    None
-                } else {
-                    Some(parse_bool(cell))
-                };
-                match parsed {
-                    None => {
-                        v.push(false);
-                        valid.push(false);
-                        Ok(true)
-                    }
-                    Some(Some(b)) => {
-                        v.push(b);
-                        valid.push(true);
-                        Ok(true)
-                    }
-                    Some(None) => {
-                        v.push(false);
-                        valid.push(false);
-                        Ok(false)
-                    }
-                }
-            }
-            Builder::Timestamp(v, valid) => {
-                let parsed = if is_null_token(cell) {
-                    None
-                } else {
-                    Some(parse_time(cell))
-                };
-                match parsed {
-                    None => {
-                        v.push(0);
-                        valid.push(false);
-                        Ok(true)
-                    }
-                    Some(Some(t)) => {
-                        v.push(t);
-                        valid.push(true);
-                        Ok(true)
-                    }
-                    Some(None) => {
-                        v.push(0);
-                        valid.push(false);
-                        Ok(false)
-                    }
-                }
-            }
+            Builder::Numeric(v, valid) => Ok(push_typed(v, valid, cell, f64::NAN, parse_number)),
+            Builder::Bool(v, valid) => Ok(push_typed(v, valid, cell, false, parse_bool)),
+            Builder::Timestamp(v, valid) => Ok(push_typed(v, valid, cell, 0, parse_time)),
             Builder::Categorical {
                 codes,
                 valid,
@@ -561,6 +497,30 @@ impl Builder {
         };
         Column::new(name, data, Some(valid))
     }
+}
+
+/// Pushes a cell of a numeric, bool or timestamp column: a null marker or
+/// an unparseable cell becomes `placeholder` with a cleared validity bit.
+/// Returns false when the cell did not parse.
+#[inline]
+fn push_typed<T: Copy>(
+    values: &mut Vec<T>,
+    valid: &mut Bitmap,
+    cell: &[u8],
+    placeholder: T,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> bool {
+    let (value, ok, parsed) = if is_null_token(cell) {
+        (placeholder, true, false)
+    } else {
+        match parse(cell) {
+            Some(x) => (x, true, true),
+            None => (placeholder, false, false),
+        }
+    };
+    values.push(value);
+    valid.push(parsed);
+    ok
 }
 
 fn type_message(ty: ColumnType, cell: &[u8]) -> String {
