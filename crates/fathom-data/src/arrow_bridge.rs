@@ -190,6 +190,19 @@ where
     })
 }
 
+/// The values of an `i64` time array converted to microseconds.
+fn micros<T: ArrowPrimitiveType<Native = i64>>(
+    array: &dyn Array,
+    to_micros: impl Fn(i64) -> i64,
+) -> Vec<i64> {
+    array
+        .as_primitive::<T>()
+        .values()
+        .iter()
+        .map(|&x| to_micros(x))
+        .collect()
+}
+
 /// Converts an Arrow array to a column; `None` for unsupported types.
 pub fn from_arrow(name: &str, array: &dyn Array) -> Option<Column> {
     let validity = validity_of(array);
@@ -236,41 +249,18 @@ pub fn from_arrow(name: &str, array: &dyn Array) -> Option<Column> {
             DataType::UInt64 => dictionary::<UInt64Type>(array)?,
             _ => return None,
         }),
-        DataType::Timestamp(unit, _) => {
-            let mul = |x: i64| -> i64 {
-                match unit {
-                    TimeUnit::Second => x.saturating_mul(1_000_000),
-                    TimeUnit::Millisecond => x.saturating_mul(1_000),
-                    TimeUnit::Microsecond => x,
-                    TimeUnit::Nanosecond => x.div_euclid(1_000),
-                }
-            };
-            let values: Vec<i64> = match unit {
-                TimeUnit::Second => array
-                    .as_primitive::<TimestampSecondType>()
-                    .values()
-                    .iter()
-                    .map(|&x| mul(x))
-                    .collect(),
-                TimeUnit::Millisecond => array
-                    .as_primitive::<TimestampMillisecondType>()
-                    .values()
-                    .iter()
-                    .map(|&x| mul(x))
-                    .collect(),
-                TimeUnit::Microsecond => array
-                    .as_primitive::<TimestampMicrosecondType>()
-                    .values()
-                    .to_vec(),
-                TimeUnit::Nanosecond => array
-                    .as_primitive::<TimestampNanosecondType>()
-                    .values()
-                    .iter()
-                    .map(|&x| mul(x))
-                    .collect(),
-            };
-            ColumnData::Timestamp(values)
-        }
+        DataType::Timestamp(unit, _) => ColumnData::Timestamp(match unit {
+            TimeUnit::Second => {
+                micros::<TimestampSecondType>(array, |x| x.saturating_mul(1_000_000))
+            }
+            TimeUnit::Millisecond => {
+                micros::<TimestampMillisecondType>(array, |x| x.saturating_mul(1_000))
+            }
+            TimeUnit::Microsecond => micros::<TimestampMicrosecondType>(array, |x| x),
+            TimeUnit::Nanosecond => {
+                micros::<TimestampNanosecondType>(array, |x| x.div_euclid(1_000))
+            }
+        }),
         DataType::Date32 => ColumnData::Timestamp(
             array
                 .as_primitive::<Date32Type>()
@@ -322,5 +312,18 @@ mod tests {
                 assert_eq!(a.display_value(i), b.display_value(i), "{} row {i}", a.name);
             }
         }
+    }
+
+    #[test]
+    fn other_time_units_become_microseconds() {
+        use arrow_array::{TimestampNanosecondArray, TimestampSecondArray};
+        let ns = TimestampNanosecondArray::from(vec![1_500_000_999, -1]);
+        let c = from_arrow("t", &ns).unwrap();
+        assert_eq!(c.data, ColumnData::Timestamp(vec![1_500_000, -1]));
+        let s = TimestampSecondArray::from(vec![2]);
+        assert_eq!(
+            from_arrow("t", &s).unwrap().data,
+            ColumnData::Timestamp(vec![2_000_000])
+        );
     }
 }
