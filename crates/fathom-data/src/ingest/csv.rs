@@ -5,13 +5,13 @@
 //! all threads; every part becomes one batch. Rows, lines and columns in
 //! error messages are exact.
 
+use super::records::Records;
 use super::tokens::{
     is_null_category, is_null_token, parse_bool, parse_number, parse_time, show_cell,
 };
 use super::{BadValuePolicy, BadValues, ReadOptions, infer::infer_csv_types, owned};
 use crate::error::{DataError, Location, Result};
 use ahash::AHashMap;
-use csv_core::{ReadRecordResult, ReaderBuilder};
 use fathom_core::{Bitmap, CategoricalData, Column, ColumnData, ColumnType, Frame};
 use rayon::prelude::*;
 use std::collections::{HashSet, VecDeque};
@@ -297,40 +297,13 @@ fn malformed(
 }
 
 fn parse_header(buf: &[u8], delimiter: u8, path: &Path) -> Result<(Vec<String>, usize)> {
-    let mut rdr = ReaderBuilder::new().delimiter(delimiter).build();
-    let mut out = vec![0u8; buf.len().min(1 << 20) + 64];
-    let mut ends = vec![0usize; 4096];
-    let (mut o, mut e) = (0, 0);
-    let mut input = buf;
-    loop {
-        let (res, nin, nout, nend) = rdr.read_record(input, &mut out[o..], &mut ends[e..]);
-        input = &input[nin..];
-        o += nout;
-        e += nend;
-        match res {
-            ReadRecordResult::InputEmpty if !input.is_empty() => continue,
-            ReadRecordResult::InputEmpty => {
-                input = &[];
-                let (res, _, nout, nend) = rdr.read_record(input, &mut out[o..], &mut ends[e..]);
-                o += nout;
-                e += nend;
-                if matches!(res, ReadRecordResult::Record) {
-                    break;
-                }
-                return Err(DataError::EmptyFile { path: owned(path) });
-            }
-            ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
-            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
-            ReadRecordResult::Record => break,
-            ReadRecordResult::End => return Err(DataError::EmptyFile { path: owned(path) }),
-        }
-    }
-    let _ = o;
-    let consumed = buf.len() - input.len();
-    let mut names = Vec::with_capacity(e);
-    let mut start = 0;
-    for (i, &end) in ends[..e].iter().enumerate() {
-        let name = std::str::from_utf8(&out[start..end]).map_err(|_| {
+    let mut records = Records::new(buf, delimiter, 64);
+    let header = records
+        .next_record()
+        .ok_or_else(|| DataError::EmptyFile { path: owned(path) })?;
+    let mut names = Vec::with_capacity(header.len());
+    for (i, field) in header.fields().enumerate() {
+        let name = std::str::from_utf8(field).map_err(|_| {
             malformed(
                 path,
                 None,
@@ -340,9 +313,8 @@ fn parse_header(buf: &[u8], delimiter: u8, path: &Path) -> Result<(Vec<String>, 
             )
         })?;
         names.push(name.trim().to_string());
-        start = end;
     }
-    Ok((names, consumed))
+    Ok((names, records.consumed()))
 }
 
 /// Record boundaries splitting `buf` into about `parts` pieces. The last
@@ -676,79 +648,21 @@ fn parse_part(
     let ncols = names.len();
     let est_rows = part.len() / (ncols * 6).max(1) + 16;
     let mut builders: Vec<Builder> = types.iter().map(|&t| Builder::new(t, est_rows)).collect();
-    let mut rdr = ReaderBuilder::new().delimiter(delimiter).build();
-    let mut out = vec![0u8; 1 << 16];
-    let mut ends = vec![0usize; ncols + 1];
-    let (mut o, mut e) = (0usize, 0usize);
-    let mut input = part;
-    let mut record_start = 0usize;
+    let mut records = Records::new(part, delimiter, ncols);
     let mut rows = 0u64;
     let mut bad = Vec::new();
     let line_of = |offset: usize| memchr::memchr_iter(b'\n', &part[..offset]).count() as u64 + 1;
-    loop {
-        let (res, nin, nout, nend) = rdr.read_record(input, &mut out[o..], &mut ends[e..]);
-        input = &input[nin..];
-        o += nout;
-        e += nend;
-        match res {
-            ReadRecordResult::InputEmpty => {
-                if input.is_empty() {
-                    // Signal end of input so a final record without newline is emitted.
-                    let (res, _, nout, nend) = rdr.read_record(&[], &mut out[o..], &mut ends[e..]);
-                    o += nout;
-                    e += nend;
-                    match res {
-                        ReadRecordResult::Record => {}
-                        ReadRecordResult::OutputFull => {
-                            out.resize(out.len() * 2, 0);
-                            continue;
-                        }
-                        ReadRecordResult::OutputEndsFull => {
-                            ends.resize(ends.len() * 2, 0);
-                            continue;
-                        }
-                        _ => break,
-                    }
-                } else {
-                    continue;
-                }
-            }
-            ReadRecordResult::OutputFull => {
-                out.resize(out.len() * 2, 0);
-                continue;
-            }
-            ReadRecordResult::OutputEndsFull => {
-                ends.resize(ends.len() * 2, 0);
-                continue;
-            }
-            ReadRecordResult::Record => {}
-            ReadRecordResult::End => break,
-        }
-        // A complete record is in out[..o] with field ends in ends[..e].
+    while let Some(record) = records.next_record() {
         rows += 1;
-        if e != ncols {
-            return Err(PartError {
-                local_row: rows,
-                local_line: line_of(record_start),
-                column: None,
-                message: format!(
-                    "the row has {e} fields but the header has {ncols}; every row needs exactly one value per column (check for a stray or missing delimiter or an unclosed quote)"
-                ),
-            });
+        if record.len() != ncols {
+            return Err(ragged(rows, line_of(record.start), record.len(), ncols));
         }
-        let mut start = 0;
-        for (j, b) in builders.iter_mut().enumerate() {
-            let end = ends[j];
-            let cell = &out[start..end];
+        for (j, (b, cell)) in builders.iter_mut().zip(record.fields()).enumerate() {
             if let Err(mut e) = push_cell(b, cell, j, rows, 0, types, policy, &mut bad) {
-                e.local_line = line_of(record_start);
+                e.local_line = line_of(record.start);
                 return Err(e);
             }
-            start = end;
         }
-        o = 0;
-        e = 0;
-        record_start = part.len() - input.len();
     }
     finish_part(builders, names, part, rows, bad)
 }

@@ -1,7 +1,7 @@
 //! CSV type inference over the leading rows of a file.
 
+use super::records::Records;
 use super::tokens::{is_null_category, is_null_token, parse_bool_strict, parse_number, parse_time};
-use csv_core::{ReadRecordResult, ReaderBuilder};
 use fathom_core::ColumnType;
 
 #[derive(Clone, Copy)]
@@ -39,43 +39,14 @@ pub fn infer_csv_types(
         };
         ncols
     ];
-    let mut rdr = ReaderBuilder::new().delimiter(delimiter).build();
-    let mut out = vec![0u8; 1 << 16];
-    let mut ends = vec![0usize; ncols + 1];
-    let (mut o, mut e) = (0, 0);
-    let mut input = buf;
+    let mut records = Records::new(buf, delimiter, ncols);
     let mut rows = 0;
     while rows < max_rows {
-        let (res, nin, nout, nend) = rdr.read_record(input, &mut out[o..], &mut ends[e..]);
-        input = &input[nin..];
-        o += nout;
-        e += nend;
-        match res {
-            ReadRecordResult::InputEmpty => {
-                // The buffer ends at a record boundary: flush the last record.
-                let (res, _, _, nend) = rdr.read_record(&[], &mut out[o..], &mut ends[e..]);
-                e += nend;
-                if !matches!(res, ReadRecordResult::Record) {
-                    break;
-                }
-            }
-            ReadRecordResult::OutputFull => {
-                out.resize(out.len() * 2, 0);
-                continue;
-            }
-            ReadRecordResult::OutputEndsFull => {
-                ends.resize(ends.len() * 2, 0);
-                continue;
-            }
-            ReadRecordResult::Record => {}
-            ReadRecordResult::End => break,
-        }
+        let Some(record) = records.next_record() else {
+            break;
+        };
         rows += 1;
-        let mut start = 0;
-        for (j, &end) in ends[..e.min(ncols)].iter().enumerate() {
-            let cell = &out[start..end];
-            start = end;
-            let c = &mut cands[j];
+        for (c, cell) in cands.iter_mut().zip(record.fields()) {
             // "NA" is null for numbers but a level for text; either way it
             // says nothing about which of the two the column is.
             if is_null_token(cell) || is_null_category(cell) {
@@ -92,8 +63,6 @@ pub fn infer_csv_types(
                 c.time_ok = false;
             }
         }
-        o = 0;
-        e = 0;
     }
     cands
         .into_iter()

@@ -8,6 +8,7 @@
 mod csv;
 mod infer;
 mod parquet;
+mod records;
 pub(crate) mod tokens;
 
 pub use self::csv::CsvReader;
