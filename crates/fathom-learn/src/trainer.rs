@@ -62,6 +62,13 @@ pub struct CandidateResult {
     pub report: BinaryReport,
     /// Training time in seconds.
     pub seconds: f64,
+    /// Predicted scores on the test rows, in the order of
+    /// [`TrainResult::test_labels`] (for curves in reports).
+    #[serde(skip)]
+    pub test_scores: Vec<f64>,
+    /// Importance of each pipeline feature: total split gain for trees,
+    /// |coefficient| for linear models, empty for the baseline.
+    pub importance: Vec<(String, f64)>,
 }
 
 /// The outcome of [`train_binary`].
@@ -73,6 +80,8 @@ pub struct TrainResult {
     pub best: String,
     /// The winner, packaged.
     pub artifact: ModelArtifact,
+    /// Labels of the test rows the candidates were compared on.
+    pub test_labels: Vec<f64>,
 }
 
 /// Why training failed.
@@ -221,6 +230,7 @@ pub fn train_binary(
     let mut models: Vec<(FeaturePipeline, Estimator)> = Vec::new();
     for name in &config.candidates {
         let t0 = Instant::now();
+        let mut importance: Vec<f64> = Vec::new();
         let (pipe, estimator) = match name.as_str() {
             "baseline" => {
                 let p = fit_rows.iter().map(|&r| y[r]).sum::<f64>() / fit_rows.len() as f64;
@@ -234,6 +244,7 @@ pub fn train_binary(
                 let fy: Vec<f64> = fit_rows.iter().map(|&r| y[r]).collect();
                 let m =
                     fit_logistic(&cols, &fy, None, &config.logistic).map_err(step("logistic"))?;
+                importance = m.coef.iter().map(|c| c.abs()).collect();
                 (
                     lin_pipe.clone(),
                     Estimator::Linear {
@@ -262,6 +273,7 @@ pub fn train_binary(
                 let valid_set = dataset(&tree_pipe, &tree_x, &valid_rows, &y);
                 let valid = params.early_stopping_rounds.map(|_| &valid_set);
                 let out = gbdt::train(&params, &train_set, valid).map_err(step(name))?;
+                importance = out.importance_gain.clone();
                 (
                     tree_pipe.clone(),
                     Estimator::Trees {
@@ -287,12 +299,16 @@ pub fn train_binary(
         let valid_scores = score(&valid_rows);
         let threshold = choose_threshold(&valid_y, &valid_scores, ThresholdRule::MaxF1, None)
             .map_or(0.5, |c| c.threshold);
-        let report = binary_report(&test_y, &score(&outer.test), threshold, None)
-            .map_err(step("evaluation"))?;
+        let test_scores = score(&outer.test);
+        let report =
+            binary_report(&test_y, &test_scores, threshold, None).map_err(step("evaluation"))?;
+        let names = pipe.feature_names();
         results.push(CandidateResult {
             name: name.clone(),
             report,
             seconds,
+            test_scores,
+            importance: names.into_iter().zip(importance).collect(),
         });
         models.push((pipe, estimator));
     }
@@ -364,5 +380,6 @@ pub fn train_binary(
         best: best.name.clone(),
         candidates: results,
         artifact,
+        test_labels: test_y,
     })
 }
