@@ -121,3 +121,39 @@ fn artifacts_round_trip_and_refuse_tampering() {
         .to_string();
     assert!(e.contains("cannot read the model file"), "{e}");
 }
+
+#[test]
+fn predictor_scores_frames_and_single_records_identically() {
+    use fathom_model::pipeline::Value;
+    use fathom_model::predictor::Predictor;
+    let art = build(2);
+    let (frame, _) = table(500);
+    let p = Predictor::new(art.clone()).unwrap();
+    let batch = p.score_frame(&frame).unwrap();
+    let width = art.pipeline.width();
+    let feats = art.pipeline.transform_frame(&frame);
+    let mut scratch = Vec::new();
+    for r in 0..500 {
+        let reference = art.estimator.predict(&feats[r * width..(r + 1) * width]);
+        assert_eq!(batch[r].to_bits(), reference.to_bits(), "row {r}");
+        let x = frame.column("x").unwrap().f64_at(r).unwrap();
+        let c = match &frame.column("c").unwrap().data {
+            fathom_core::ColumnData::Categorical(d) => d.value(r).to_string(),
+            _ => unreachable!(),
+        };
+        let one = p.score_values(&[Value::Number(x), Value::Text(&c)], &mut scratch);
+        assert_eq!(one.to_bits(), batch[r].to_bits(), "row {r}");
+    }
+    // A frame that lacks a column, or has it with another type, is refused
+    // with every problem named.
+    let bad = Frame::new(vec![Column::categorical("x", &["1"; 3])]).unwrap();
+    let e = p.score_frame(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("column 'x' is categorical but the model expects numeric"),
+        "{e}"
+    );
+    assert!(
+        e.contains("column 'c' is missing (expected categorical)"),
+        "{e}"
+    );
+}

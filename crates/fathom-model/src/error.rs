@@ -58,4 +58,16 @@ pub enum ModelError {
         "internal error: the model could not be encoded ({0}); this is a bug, please report it"
     )]
     Encode(String),
+    /// Input data does not fit the model's contract.
+    #[error(
+        "the input does not fit the model's schema contract:\n{}\nsupply the columns and types the model was trained with (see `fathom model inspect`)",
+        problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    InputMismatch {
+        /// One line per problem, naming the column.
+        problems: Vec<String>,
+    },
+    /// The estimator cannot be compiled for scoring.
+    #[error("the model cannot be prepared for scoring: {0}")]
+    Compile(String),
 }

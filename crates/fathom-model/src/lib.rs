@@ -6,6 +6,7 @@ pub mod artifact;
 pub mod container;
 mod error;
 pub mod pipeline;
+pub mod predictor;
 pub mod scorer;
 pub mod shap;
 pub mod tree;
