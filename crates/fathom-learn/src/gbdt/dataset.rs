@@ -1,6 +1,7 @@
 //! Training input: named feature columns, a label and optional row weights.
 
 use super::GbdtError;
+use fathom_model::pipeline::{FeaturePipeline, InputTransform};
 
 /// The values of one feature column.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +62,46 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The rows `rows` of a row-major feature matrix made by `pipeline`
+    /// (`x.len() == all rows × pipeline.width()`), labelled from `y`
+    /// (indexed like the matrix). Categorical inputs encoded as codes stay
+    /// categorical (their level count includes the "other" code); every
+    /// other feature is numeric.
+    pub fn from_pipeline_rows(
+        pipeline: &FeaturePipeline,
+        x: &[f64],
+        rows: &[usize],
+        y: &[f64],
+    ) -> Dataset {
+        let width = pipeline.width();
+        let names = pipeline.feature_names();
+        let mut features = Vec::with_capacity(width);
+        let mut at = 0;
+        for t in &pipeline.inputs {
+            for j in at..at + t.width() {
+                let values = rows.iter().map(|&r| x[r * width + j]);
+                let fv = match t {
+                    InputTransform::Categorical {
+                        levels,
+                        one_hot: false,
+                        ..
+                    } => FeatureValues::Categorical {
+                        codes: values.map(|v| v as u32).collect(),
+                        levels: levels.len() as u32 + 1,
+                    },
+                    _ => FeatureValues::Numeric(values.collect()),
+                };
+                features.push((names[j].clone(), fv));
+            }
+            at += t.width();
+        }
+        Dataset {
+            features,
+            label: rows.iter().map(|&r| y[r]).collect(),
+            weight: None,
+        }
+    }
+
     /// Number of rows (the label's length).
     pub fn num_rows(&self) -> usize {
         self.label.len()

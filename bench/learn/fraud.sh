@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The learning-engine benchmark: fathom, LightGBM and XGBoost on the same
+# 1,000,000 generated card transactions (stratified 80/20 split, the tree
+# feature pipeline fitted on the training rows), 200 rounds, 31 leaves,
+# learning rate 0.1, 255 bins, 2 threads. Prints training time, holdout
+# AUC-ROC, peak memory during training, batch and single-row scoring for
+# each side, RUNS times (default 3), then the medians and ratios.
+#
+#   bench/learn/fraud.sh            # ROWS=1000000 RUNS=3 THREADS=2
+#
+# Builds first, makes its own venv with lightgbm, xgboost and scikit-learn
+# under bench/.venv-learn, writes the matrices once.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+export OUT="${OUT:-$root/bench/out/learn}" ROWS="${ROWS:-1000000}" THREADS="${THREADS:-2}"
+runs="${RUNS:-3}"
+cargo build --release -p fathom-learn --example fraud_benchmark
+venv="$root/bench/.venv-learn"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check lightgbm xgboost scikit-learn numpy
+mkdir -p "$OUT"
+log="$OUT/fraud.log"
+: >"$log"
+WRITE=1 ROUNDS=1 ./target/release/examples/fraud_benchmark >/dev/null
+for _ in $(seq "$runs"); do
+  ./target/release/examples/fraud_benchmark | tee -a "$log"
+  "$venv/bin/python" bench/learn/fraud_peers.py lightgbm | tee -a "$log"
+  "$venv/bin/python" bench/learn/fraud_peers.py xgboost | tee -a "$log"
+done
+"$venv/bin/python" - "$log" <<'PY'
+import re, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    p = line.split()
+    if len(p) >= 3 and p[1] in ("train_seconds", "auc_roc", "train_peak_rss_mib", "batch_rows_per_s"):
+        rows.setdefault((p[0], p[1]), []).append(float(p[2]))
+    if len(p) >= 6 and p[1] == "single_row_us":
+        rows.setdefault((p[0], "p99_us"), []).append(float(p[5]))
+        rows.setdefault((p[0], "p50_us"), []).append(float(p[3]))
+med = {k: statistics.median(v) for k, v in rows.items()}
+print("\nmedians of", len(rows.get(("fathom", "train_seconds"), [])), "runs")
+print(f"{'figure':22} {'fathom':>12} {'lightgbm':>12} {'xgboost':>12} {'fathom/lgb':>11} {'fathom/xgb':>11}")
+for f in ("train_seconds", "auc_roc", "train_peak_rss_mib", "batch_rows_per_s", "p50_us", "p99_us"):
+    a, b, c = (med.get((s, f), float("nan")) for s in ("fathom", "lightgbm", "xgboost"))
+    print(f"{f:22} {a:12.4g} {b:12.4g} {c:12.4g} {a / b:11.3f} {a / c:11.3f}")
+PY
