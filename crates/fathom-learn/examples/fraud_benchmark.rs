@@ -80,8 +80,8 @@ fn main() {
         _ => panic!("label type"),
     };
     let split = stratified_split(&y, 0.2, 7).expect("split");
-    let pipeline = fit_pipeline(&frame, &schema, &split.train, &PipelineOptions::default())
-        .expect("pipeline");
+    let pipeline =
+        fit_pipeline(&frame, &schema, &split.train, &PipelineOptions::default()).expect("pipeline");
     let x = pipeline.transform_frame(&frame);
     let width = pipeline.width();
     drop(frame);

@@ -18,6 +18,10 @@ use thiserror::Error;
 /// The candidates [`train_binary`] knows.
 pub const CANDIDATES: &[&str] = &["baseline", "logistic", "random_forest", "gbdt"];
 
+/// Fewest rows of each class [`train_binary`] accepts: enough that the
+/// test and validation splits each hold some of both.
+pub const MIN_PER_CLASS: usize = 10;
+
 /// Settings of a training run.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainConfig {
@@ -99,6 +103,20 @@ pub enum TrainError {
         column: String,
         /// What is wrong.
         problem: String,
+    },
+    /// Too few rows, or too few of one class, to train and evaluate.
+    #[error(
+        "label column '{column}' has {positives} positive and {negatives} negative rows; training needs at least {needed} of each class (the test and validation splits take their share): supply more data, or check the label column"
+    )]
+    TooFewRows {
+        /// The label column.
+        column: String,
+        /// Rows labelled 1.
+        positives: usize,
+        /// Rows labelled 0.
+        negatives: usize,
+        /// The minimum per class.
+        needed: usize,
     },
     /// An unknown candidate name.
     #[error("unknown candidate '{0}'; the candidates are: baseline, logistic, random_forest, gbdt")]
@@ -201,6 +219,16 @@ pub fn train_binary(
             )));
         }
         y.push(v);
+    }
+    let positives = y.iter().filter(|&&v| v == 1.0).count();
+    let negatives = y.len() - positives;
+    if positives.min(negatives) < MIN_PER_CLASS {
+        return Err(TrainError::TooFewRows {
+            column: label.name.clone(),
+            positives,
+            negatives,
+            needed: MIN_PER_CLASS,
+        });
     }
     let outer = stratified_split(&y, config.test_fraction, config.seed).map_err(step("split"))?;
     let train_y: Vec<f64> = outer.train.iter().map(|&r| y[r]).collect();
