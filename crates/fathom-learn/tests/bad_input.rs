@@ -39,8 +39,7 @@ fn config() -> TrainConfig {
 
 fn err(frame: &Frame, schema: &Schema) -> String {
     train_binary(frame, schema, &config())
-        .err()
-        .expect("training must refuse this input")
+        .expect_err("training must refuse this input")
         .to_string()
 }
 
