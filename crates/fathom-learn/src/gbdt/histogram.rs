@@ -109,23 +109,7 @@ const SMALL_LEAF: usize = 1024;
 /// `gh` holds `[gradient, hessian]` pairs, ordered as `rows`.
 pub fn build_feature(column: &BinColumn, rows: Rows<'_>, gh: &[[f32; 2]], out: &mut [HistBin]) {
     match column {
-        BinColumn::U8(bins) if gh.len() < SMALL_LEAF => {
-            out.fill(HistBin::default());
-            let n = out.len();
-            let mut add = |b: usize, p: &[f32; 2]| {
-                let e = &mut out[b.min(n - 1)];
-                e.g += p[0] as f64;
-                e.h += p[1] as f64;
-                e.c += 1;
-            };
-            match rows {
-                Rows::All => bins.iter().zip(gh).for_each(|(&b, p)| add(b as usize, p)),
-                Rows::Subset(rows) => rows
-                    .iter()
-                    .zip(gh)
-                    .for_each(|(&r, p)| add(bins[r as usize] as usize, p)),
-            }
-        }
+        BinColumn::U8(bins) if gh.len() < SMALL_LEAF => accumulate_direct(bins, rows, gh, out),
         BinColumn::U8(bins) => {
             let mut local = [HistBin::default(); 256];
             match rows {
@@ -149,23 +133,32 @@ pub fn build_feature(column: &BinColumn, rows: Rows<'_>, gh: &[[f32; 2]], out: &
             let n = out.len();
             out.copy_from_slice(&local[..n]);
         }
-        BinColumn::U16(bins) => {
-            out.fill(HistBin::default());
-            let n = out.len();
-            let mut add = |b: usize, p: &[f32; 2]| {
-                let e = &mut out[b.min(n - 1)];
-                e.g += p[0] as f64;
-                e.h += p[1] as f64;
-                e.c += 1;
-            };
-            match rows {
-                Rows::All => bins.iter().zip(gh).for_each(|(&b, p)| add(b as usize, p)),
-                Rows::Subset(rows) => rows
-                    .iter()
-                    .zip(gh)
-                    .for_each(|(&r, p)| add(bins[r as usize] as usize, p)),
-            }
-        }
+        BinColumn::U16(bins) => accumulate_direct(bins, rows, gh, out),
+    }
+}
+
+/// Accumulates straight into `out` (cleared first); bins past its end
+/// count in its last bin.
+fn accumulate_direct<B: Copy + Into<usize>>(
+    bins: &[B],
+    rows: Rows<'_>,
+    gh: &[[f32; 2]],
+    out: &mut [HistBin],
+) {
+    out.fill(HistBin::default());
+    let n = out.len();
+    let mut add = |b: B, p: &[f32; 2]| {
+        let e = &mut out[b.into().min(n - 1)];
+        e.g += p[0] as f64;
+        e.h += p[1] as f64;
+        e.c += 1;
+    };
+    match rows {
+        Rows::All => bins.iter().zip(gh).for_each(|(&b, p)| add(b, p)),
+        Rows::Subset(rows) => rows
+            .iter()
+            .zip(gh)
+            .for_each(|(&r, p)| add(bins[r as usize], p)),
     }
 }
 
