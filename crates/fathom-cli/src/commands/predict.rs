@@ -247,6 +247,12 @@ pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
             )
         })?;
     let layout = Layout::new(args, &predictor, &input_columns)?;
+    if layout.ids.is_empty() {
+        ui.note(format!(
+            "note: {} has none of the contract's id or key columns; output rows are in input order (name one with --id-column)",
+            args.input.display()
+        ));
+    }
     let columns = layout.columns();
     let mut writer = TableWriter::create(&args.output, &columns)?;
     let bar = ui.bar(1000, "predict");
