@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod commands;
 mod config;
+mod train_report;
 mod ui;
 
 use clap::{Args, Parser, Subcommand};
@@ -16,8 +17,9 @@ use std::process::ExitCode;
 
 /// fathom: tabular machine learning in production, end to end.
 ///
-/// Data in, validated, snapshotted and profiled; (in later releases)
-/// trained, tracked, served, monitored and retrained. Start with
+/// Data in, validated, snapshotted and profiled; models trained, inspected
+/// and used to score files; (in later releases) tracked, served, monitored
+/// and retrained. Start with
 /// `fathom quickstart`, which runs the whole loop on generated card
 /// transactions with embedded defaults.
 ///
@@ -56,8 +58,17 @@ enum Command {
     Quickstart(commands::quickstart::QuickstartArgs),
     /// Train the candidate ladder (baseline, logistic regression, random
     /// forest, gradient-boosted trees) on a data file, compare them on
-    /// held-out rows and write the best as a checksummed model file.
+    /// held-out rows and write the best as a checksummed model file, with an
+    /// HTML training report beside it.
     Train(commands::train::TrainArgs),
+    /// Score a CSV or Parquet file with a model: id columns, score and
+    /// decision (score ≥ the model's threshold), written as CSV or Parquet.
+    /// Input that does not fit the model's contract is refused before
+    /// anything is written.
+    Predict(commands::predict::PredictArgs),
+    /// Look inside model files.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -86,6 +97,14 @@ enum DataCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ModelCommand {
+    /// Verify a model file's checksum and show what it holds: estimator and
+    /// size, threshold, metrics, input contract, feature pipeline, reference
+    /// histograms and lineage (--json for all of it as JSON).
+    Inspect(commands::model::InspectArgs),
+}
+
+#[derive(Subcommand, Debug)]
 enum SchemaCommand {
     /// Infer a schema contract (types, roles, nulls, ranges, categories)
     /// from a CSV or Parquet file and write it as TOML.
@@ -111,6 +130,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Quickstart(a) => commands::quickstart::run(&config, &ui, a),
             Command::Train(a) => commands::train::run(&config, &ui, a),
+            Command::Predict(a) => commands::predict::run(&ui, a),
+            Command::Model(ModelCommand::Inspect(a)) => commands::model::inspect(&ui, a),
             Command::Data(DataCommand::Generate(a)) => commands::data::generate(&config, &ui, a),
             Command::Data(DataCommand::Inspect(a)) => commands::data::inspect(&ui, a),
             Command::Data(DataCommand::Schema(SchemaCommand::Infer(a))) => {

@@ -38,8 +38,21 @@ impl Ui {
 
     /// Prints a value as pretty JSON on stdout.
     pub fn print_json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
-        Ok(())
+        print_out(&serde_json::to_string_pretty(value)?)
+    }
+}
+
+/// Prints `text` and a newline on stdout. A reader that stops early (a
+/// closed pipe, as in `fathom … | head`) is not an error; other write
+/// failures are.
+pub fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::anyhow!("cannot write to standard output: {e}"))
+        }
+        _ => Ok(()),
     }
 }
 

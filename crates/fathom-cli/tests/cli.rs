@@ -1,31 +1,9 @@
 //! Black-box tests of the `fathom` binary.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn fathom(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fathom"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("FATHOM_ROWS")
-        .env_remove("FATHOM_SEED")
-        .env_remove("FATHOM_STORE")
-        .env_remove("FATHOM_CONFIG")
-        .output()
-        .expect("the fathom binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn sha256_file(p: &Path) -> String {
-    fathom_core::sha256_hex(&std::fs::read(p).unwrap())
-}
+use common::{fathom, sha256_file, text};
+use std::process::Command;
 
 #[test]
 fn quickstart_runs_the_loop_and_is_idempotent() {
@@ -52,6 +30,12 @@ fn quickstart_runs_the_loop_and_is_idempotent() {
             && !html.contains("https://")
     );
     assert!(qs.join("schema.toml").is_file() && qs.join("transactions.parquet").is_file());
+    let report = std::fs::read_to_string(qs.join("model.report.html")).unwrap();
+    assert!(report.contains("<svg") && !report.contains("https://"));
+    assert!(
+        text(&o).contains("model.report.html"),
+        "quickstart names the training report"
+    );
     let snaps: Vec<_> = std::fs::read_dir(dir.path().join(".fathom/snapshots"))
         .unwrap()
         .collect();

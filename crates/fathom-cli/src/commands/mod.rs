@@ -1,5 +1,7 @@
 //! One module per command group.
 
 pub mod data;
+pub mod model;
+pub mod predict;
 pub mod quickstart;
 pub mod train;

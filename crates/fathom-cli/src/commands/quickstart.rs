@@ -148,6 +148,8 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         Some(created.manifest.id.clone()),
         ui,
     )?;
+    let training_report = trained.report.clone();
+    let trained = trained.result;
     let best = trained
         .candidates
         .iter()
@@ -156,11 +158,12 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     steps.push((
         "train".into(),
         format!(
-            "best {} (AUC-ROC {:.3}, AUC-PR {:.3} on held-out rows) → {}",
+            "best {} (AUC-ROC {:.3}, AUC-PR {:.3} on held-out rows) → {}, report {}",
             trained.best,
             best.map_or(f64::NAN, |r| r.auc_roc),
             best.map_or(f64::NAN, |r| r.auc_pr),
-            model_path.display()
+            model_path.display(),
+            training_report.display()
         ),
         t.elapsed().as_secs_f64(),
     ));
@@ -169,7 +172,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         ui.print_json(&serde_json::json!({
             "model": model_path, "best": trained.best, "candidates": trained.candidates,
             "data": data, "schema": schema_path, "schema_hash": schema.hash(), "snapshot": created.manifest,
-            "profile": report_path, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
+            "profile": report_path, "training_report": training_report, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
             "steps": steps.iter().map(|(s, d, t)| serde_json::json!({"step": s, "result": d, "seconds": t})).collect::<Vec<_>>(),
         }))?;
         return Ok(0);
@@ -181,12 +184,13 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     println!("{t}");
     super::train::print_comparison(&trained);
     println!(
-        "done in {:.1}s. Open {} in a browser to look at the data.",
+        "done in {:.1}s. Open {} in a browser to look at the data, and {} for the model comparison.",
         started.elapsed().as_secs_f64(),
-        report_path.display()
+        report_path.display(),
+        training_report.display()
     );
     println!(
-        "Next: `fathom data validate FILE --schema {}` checks new data against the same contract; the model is {}.",
+        "Next: `fathom data validate FILE --schema {}` checks new data against the same contract; `fathom predict --model {} --input FILE --output scores.csv` scores it.",
         schema_path.display(),
         model_path.display()
     );

@@ -1,6 +1,7 @@
 //! `fathom train`: train the candidate ladder and write the best model.
 
 use crate::commands::data::{infer_schema_of, load_schema};
+use crate::train_report::{ReportInput, render, report_path};
 use crate::ui::{Ui, table};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -30,9 +31,19 @@ pub struct TrainArgs {
     pub seed: Option<u64>,
 }
 
-/// Trains and writes the model; returns the result for callers such as
-/// quickstart. `snapshot` is the content hash of the training data's
-/// snapshot, recorded in the model's lineage.
+/// A finished training run and where its files went.
+pub struct Trained {
+    /// The comparison and the best model.
+    pub result: TrainResult,
+    /// The HTML training report, beside the model.
+    pub report: PathBuf,
+    /// SHA-256 of the model file.
+    pub checksum: String,
+}
+
+/// Trains, writes the model and its HTML report; returns the result for
+/// callers such as quickstart. `snapshot` is the content hash of the
+/// training data's snapshot, recorded in the model's lineage.
 pub fn train_file(
     data: &Path,
     schema: Option<&Path>,
@@ -40,7 +51,7 @@ pub fn train_file(
     config: &TrainConfig,
     snapshot: Option<String>,
     ui: &Ui,
-) -> Result<TrainResult> {
+) -> Result<Trained> {
     let schema = match schema {
         Some(p) => load_schema(p)?,
         None => infer_schema_of(data, InferOptions::default(), ui)?,
@@ -60,7 +71,20 @@ pub fn train_file(
     bar.finish_and_clear();
     let bytes = result.artifact.to_bytes()?;
     write_atomic(output, &bytes)?;
-    Ok(result)
+    let checksum = fathom_core::sha256_hex(&bytes);
+    let report = report_path(output);
+    let html = render(ReportInput {
+        result: &result,
+        data,
+        model: output,
+        model_checksum: &checksum,
+    });
+    write_atomic(&report, html.as_bytes())?;
+    Ok(Trained {
+        result,
+        report,
+        checksum,
+    })
 }
 
 /// Prints the candidate comparison.
@@ -108,7 +132,7 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
     if let Some(c) = args.candidates {
         train.candidates = c;
     }
-    let result = train_file(
+    let trained = train_file(
         &args.data,
         args.schema.as_deref(),
         &args.output,
@@ -116,17 +140,19 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
         None,
         ui,
     )?;
+    let result = &trained.result;
     if ui.json {
         ui.print_json(&serde_json::json!({
             "output": args.output, "best": result.best, "candidates": result.candidates,
-            "checksum": result.artifact.checksum()?,
+            "checksum": trained.checksum, "report": trained.report,
         }))?;
     } else {
-        print_comparison(&result);
+        print_comparison(result);
         println!(
-            "best: {} (by AUC-PR on held-out rows) → {}",
+            "best: {} (by AUC-PR on held-out rows) → {}; report: {}",
             result.best,
-            args.output.display()
+            args.output.display(),
+            trained.report.display()
         );
     }
     Ok(0)

@@ -1,76 +1,30 @@
 //! The self-contained HTML report: inline CSS, inline SVG, no scripts, no
 //! external resources.
 
-use super::format::{escape, fmt_count, fmt_duration, fmt_num, fmt_pct, fmt_time, truncate_middle};
-use super::svg::{self, Axis, Bar};
 use super::{ColumnProfile, Correlation, LabelSummary, Profile};
 use fathom_core::ColumnType;
+use fathom_report::chart::{self as svg, Axis, Bar};
+use fathom_report::format::{
+    escape, fmt_count, fmt_duration, fmt_num, fmt_pct, fmt_time, truncate_middle,
+};
+use fathom_report::page::{Header, Page, Tile};
 use std::fmt::Write;
 
 /// Null rate above which a column is highlighted.
 const NULL_WARN: f64 = 0.05;
 
+/// Rules of the profile page on top of the shared report style sheet.
 const CSS: &str = r#"
-:root{--bg:#f5f7fa;--card:#fff;--ink:#1f2933;--muted:#616e7c;--line:#e4e7eb;--head:#1f2d3d;
---accent:#4c78a8;--warn:#b7791f;--warnbg:#fff4e0}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);
-font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Liberation Sans",Arial,sans-serif}
-header{background:var(--head);color:#fff;padding:26px 0 30px}
-.wrap{max-width:1240px;margin:0 auto;padding:0 24px}
-header h1{margin:0 0 4px;font-size:24px;font-weight:600;letter-spacing:.2px}
-header .src{color:#b8c4d0;font-size:13px;word-break:break-all}
-.tiles{display:flex;flex-wrap:wrap;gap:12px;margin-top:18px}
-.tile{background:rgba(255,255,255,.08);border:1px solid rgba(255,255,255,.14);border-radius:8px;padding:10px 16px;min-width:130px}
-.tile .v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}
-.tile .k{font-size:12px;color:#b8c4d0;text-transform:uppercase;letter-spacing:.6px}
-main{padding:8px 0 48px}
-h2{font-size:18px;font-weight:600;margin:30px 0 12px;color:#323f4b}
-h2 .sub{font-size:13px;font-weight:400;color:var(--muted);margin-left:8px}
-.panel{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:4px 0;overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:7px 12px;text-align:right;white-space:nowrap}
-th{font-size:12px;font-weight:600;color:var(--muted);text-transform:uppercase;letter-spacing:.4px;border-bottom:1px solid var(--line)}
-td{border-bottom:1px solid #f0f2f5}
-tr:last-child td{border-bottom:0}
-th.l,td.l{text-align:left}
-td.name{max-width:280px;overflow:hidden;text-overflow:ellipsis}
-td a{color:var(--ink);text-decoration:none;font-weight:500}
-td a:hover{color:var(--accent);text-decoration:underline}
-td.warn,dd.warn{color:var(--warn);font-weight:600}
-td.warn{background:var(--warnbg)}
-td.idx{color:#9aa5b1;width:1%}
-.badge{display:inline-block;font-size:11px;font-weight:600;padding:1px 8px;border-radius:10px;text-transform:lowercase;letter-spacing:.3px}
 .t-numeric{background:#e3ecf7;color:#2f5d8a}
 .t-categorical{background:#efe7f6;color:#6b3fa0}
 .t-bool{background:#e3f3ea;color:#276749}
 .t-timestamp{background:#fdf0e1;color:#975a16}
-.grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:16px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:16px 18px 12px;min-width:0}
-.card-head{display:flex;align-items:center;gap:10px;margin-bottom:10px}
-.card-head h3{margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.card-head .badge{flex:none}
-.card-head .flag{margin-left:auto;flex:none;font-size:12px;color:var(--warn);background:var(--warnbg);border-radius:10px;padding:1px 8px;font-weight:600}
 dl.stats{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:6px 14px;margin:0 0 10px}
 dl.stats div{min-width:0;border-left:2px solid var(--line);padding-left:8px}
 dl.stats div.wide{grid-column:span 2}
 dt{font-size:11px;color:var(--muted);text-transform:uppercase;letter-spacing:.4px}
 dd{margin:0;font-weight:500;font-variant-numeric:tabular-nums;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-svg.chart{display:block;width:100%;height:auto;max-width:100%}
-svg.chart text{font-family:inherit}
-svg .tick{font-size:11px;fill:#616e7c}
-svg .cat{font-size:12px;fill:#323f4b}
-svg .cellv{font-size:10.5px}
-svg .marker-text{fill:#c05621;font-weight:600}
-svg .halo{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 .corr .map svg.chart{width:auto;max-width:100%}
-.caption{color:var(--muted);font-size:12px;margin:2px 0 0 52px}
-svg rect.bar:hover,svg g.bin:hover rect.bar{fill:#2f5d8a}
-svg rect.cell:hover{stroke:#1f2933;stroke-width:2}
-.note{color:var(--muted);font-size:13px;margin:4px 0 0}
-.empty{color:var(--muted);font-style:italic;padding:24px 0;text-align:center}
-.warnbox{background:var(--warnbg);border:1px solid #f3d19c;color:#744210;border-radius:8px;padding:10px 14px;margin-top:20px}
-.warnbox ul{margin:4px 0 0;padding-left:20px}
 .corr{display:flex;gap:24px;align-items:flex-start;padding:16px 18px}
 .corr .map{flex:1 1 auto;min-width:0;max-width:780px}
 .corr .pairs{flex:0 0 360px}
@@ -78,41 +32,29 @@ svg rect.cell:hover{stroke:#1f2933;stroke-width:2}
 .corr .pairs h3{font-size:14px;margin:0 0 6px;font-weight:600}
 .corr .pairs td{padding:5px 8px}
 .pos{color:#b2182b}.neg{color:#2166ac}
-footer{color:#9aa5b1;font-size:12px;text-align:center;padding:8px 0 28px}
 "#;
 
 /// Renders `profile` as one self-contained HTML page (inline CSS and SVG; no
 /// script, font, stylesheet or image is fetched). All text from the data is
 /// escaped.
 pub fn render_html(profile: &Profile, title: &str) -> String {
+    let mut page = Page::begin(&header(profile, title), CSS);
     let mut out = String::with_capacity(64 * 1024 + profile.columns.len() * 12 * 1024);
-    let title = escape(title);
-    let _ = write!(
-        out,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><style>{CSS}</style></head><body>
-"#
-    );
-    header(&mut out, profile, &title);
-    out.push_str("<main class=\"wrap\">\n");
     overview(&mut out, profile);
     columns(&mut out, profile);
     correlation(&mut out, &profile.correlation);
     if let Some(label) = &profile.label {
         label_section(&mut out, label, profile);
     }
-    out.push_str(
-        "</main><footer>Data profile generated by fathom · self-contained report, no external resources</footer>\n</body></html>\n",
-    );
-    out
+    page.push(&out);
+    page.finish("Data profile generated by fathom · self-contained report, no external resources")
 }
 
 fn type_badge(t: ColumnType) -> String {
     format!(r#"<span class="badge t-{0}">{0}</span>"#, t.name())
 }
 
-fn header(out: &mut String, p: &Profile, title: &str) {
+fn header(p: &Profile, title: &str) -> Header {
     let cells = p.rows as f64 * p.columns.len() as f64;
     let nulls: u64 = p.columns.iter().map(|c| c.nulls).sum();
     let missing = if cells > 0.0 {
@@ -121,23 +63,11 @@ fn header(out: &mut String, p: &Profile, title: &str) {
         0.0
     };
     let count = |t: ColumnType| p.columns.iter().filter(|c| c.column_type == t).count();
-    let _ = write!(
-        out,
-        r#"<header><div class="wrap"><h1>{title}</h1><div class="src">{}</div><div class="tiles">"#,
-        match &p.source {
-            Some(s) => format!("Source: {}", escape(s)),
-            None => "Source: in-memory frame".to_string(),
-        }
-    );
-    let mut tile = |v: String, k: &str| {
-        let _ = write!(
-            out,
-            r#"<div class="tile"><div class="v">{v}</div><div class="k">{k}</div></div>"#
-        );
-    };
-    tile(fmt_count(p.rows as u64), "rows");
-    tile(fmt_count(p.columns.len() as u64), "columns");
-    tile(fmt_pct(missing), "missing cells");
+    let mut tiles = vec![
+        Tile::new(fmt_count(p.rows as u64), "rows"),
+        Tile::new(fmt_count(p.columns.len() as u64), "columns"),
+        Tile::new(fmt_pct(missing), "missing cells"),
+    ];
     for t in [
         ColumnType::Numeric,
         ColumnType::Categorical,
@@ -146,24 +76,24 @@ fn header(out: &mut String, p: &Profile, title: &str) {
     ] {
         let n = count(t);
         if n > 0 {
-            tile(n.to_string(), t.name());
+            tiles.push(Tile::new(n.to_string(), t.name()));
         }
     }
     if let Some(l) = &p.label {
-        tile(
+        tiles.push(Tile::new(
             fmt_pct(l.positive_rate),
-            &format!("{} rate", escape(&l.column)),
-        );
+            format!("{} rate", l.column),
+        ));
     }
-    out.push_str("</div>");
-    if !p.warnings.is_empty() {
-        out.push_str(r#"<div class="warnbox"><strong>Notes</strong><ul>"#);
-        for w in &p.warnings {
-            let _ = write!(out, "<li>{}</li>", escape(w));
-        }
-        out.push_str("</ul></div>");
+    Header {
+        title: title.to_string(),
+        source: match &p.source {
+            Some(s) => format!("Source: {s}"),
+            None => "Source: in-memory frame".to_string(),
+        },
+        tiles,
+        notes: p.warnings.clone(),
     }
-    out.push_str("</div></header>\n");
 }
 
 /// The true rate of a bool column, from its counts.
@@ -299,7 +229,8 @@ fn numeric_card(out: &mut String, c: &ColumnProfile) -> String {
         Some(h) => {
             let decades = (n.max / n.min).log10();
             let mut chart = svg::histogram_chart(
-                h,
+                &h.edges,
+                &h.counts,
                 Axis::Log,
                 Some((n.p50, "median")),
                 &format!("Histogram of {} (log scale)", c.name),
@@ -311,7 +242,8 @@ fn numeric_card(out: &mut String, c: &ColumnProfile) -> String {
             chart
         }
         None => svg::histogram_chart(
-            &n.histogram,
+            &n.histogram.edges,
+            &n.histogram.counts,
             Axis::Number,
             Some((n.p50, "median")),
             &format!("Histogram of {}", c.name),
@@ -388,7 +320,8 @@ fn timestamp_card(out: &mut String, c: &ColumnProfile) -> String {
     stat(out, "First", &fmt_time(t.min_micros), "wide");
     stat(out, "Last", &fmt_time(t.max_micros), "wide");
     svg::histogram_chart(
-        &t.histogram,
+        &t.histogram.edges,
+        &t.histogram.counts,
         Axis::Time,
         None,
         &format!("Rows over time of {}", c.name),

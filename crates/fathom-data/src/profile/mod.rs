@@ -30,10 +30,8 @@
 //!
 //! Every number in a profile is finite, so a profile survives JSON.
 
-mod format;
 mod html;
 mod stats;
-mod svg;
 
 pub use html::render_html;
 

@@ -1,4 +1,4 @@
-//! Text helpers for the report: HTML escaping, readable numbers (thousands
+//! Text helpers for reports: HTML escaping, readable numbers (thousands
 //! separators, SI suffixes on axes, sensible decimals), percentages, dates,
 //! and "nice" axis ticks.
 
@@ -6,7 +6,7 @@ use fathom_core::time::format_micros;
 
 /// Escapes text for HTML element content and attribute values (also valid
 /// inside SVG).
-pub(crate) fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for ch in s.chars() {
         match ch {
@@ -26,7 +26,7 @@ pub(crate) fn escape(s: &str) -> String {
 
 /// Shortens `s` to at most `max` characters by cutting out its middle
 /// ("feature_wi…name_30"), which keeps names with a common prefix apart.
-pub(crate) fn truncate_middle(s: &str, max: usize) -> String {
+pub fn truncate_middle(s: &str, max: usize) -> String {
     let n = s.chars().count();
     if n <= max {
         return s.to_string();
@@ -70,13 +70,13 @@ fn trim_zeros(s: String) -> String {
 }
 
 /// A count with thousands separators: 1234567 → "1,234,567".
-pub(crate) fn fmt_count(n: u64) -> String {
+pub fn fmt_count(n: u64) -> String {
     group_thousands(&n.to_string())
 }
 
 /// A statistic for a table: six significant digits, thousands separators,
 /// no trailing zeros; scientific notation for very large or tiny magnitudes.
-pub(crate) fn fmt_num(v: f64) -> String {
+pub fn fmt_num(v: f64) -> String {
     if v.is_nan() {
         return "NaN".into();
     }
@@ -105,7 +105,7 @@ pub(crate) fn fmt_num(v: f64) -> String {
 
 /// A compact axis label for a positive value on a log axis: SI suffixes from
 /// a thousand up ("2.5k", "10M"), plain decimals below.
-pub(crate) fn fmt_compact(v: f64) -> String {
+pub fn fmt_compact(v: f64) -> String {
     let a = v.abs();
     for (unit, suffix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
         if a >= unit && a < 1e15 {
@@ -117,7 +117,7 @@ pub(crate) fn fmt_compact(v: f64) -> String {
 
 /// A rate in [0, 1] as a percentage with one decimal ("12.3%"); tiny
 /// non-zero rates show as "<0.1%".
-pub(crate) fn fmt_pct(rate: f64) -> String {
+pub fn fmt_pct(rate: f64) -> String {
     if !rate.is_finite() {
         return "–".into();
     }
@@ -132,7 +132,7 @@ pub(crate) fn fmt_pct(rate: f64) -> String {
 
 /// An RFC 3339 instant shortened for display: "2024-03-05 14:30:00" (date
 /// only at midnight).
-pub(crate) fn fmt_time(micros: i64) -> String {
+pub fn fmt_time(micros: i64) -> String {
     let s = format_micros(micros);
     let s = s.trim_end_matches('Z');
     let s = s.split('.').next().unwrap_or(s);
@@ -143,7 +143,7 @@ pub(crate) fn fmt_time(micros: i64) -> String {
 }
 
 /// A duration in microseconds as a short human string ("3.5 days").
-pub(crate) fn fmt_duration(micros: i64) -> String {
+pub fn fmt_duration(micros: i64) -> String {
     let secs = micros as f64 / 1e6;
     let (v, unit) = if secs < 120.0 {
         (secs, "seconds")
@@ -161,7 +161,7 @@ pub(crate) fn fmt_duration(micros: i64) -> String {
 
 /// "Nice" ticks (steps of 1, 2, 2.5 or 5 × 10^k) covering [lo, hi] with about
 /// `target` intervals; returns the ticks inside the range and the step.
-pub(crate) fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
+pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
     if !lo.is_finite() || !hi.is_finite() || hi <= lo {
         return (if lo.is_finite() { vec![lo] } else { vec![] }, 0.0);
     }
@@ -197,7 +197,7 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
 
 /// How the ticks of one axis are written: a common unit (k, M, G, T) and a
 /// fixed number of decimals derived from the tick step.
-pub(crate) struct TickFormat {
+pub struct TickFormat {
     unit: f64,
     suffix: &'static str,
     decimals: usize,
@@ -206,7 +206,7 @@ pub(crate) struct TickFormat {
 
 impl TickFormat {
     /// Chooses the format for `ticks` spaced `step` apart.
-    pub(crate) fn new(ticks: &[f64], step: f64) -> Self {
+    pub fn new(ticks: &[f64], step: f64) -> Self {
         let max = ticks.iter().fold(0.0f64, |m, t| m.max(t.abs()));
         let (unit, suffix) = if max >= 1e12 {
             (1e12, "T")
@@ -240,7 +240,7 @@ impl TickFormat {
     }
 
     /// Formats one tick value.
-    pub(crate) fn fmt(&self, v: f64) -> String {
+    pub fn fmt(&self, v: f64) -> String {
         if self.scientific {
             return if v == 0.0 {
                 "0".into()
