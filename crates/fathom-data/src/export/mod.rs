@@ -42,8 +42,16 @@ pub(crate) fn temp_beside(path: &Path) -> Result<NamedTempFile> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
-    tempfile::Builder::new()
-        .prefix(".fathom-tmp-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".fathom-tmp-");
+    // Temporary files are private by default; the file it becomes should
+    // get the usual mode of a new file (0666 less the umask).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
         .tempfile_in(&dir)
         .map_err(|e| DataError::io(&dir, e))
 }
