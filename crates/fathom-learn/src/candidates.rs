@@ -52,7 +52,9 @@ pub(crate) fn params_for(
     match name {
         "logistic" => {
             let mut p = logistic.clone();
-            trial.iter().for_each(|(k, v)| set_logistic_param(&mut p, k, *v));
+            trial
+                .iter()
+                .for_each(|(k, v)| set_logistic_param(&mut p, k, *v));
             Params::Logistic(p)
         }
         "gbdt" | "random_forest" => {
@@ -61,7 +63,9 @@ pub(crate) fn params_for(
             } else {
                 forest_params(seed)
             };
-            trial.iter().for_each(|(k, v)| set_tree_param(&mut p, k, *v));
+            trial
+                .iter()
+                .for_each(|(k, v)| set_tree_param(&mut p, k, *v));
             Params::Trees(p)
         }
         _ => Params::Baseline,
@@ -193,11 +197,21 @@ fn select(
             categorical: fv.is_categorical(),
         })
         .collect();
-    Ok(score_features(sel.config, &features, &out.importance_gain, &fit_y))
+    Ok(score_features(
+        sel.config,
+        &features,
+        &out.importance_gain,
+        &fit_y,
+    ))
 }
 
 /// Row-major features of `rows` as a GBDT dataset (categorical codes stay categorical).
-pub(crate) fn dataset(pipeline: &FeaturePipeline, all: &[f64], rows: &[usize], y: &[f64]) -> Dataset {
+pub(crate) fn dataset(
+    pipeline: &FeaturePipeline,
+    all: &[f64],
+    rows: &[usize],
+    y: &[f64],
+) -> Dataset {
     let width = pipeline.width();
     let mut features = Vec::with_capacity(width);
     let mut at = 0;
@@ -244,7 +258,11 @@ pub(crate) struct Fitted {
 impl Fitted {
     /// Scores of `rows` (frame row indices).
     pub fn scores(&self, prep: &Prepared, rows: &[usize]) -> Vec<f64> {
-        let x = if self.linear { &prep.lin_x } else { &prep.tree_x };
+        let x = if self.linear {
+            &prep.lin_x
+        } else {
+            &prep.tree_x
+        };
         let w = self.pipeline.width();
         rows.iter()
             .map(|&r| self.estimator.predict(&x[r * w..(r + 1) * w]))
@@ -253,7 +271,11 @@ impl Fitted {
 
     /// Row `r`'s features.
     pub fn features<'a>(&self, prep: &'a Prepared, r: usize) -> &'a [f64] {
-        let x = if self.linear { &prep.lin_x } else { &prep.tree_x };
+        let x = if self.linear {
+            &prep.lin_x
+        } else {
+            &prep.tree_x
+        };
         let w = self.pipeline.width();
         &x[r * w..(r + 1) * w]
     }

@@ -145,7 +145,11 @@ impl Metric {
         if b.is_nan() {
             return true;
         }
-        if self.higher_is_better() { a > b } else { a < b }
+        if self.higher_is_better() {
+            a > b
+        } else {
+            a < b
+        }
     }
 }
 
@@ -220,7 +224,8 @@ pub struct CvSummary {
 impl CvSummary {
     /// Summarises fold results.
     pub fn from_folds(folds: Vec<FoldScore>) -> Self {
-        let stat = |m: Metric| mean_std(&folds.iter().map(|f| f.metrics.get(m)).collect::<Vec<_>>());
+        let stat =
+            |m: Metric| mean_std(&folds.iter().map(|f| f.metrics.get(m)).collect::<Vec<_>>());
         CvSummary {
             mean: CvMetrics::from_fn(|m| stat(m).0),
             std: CvMetrics::from_fn(|m| stat(m).1),

@@ -59,7 +59,11 @@ pub(crate) fn resolve_members(
 ) -> Result<Vec<String>, TrainError> {
     let bad = |problem: String| TrainError::Ensemble { problem };
     let members: Vec<String> = if config.members.is_empty() {
-        listed.iter().filter(|c| *c != "baseline").cloned().collect()
+        listed
+            .iter()
+            .filter(|c| *c != "baseline")
+            .cloned()
+            .collect()
     } else {
         config.members.clone()
     };

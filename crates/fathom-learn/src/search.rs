@@ -311,7 +311,8 @@ pub(crate) fn check_trials(
     for t in trials {
         let problem = if candidate == "logistic" {
             let mut p = logistic_base.clone();
-            t.iter().for_each(|(k, v)| set_logistic_param(&mut p, k, *v));
+            t.iter()
+                .for_each(|(k, v)| set_logistic_param(&mut p, k, *v));
             (!(p.c.is_finite() && p.c > 0.0))
                 .then(|| format!("c = {}: must be a positive number", p.c))
                 .or_else(|| (p.max_iter == 0).then(|| "max_iter = 0: must be >= 1".to_string()))

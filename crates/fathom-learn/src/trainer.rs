@@ -466,7 +466,12 @@ fn cross_validate(
             let n_trials = trials.len();
             for (t, trial) in trials.iter_mut().enumerate() {
                 progress.item(&if n_trials > 1 {
-                    format!("fold {}/{} · {name} trial {}/{n_trials}", k + 1, cv.folds, t + 1)
+                    format!(
+                        "fold {}/{} · {name} trial {}/{n_trials}",
+                        k + 1,
+                        cv.folds,
+                        t + 1
+                    )
                 } else {
                     format!("fold {}/{} · {name}", k + 1, cv.folds)
                 });
@@ -477,8 +482,7 @@ fn cross_validate(
                     config.seed,
                     Some(&trial.params),
                 );
-                let fitted =
-                    fit(name, &params, &prep, y, &rows.fit, &rows.valid).map_err(&wrap)?;
+                let fitted = fit(name, &params, &prep, y, &rows.fit, &rows.valid).map_err(&wrap)?;
                 let valid = fitted.scores(&prep, &rows.valid);
                 let test = fitted.scores(&prep, &rows.test);
                 let score = fold_score(&valid_y, &valid, &test_y, &test)
@@ -566,13 +570,10 @@ pub fn train_binary_with_progress(
         &fit_rows,
         &valid_rows,
         need_linear,
-        config
-            .feature_selection
-            .as_ref()
-            .map(|s| SelectionStep {
-                config: s,
-                gbdt: &config.gbdt,
-            }),
+        config.feature_selection.as_ref().map(|s| SelectionStep {
+            config: s,
+            gbdt: &config.gbdt,
+        }),
     )?;
     if config.feature_selection.is_some() {
         progress.inc(1);
@@ -676,7 +677,11 @@ pub fn train_binary_with_progress(
         .iter()
         .map(|m| plan.base.iter().position(|b| b == m).unwrap_or(0))
         .collect();
-    for name in config.candidates.iter().filter(|c| ENSEMBLES.contains(&c.as_str())) {
+    for name in config
+        .candidates
+        .iter()
+        .filter(|c| ENSEMBLES.contains(&c.as_str()))
+    {
         progress.item(name);
         let t0 = Instant::now();
         let member_runs: Option<Vec<&TrialRuns>> = cv_out.as_ref().map(|(runs, _)| {
@@ -715,8 +720,10 @@ pub fn train_binary_with_progress(
                         }
                         None => method.clone(),
                     };
-                    let valid: Vec<&[f64]> = runs.iter().map(|r| r.folds[k].valid.as_slice()).collect();
-                    let test: Vec<&[f64]> = runs.iter().map(|r| r.folds[k].test.as_slice()).collect();
+                    let valid: Vec<&[f64]> =
+                        runs.iter().map(|r| r.folds[k].valid.as_slice()).collect();
+                    let test: Vec<&[f64]> =
+                        runs.iter().map(|r| r.folds[k].test.as_slice()).collect();
                     scores.push(
                         fold_score(
                             &fold.valid_y,
@@ -733,7 +740,10 @@ pub fn train_binary_with_progress(
             _ => None,
         };
         let member_results: Vec<&Trained> = plan.members.iter().map(|m| &trained[m]).collect();
-        let valid: Vec<&[f64]> = member_results.iter().map(|t| t.valid_scores.as_slice()).collect();
+        let valid: Vec<&[f64]> = member_results
+            .iter()
+            .map(|t| t.valid_scores.as_slice())
+            .collect();
         let test: Vec<&[f64]> = member_results
             .iter()
             .map(|t| t.result.test_scores.as_slice())
@@ -772,7 +782,11 @@ pub fn train_binary_with_progress(
         Some(cv) if plan.cv.is_some() => cv.mean.get(metric),
         _ => t.result.report.auc_pr,
     };
-    let rank_metric = if plan.cv.is_some() { metric } else { Metric::AucPr };
+    let rank_metric = if plan.cv.is_some() {
+        metric
+    } else {
+        Metric::AucPr
+    };
     let mut best = 0;
     for i in 1..order.len() {
         if rank_metric.better(score_of(order[i]), score_of(order[best])) {
@@ -789,7 +803,6 @@ pub fn train_binary_with_progress(
     };
     let winner = order[best];
     let artifact = package(schema, config, &prep, &trained, &plan, winner, &fit_rows)?;
-    let mut trained = trained;
     let candidates = config
         .candidates
         .iter()

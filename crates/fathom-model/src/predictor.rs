@@ -50,9 +50,9 @@ struct CompiledMember {
 
 fn compile_trees(estimator: &Estimator) -> Result<Option<Scorer>, ModelError> {
     match estimator {
-        Estimator::Trees { ensemble } => Scorer::compile(ensemble).map(Some).ok_or_else(|| {
-            ModelError::Compile("the tree ensemble is too large to compile".into())
-        }),
+        Estimator::Trees { ensemble } => Scorer::compile(ensemble)
+            .map(Some)
+            .ok_or_else(|| ModelError::Compile("the tree ensemble is too large to compile".into())),
         _ => Ok(None),
     }
 }
