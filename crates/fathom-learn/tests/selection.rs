@@ -984,3 +984,48 @@ fn train_config_reads_from_toml_form() {
     );
     let _ = BTreeMap::<String, f64>::new();
 }
+
+#[test]
+fn progress_reports_every_step_of_each_stage() {
+    use fathom_learn::progress::Progress;
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Count {
+        stages: Mutex<Vec<(String, u64, u64)>>,
+        items: Mutex<Vec<String>>,
+    }
+    impl Progress for Count {
+        fn stage(&self, name: &str, total: u64) {
+            self.stages.lock().unwrap().push((name.into(), total, 0));
+        }
+        fn item(&self, label: &str) {
+            self.items.lock().unwrap().push(label.into());
+        }
+        fn inc(&self, n: u64) {
+            self.stages.lock().unwrap().last_mut().unwrap().2 += n;
+        }
+    }
+    let (frame, schema) = table(400);
+    let mut config = quick(&["baseline", "logistic", "voting"]);
+    config.cv = Some(CvConfig {
+        folds: 3,
+        metric: Metric::AucRoc,
+    });
+    config.feature_selection = Some(SelectionConfig::default());
+    config.ensemble.members = vec!["baseline".into(), "logistic".into()];
+    let count = Count::default();
+    let r = fathom_learn::trainer::train_binary_with_progress(&frame, &schema, &config, &count)
+        .unwrap();
+    assert_eq!(
+        *count.stages.lock().unwrap(),
+        [
+            ("feature selection".to_string(), 1, 1),
+            ("cross-validation".to_string(), 6, 6),
+            ("training".to_string(), 3, 3),
+        ]
+    );
+    let items = count.items.lock().unwrap();
+    assert_eq!(items[0], "fold 1/3 · baseline");
+    assert_eq!(items.last().unwrap(), "voting");
+    assert_eq!(r.ranked_by, "mean AUC-ROC over 3 cross-validation folds");
+}
