@@ -142,23 +142,18 @@ impl Estimator {
             Estimator::Constant { value } => *value,
             Estimator::Ensemble { members, method } => {
                 let mut at = 0;
+                // A malformed ensemble (more weights than members) gives
+                // NaN; `Predictor::new` refuses it up front.
                 method.combine(|k| {
-                    let m = &members[k];
+                    let Some(m) = members.get(k) else {
+                        return f64::NAN;
+                    };
                     let w = m.pipeline.width();
                     let p = m.estimator.predict(features.get(at..at + w).unwrap_or(&[]));
                     at += w;
                     p
                 })
             }
-        }
-    }
-
-    /// Number of features [`predict`](Self::predict) reads, given the
-    /// width of the artifact's pipeline (used by all but ensembles).
-    pub fn width(&self, pipeline_width: usize) -> usize {
-        match self {
-            Estimator::Ensemble { members, .. } => members.iter().map(|m| m.pipeline.width()).sum(),
-            _ => pipeline_width,
         }
     }
 }
