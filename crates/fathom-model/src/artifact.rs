@@ -35,10 +35,95 @@ pub enum Estimator {
         /// The prediction.
         value: f64,
     },
+    /// An ensemble of other estimators, each behind its own feature
+    /// pipeline, whose outputs are combined by `method`.
+    ///
+    /// Its feature row is the members' feature rows one after another:
+    /// member `k` reads the `members[k].pipeline.width()` features that
+    /// follow those of members `0..k`. The artifact's top-level pipeline is
+    /// the first member's; every member reads a subset of its input columns.
+    Ensemble {
+        /// The members, in the order their outputs are combined.
+        members: Vec<Member>,
+        /// How the members' outputs become one.
+        method: EnsembleMethod,
+    },
+}
+
+/// One member of an [`Estimator::Ensemble`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// The candidate it was trained as (e.g. "gbdt").
+    pub name: String,
+    /// Its own fitted feature pipeline.
+    pub pipeline: FeaturePipeline,
+    /// Its estimator (never itself an ensemble).
+    pub estimator: Estimator,
+}
+
+/// How an [`Estimator::Ensemble`] combines its members' outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EnsembleMethod {
+    /// Soft voting: the weighted mean of the members' probabilities,
+    /// `Σ wₖ·pₖ / Σ wₖ` (scikit-learn's `VotingClassifier(voting="soft")`).
+    SoftVoting {
+        /// One non-negative weight per member (not necessarily summing to 1).
+        weights: Vec<f64>,
+    },
+    /// Stacking: a logistic regression on the members' probabilities,
+    /// `σ(intercept + Σ coefₖ·pₖ)` (scikit-learn's `StackingClassifier`
+    /// with its default final estimator).
+    Stacking {
+        /// One coefficient per member.
+        coef: Vec<f64>,
+        /// The meta-model's intercept.
+        intercept: f64,
+    },
+}
+
+impl EnsembleMethod {
+    /// Number of members it combines.
+    pub fn len(&self) -> usize {
+        match self {
+            EnsembleMethod::SoftVoting { weights } => weights.len(),
+            EnsembleMethod::Stacking { coef, .. } => coef.len(),
+        }
+    }
+
+    /// Whether it combines no member.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Combines the members' outputs; `member_score(k)` is member `k`'s
+    /// probability. Terms are added in member order, so training and
+    /// serving get the same bits.
+    #[inline]
+    pub fn combine(&self, mut member_score: impl FnMut(usize) -> f64) -> f64 {
+        match self {
+            EnsembleMethod::SoftVoting { weights } => {
+                let (mut num, mut den) = (0.0, 0.0);
+                for (k, w) in weights.iter().enumerate() {
+                    num += w * member_score(k);
+                    den += w;
+                }
+                num / den
+            }
+            EnsembleMethod::Stacking { coef, intercept } => {
+                let mut z = *intercept;
+                for (k, c) in coef.iter().enumerate() {
+                    z += c * member_score(k);
+                }
+                1.0 / (1.0 + (-z).exp())
+            }
+        }
+    }
 }
 
 impl Estimator {
-    /// The prediction for one row of pipeline features.
+    /// The prediction for one row of pipeline features (for an
+    /// [`Estimator::Ensemble`], its members' features one after another).
     pub fn predict(&self, features: &[f64]) -> f64 {
         match self {
             Estimator::Trees { ensemble } => ensemble.predict(features),
@@ -55,6 +140,20 @@ impl Estimator {
                 }
             }
             Estimator::Constant { value } => *value,
+            Estimator::Ensemble { members, method } => {
+                let mut at = 0;
+                // A malformed ensemble (more weights than members) gives
+                // NaN; `Predictor::new` refuses it up front.
+                method.combine(|k| {
+                    let Some(m) = members.get(k) else {
+                        return f64::NAN;
+                    };
+                    let w = m.pipeline.width();
+                    let p = m.estimator.predict(features.get(at..at + w).unwrap_or(&[]));
+                    at += w;
+                    p
+                })
+            }
         }
     }
 }
@@ -140,7 +239,9 @@ pub struct ModelArtifact {
     pub estimator: Estimator,
     /// Scores at or above this are positive (binary).
     pub threshold: f64,
-    /// Holdout metrics by name.
+    /// Holdout metrics by name; when the candidates were cross-validated,
+    /// also `cv_<metric>_mean` and `cv_<metric>_std` (sample standard
+    /// deviation over the folds).
     pub metrics: BTreeMap<String, f64>,
     /// Reference distributions of every feature and of the scores.
     pub reference: Vec<ReferenceHistogram>,
