@@ -3,7 +3,7 @@
 use crate::ui::{Ui, print_out, table, thousands};
 use anyhow::{Context, Result};
 use clap::Args;
-use fathom_model::artifact::{Estimator, ModelArtifact};
+use fathom_model::artifact::{EnsembleMethod, Estimator, ModelArtifact};
 use fathom_model::pipeline::InputTransform;
 use serde_json::{Value, json};
 use std::fmt::Write;
@@ -134,6 +134,32 @@ fn estimator_json(artifact: &ModelArtifact) -> Value {
             })
         }
         Estimator::Constant { value } => json!({"kind": "constant", "value": value}),
+        Estimator::Ensemble { members, method } => {
+            let (kind, combine) = match method {
+                EnsembleMethod::SoftVoting { weights } => {
+                    ("soft_voting", json!({"weights": weights}))
+                }
+                EnsembleMethod::Stacking { coef, intercept } => {
+                    ("stacking", json!({"coef": coef, "intercept": intercept}))
+                }
+            };
+            let members: Vec<Value> = members
+                .iter()
+                .map(|m| {
+                    let inner = ModelArtifact {
+                        estimator: m.estimator.clone(),
+                        pipeline: m.pipeline.clone(),
+                        ..artifact.clone()
+                    };
+                    json!({
+                        "name": m.name,
+                        "features": m.pipeline.width(),
+                        "estimator": estimator_json(&inner),
+                    })
+                })
+                .collect();
+            json!({"kind": "ensemble", "method": kind, "combine": combine, "members": members})
+        }
     }
 }
 

@@ -298,7 +298,7 @@ fn importance(ctx: &Context<'_>, page: &mut Page) {
     let what = match r.artifact.estimator {
         Estimator::Trees { .. } => "total split gain",
         Estimator::Linear { .. } => "|coefficient| on standardised features",
-        Estimator::Constant { .. } => "",
+        Estimator::Constant { .. } | Estimator::Ensemble { .. } => "",
     };
     page.heading(
         &format!("Feature importance of {}", best.name),
@@ -312,10 +312,12 @@ fn importance(ctx: &Context<'_>, page: &mut Page) {
         .sum();
     if best.importance.is_empty() || total <= 0.0 {
         page.push(r#"<div class="panel">"#);
-        page.note(&format!(
-            "{} has no feature importance: it does not use the features (the baseline predicts the training positive rate for every row).",
-            best.name
-        ));
+        let why = if matches!(r.artifact.estimator, Estimator::Ensemble { .. }) {
+            "an ensemble combines its members' scores; see the members' own importance in their candidate runs"
+        } else {
+            "it does not use the features (the baseline predicts the training positive rate for every row)"
+        };
+        page.note(&format!("{} has no feature importance: {why}.", best.name));
         page.push("</div>\n");
         return;
     }
