@@ -47,7 +47,7 @@ pub use options::{
 pub use target::{EncodedFeature, TrainEncodings};
 
 use fathom_core::{Column, ColumnData, ColumnType, Frame, Role, Schema};
-use fathom_model::pipeline::{FeaturePipeline, InputTransform};
+use fathom_model::pipeline::{FeaturePipeline, InputTransform, Levels};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
@@ -406,17 +406,16 @@ fn fit(
                 }
             }
             ColumnData::Categorical(c) => {
-                let levels: Vec<String> = level_counts(col, train, options.max_levels)
-                    .into_iter()
-                    .map(|(l, _)| l)
-                    .collect();
+                let levels = Levels::new(
+                    level_counts(col, train, options.max_levels)
+                        .into_iter()
+                        .map(|(l, _)| l)
+                        .collect(),
+                );
                 match &target {
                     Some((m, folds, y, fold_of)) => {
-                        let code_of: Vec<Option<usize>> = c
-                            .dictionary
-                            .iter()
-                            .map(|l| levels.binary_search(l).ok())
-                            .collect();
+                        let code_of: Vec<Option<usize>> =
+                            c.dictionary.iter().map(|l| levels.position(l)).collect();
                         let codes: Vec<Option<usize>> = train
                             .iter()
                             .map(|&i| {

@@ -242,7 +242,10 @@ fn target_encoding_matches_category_encoders() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert_eq!(levels, &want_levels);
+    assert_eq!(
+        levels.iter().map(String::as_str).collect::<Vec<_>>(),
+        want_levels
+    );
     for (got, w) in means.iter().zip(want["means"].as_array().unwrap()) {
         assert!(close(*got, f(w)), "{got} vs {w}");
     }

@@ -11,7 +11,9 @@
 
 use fathom_core::{ColumnData, Frame, time};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::HashMap;
+use std::ops::Deref;
 
 /// Rows per parallel work unit in [`FeaturePipeline::transform_frame`].
 const CHUNK_ROWS: usize = 4096;
@@ -78,7 +80,7 @@ pub enum InputTransform {
         /// Input column.
         column: String,
         /// Trained levels, sorted; code `i` is `levels[i]`.
-        levels: Vec<String>,
+        levels: Levels,
         /// One feature per level (plus "other") instead of one code.
         one_hot: bool,
     },
@@ -88,7 +90,7 @@ pub enum InputTransform {
         /// Input column.
         column: String,
         /// Trained levels, sorted.
-        levels: Vec<String>,
+        levels: Levels,
         /// `means[i]` encodes `levels[i]`.
         means: Vec<f64>,
         /// The training label mean, for unseen and missing levels.
@@ -275,7 +277,7 @@ pub enum Formula {
         /// The source input (categorical).
         of: usize,
         /// Trained levels, sorted.
-        levels: Vec<String>,
+        levels: Levels,
         /// `shares[i]` is the share of training rows with `levels[i]`.
         shares: Vec<f64>,
     },
@@ -354,6 +356,70 @@ impl DerivedFeature {
     /// Number of features produced.
     pub fn width(&self) -> usize {
         1 + usize::from(self.indicator)
+    }
+}
+
+/// Trained category levels in a fixed order, with a hash index so a
+/// lookup costs the same for 10 levels or 100,000. Serialised as the plain
+/// list of names.
+#[derive(Clone, Default)]
+pub struct Levels {
+    names: Vec<String>,
+    index: HashMap<Box<str>, u32>,
+}
+
+impl Levels {
+    /// The levels `names`, in that order (the first of duplicates wins).
+    pub fn new(names: Vec<String>) -> Self {
+        let mut index = HashMap::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            index.entry(n.as_str().into()).or_insert(i as u32);
+        }
+        Levels { names, index }
+    }
+
+    /// The position of `level`, if it is one.
+    #[inline]
+    pub fn position(&self, level: &str) -> Option<usize> {
+        self.index.get(level).map(|&i| i as usize)
+    }
+}
+
+impl Deref for Levels {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.names
+    }
+}
+
+impl From<Vec<String>> for Levels {
+    fn from(names: Vec<String>) -> Self {
+        Levels::new(names)
+    }
+}
+
+impl PartialEq for Levels {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names
+    }
+}
+
+impl std::fmt::Debug for Levels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.names.fmt(f)
+    }
+}
+
+impl Serialize for Levels {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.names.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Levels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Levels::new)
     }
 }
 
@@ -456,11 +522,11 @@ impl FeaturePipeline {
     }
 }
 
-/// The position of a text value among sorted `levels`.
+/// The position of a text value among `levels`.
 #[inline]
-fn level_index(levels: &[String], value: Value<'_>) -> Option<usize> {
+fn level_index(levels: &Levels, value: Value<'_>) -> Option<usize> {
     match value {
-        Value::Text(s) => levels.binary_search_by(|l| l.as_str().cmp(s)).ok(),
+        Value::Text(s) => levels.position(s),
         _ => None,
     }
 }
@@ -557,6 +623,19 @@ mod tests {
     }
 
     #[test]
+    fn levels_keep_their_order_and_serialise_as_a_list() {
+        let l = Levels::new(vec!["b".into(), "a".into(), "b".into()]);
+        assert_eq!(
+            (l.position("b"), l.position("a"), l.position("c")),
+            (Some(0), Some(1), None)
+        );
+        assert_eq!(l.len(), 3);
+        let json = serde_json::to_string(&l).unwrap();
+        assert_eq!(json, r#"["b","a","b"]"#);
+        assert_eq!(serde_json::from_str::<Levels>(&json).unwrap(), l);
+    }
+
+    #[test]
     fn formulas_by_hand() {
         let v = [Value::Number(-3.0), Value::Number(0.0), Value::Text("b")];
         let eval = |f: Formula| f.evaluate(&v);
@@ -575,7 +654,7 @@ mod tests {
         );
         let freq = |of| Formula::Frequency {
             of,
-            levels: vec!["a".into(), "b".into()],
+            levels: Levels::new(vec!["a".into(), "b".into()]),
             shares: vec![0.25, 0.5],
         };
         assert_eq!(eval(freq(2)), Some(0.5));

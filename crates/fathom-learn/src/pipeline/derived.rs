@@ -5,7 +5,7 @@
 use super::options::{DeriveOp, DerivedSpec, PipelineOptions};
 use super::{PipelineError, fit_numeric, level_counts};
 use fathom_core::{ColumnType, Frame, Role, Schema};
-use fathom_model::pipeline::{DerivedFeature, Formula, InputTransform, value_at};
+use fathom_model::pipeline::{DerivedFeature, Formula, InputTransform, Levels, value_at};
 
 /// Resolves every declared derived feature, adding a feature-less
 /// [`InputTransform::Source`] input for a source column that is not a
@@ -156,7 +156,7 @@ fn resolve(
             Formula::Frequency {
                 of: index[0],
                 shares: kept.iter().map(|(_, c)| *c as f64 / n).collect(),
-                levels: kept.into_iter().map(|(l, _)| l).collect(),
+                levels: Levels::new(kept.into_iter().map(|(l, _)| l).collect()),
             }
         }
     })
