@@ -65,6 +65,14 @@ pub enum PipelineError {
     /// No training rows.
     #[error("there are no training rows to fit the feature pipeline on")]
     NoRows,
+    /// A training row index beyond the frame.
+    #[error("training row index {row} is outside the frame of {rows} rows")]
+    RowOutOfRange {
+        /// The index.
+        row: usize,
+        /// Rows in the frame.
+        rows: usize,
+    },
     /// An option's value makes no sense.
     #[error("feature option {option}: {problem}")]
     BadOption {
@@ -332,6 +340,12 @@ fn fit(
     options.check()?;
     if train.is_empty() {
         return Err(PipelineError::NoRows);
+    }
+    if let Some(&row) = train.iter().find(|&&r| r >= frame.num_rows()) {
+        return Err(PipelineError::RowOutOfRange {
+            row,
+            rows: frame.num_rows(),
+        });
     }
     let features: Vec<_> = schema
         .columns

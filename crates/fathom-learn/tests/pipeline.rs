@@ -611,6 +611,10 @@ fn target_encoding_needs_good_labels() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("the label of row 8 is NaN"), "{e}");
+    assert_eq!(
+        fit_pipeline(&f, &schema(), &[3, 50], &PipelineOptions::default()).unwrap_err(),
+        PipelineError::RowOutOfRange { row: 50, rows: 50 }
+    );
     // A NaN label outside the training rows is never read.
     y[7] = 0.0;
     y[45] = f64::NAN;
