@@ -92,6 +92,12 @@ pub fn describe_transform(t: &InputTransform) -> String {
                 num(*fill)
             }
         ),
+        InputTransform::Target { levels, prior, .. } => format!(
+            "smoothed label mean of one of {} levels; unseen or missing → {}",
+            levels.len(),
+            num(*prior)
+        ),
+        InputTransform::Source { .. } => "read only by derived features".into(),
     }
 }
 
