@@ -6,7 +6,7 @@ use crate::feature_selection::{FeatureColumn, SelectionConfig, SelectionReport, 
 use crate::gbdt::{self, Dataset, FeatureValues, GbdtParams};
 use crate::linear::{LogisticParams, fit_logistic};
 use crate::metrics::{ThresholdRule, choose_threshold};
-use crate::pipeline::{PipelineOptions, fit_pipeline};
+use crate::pipeline::{PipelineOptions, fit_pipeline, fit_pipeline_with_oof};
 use crate::search::{set_logistic_param, set_tree_param};
 use crate::trainer::{TrainError, step};
 use fathom_core::{Frame, Role, Schema};
@@ -95,6 +95,15 @@ pub(crate) struct SelectionStep<'a> {
     pub gbdt: &'a GbdtParams,
 }
 
+/// How [`prepare`] fits the feature pipelines.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Recipe<'a> {
+    /// The configured choices (`linear` is set per pipeline; `seed` is the run's).
+    pub options: &'a PipelineOptions,
+    /// Whether a linear model needs its own pipeline.
+    pub linear: bool,
+}
+
 /// Fits the pipelines on `fit_rows` (after feature selection, if asked,
 /// on the same rows) and transforms the frame.
 pub(crate) fn prepare(
@@ -103,11 +112,15 @@ pub(crate) fn prepare(
     y: &[f64],
     fit_rows: &[usize],
     valid_rows: &[usize],
-    need_linear: bool,
+    recipe: Recipe<'_>,
     selection: Option<SelectionStep<'_>>,
 ) -> Result<Prepared, TrainError> {
-    let mut tree_pipe = fit_pipeline(frame, schema, fit_rows, &PipelineOptions::default())
-        .map_err(step("feature pipeline"))?;
+    let tree_options = PipelineOptions {
+        linear: false,
+        ..recipe.options.clone()
+    };
+    let mut tree_pipe =
+        fit_pipeline(frame, schema, fit_rows, &tree_options).map_err(step("feature pipeline"))?;
     let mut tree_x = tree_pipe.transform_frame(frame);
     let mut report = None;
     let mut schema_used = std::borrow::Cow::Borrowed(schema);
@@ -120,25 +133,24 @@ pub(crate) fn prepare(
                     c.role = Role::Ignore;
                 }
             }
-            tree_pipe = fit_pipeline(frame, &reduced, fit_rows, &PipelineOptions::default())
+            tree_pipe = fit_pipeline(frame, &reduced, fit_rows, &tree_options)
                 .map_err(step("feature pipeline"))?;
             tree_x = tree_pipe.transform_frame(frame);
             schema_used = std::borrow::Cow::Owned(reduced);
         }
         report = Some(r);
     }
-    let (lin_pipe, lin_x) = if need_linear {
-        let p = fit_pipeline(
-            frame,
-            &schema_used,
-            fit_rows,
-            &PipelineOptions {
-                linear: true,
-                ..Default::default()
-            },
-        )
-        .map_err(step("feature pipeline"))?;
-        let x = p.transform_frame(frame);
+    let (lin_pipe, lin_x) = if recipe.linear {
+        let options = PipelineOptions {
+            linear: true,
+            ..recipe.options.clone()
+        };
+        // Target encodings of the fitting rows come out of fold, so a
+        // row's own label never encodes it; other rows get the served values.
+        let (p, oof) = fit_pipeline_with_oof(frame, &schema_used, fit_rows, y, &options)
+            .map_err(step("feature pipeline"))?;
+        let mut x = p.transform_frame(frame);
+        oof.overwrite(&mut x, p.width());
         (Some(p), x)
     } else {
         (None, Vec::new())

@@ -26,7 +26,8 @@
 //! highest AUC-PR on the test rows.
 
 use crate::candidates::{
-    Fitted, Params, Prepared, SelectionStep, fit, forest_params, params_for, prepare, threshold_on,
+    Fitted, Params, Prepared, Recipe, SelectionStep, fit, forest_params, params_for, prepare,
+    threshold_on,
 };
 use crate::cv::{CvConfig, CvFold, CvSummary, FoldScore, Metric, cv_folds, fold_score};
 use crate::ensemble::{
@@ -36,6 +37,7 @@ use crate::feature_selection::{SelectionConfig, SelectionReport};
 use crate::gbdt::GbdtParams;
 use crate::linear::LogisticParams;
 use crate::metrics::{BinaryReport, binary_report};
+use crate::pipeline::PipelineOptions;
 use crate::progress::{Progress, Silent};
 use crate::search::{self, SearchConfig, SearchError, SearchResult, Trial};
 use crate::split::stratified_split;
@@ -100,6 +102,19 @@ pub struct TrainConfig {
     /// Settings of the `voting` and `stacking` candidates.
     #[serde(skip_serializing_if = "is_default_ensemble")]
     pub ensemble: EnsembleConfig,
+    /// How raw columns become features (`[features]` in `fathom.toml`).
+    pub features: PipelineOptions,
+}
+
+impl TrainConfig {
+    /// The `[features]` choices with the run's seed (for the out-of-fold
+    /// target encoding's folds).
+    pub fn pipeline_options(&self) -> PipelineOptions {
+        PipelineOptions {
+            seed: self.seed,
+            ..self.features.clone()
+        }
+    }
 }
 
 fn is_default_ensemble(e: &EnsembleConfig) -> bool {
@@ -124,6 +139,7 @@ impl Default for TrainConfig {
             search: None,
             feature_selection: None,
             ensemble: EnsembleConfig::default(),
+            features: PipelineOptions::default(),
         }
     }
 }
@@ -484,7 +500,10 @@ fn cross_validate(
             y,
             &rows.fit,
             &rows.valid,
-            need_linear,
+            Recipe {
+                options: &config.pipeline_options(),
+                linear: need_linear,
+            },
             selection,
         )
         .map_err(&wrap)?;
@@ -597,7 +616,10 @@ pub fn train_binary_with_progress(
         &y,
         &fit_rows,
         &valid_rows,
-        need_linear,
+        Recipe {
+            options: &config.pipeline_options(),
+            linear: need_linear,
+        },
         config.feature_selection.as_ref().map(|s| SelectionStep {
             config: s,
             gbdt: &config.gbdt,
