@@ -2,6 +2,8 @@
 //! variables, overridden by command-line flags.
 
 use anyhow::{Context, Result};
+use fathom_learn::pipeline::PipelineOptions;
+use fathom_learn::trainer::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,11 @@ pub struct Config {
     pub store: StoreConfig,
     /// The synthetic data generator's defaults.
     pub data: DataConfig,
+    /// How raw columns become features (`[features]`).
+    pub features: PipelineOptions,
+    /// Training: candidates, splits, cross-validation, search, selection,
+    /// ensembles (`[train]`).
+    pub train: TrainConfig,
 }
 
 /// `[store]`
@@ -70,6 +77,14 @@ where
 }
 
 impl Config {
+    /// The training settings with `[features]` in place.
+    pub fn train_config(&self) -> TrainConfig {
+        TrainConfig {
+            features: self.features.clone(),
+            ..self.train.clone()
+        }
+    }
+
     /// Loads `path`, or `./fathom.toml` if it exists, else defaults; then
     /// applies `FATHOM_*` environment overrides.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -94,8 +109,15 @@ impl Config {
         if let Some(v) = env_parse("FATHOM_ROWS")? {
             config.data.rows = v;
         }
+        if config.train.features != PipelineOptions::default() {
+            anyhow::bail!(
+                "{}: feature settings belong in the top-level [features] table, not in [train.features]",
+                file.as_deref().unwrap_or(default_path).display()
+            );
+        }
         if let Some(v) = env_parse("FATHOM_SEED")? {
             config.data.seed = v;
+            config.train.seed = v;
         }
         if let Some(v) = env_parse("FATHOM_FRAUD_RATE")? {
             config.data.fraud_rate = v;
@@ -119,6 +141,30 @@ mod tests {
         let c = Config::load(Some(&p)).unwrap();
         assert_eq!(c.data.rows, 10);
         assert_eq!(c.data.seed, 42);
+        std::fs::write(
+            &p,
+            "[train]\ncandidates = [\"gbdt\", \"voting\"]\n[train.cv]\nfolds = 3\n[features]\nclip = { method = \"iqr\", k = 3.0 }\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        let t = c.train_config();
+        assert_eq!(t.candidates, ["gbdt", "voting"]);
+        assert_eq!(t.cv.map(|cv| cv.folds), Some(3));
+        // One [train.gbdt] key changes that key only.
+        std::fs::write(&p, "[train.gbdt]\nnum_rounds = 20\n").unwrap();
+        let g = Config::load(Some(&p)).unwrap().train_config().gbdt;
+        assert_eq!(g.num_rounds, 20);
+        assert_eq!(
+            g,
+            fathom_learn::gbdt::GbdtParams {
+                num_rounds: 20,
+                ..fathom_learn::trainer::default_gbdt()
+            }
+        );
+        assert_ne!(t.features, PipelineOptions::default());
+        std::fs::write(&p, "[train.features]\nmax_levels = 5\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(e.contains("top-level [features] table"), "{e}");
         std::fs::write(&p, "[data]\nrowz = 10\n").unwrap();
         let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
         assert!(e.contains("unknown field `rowz`"), "{e}");

@@ -86,7 +86,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Candidates to train, from [`CANDIDATES`].
     pub candidates: Vec<String>,
-    /// Settings of the GBDT candidate.
+    /// Settings of the GBDT candidate. Keys given in a file overlay
+    /// [`default_gbdt`]'s values (not [`GbdtParams::default`]'s).
+    #[serde(deserialize_with = "overlay_gbdt")]
     pub gbdt: GbdtParams,
     /// Settings of the logistic candidate.
     pub logistic: LogisticParams,
@@ -104,6 +106,29 @@ pub struct TrainConfig {
     pub ensemble: EnsembleConfig,
     /// How raw columns become features (`[features]` in `fathom.toml`).
     pub features: PipelineOptions,
+}
+
+/// The GBDT candidate's defaults: binary objective, up to 300 rounds with
+/// early stopping after 30 rounds without improvement on validation rows.
+pub fn default_gbdt() -> GbdtParams {
+    GbdtParams {
+        objective: "binary".into(),
+        num_rounds: 300,
+        early_stopping_rounds: Some(30),
+        ..GbdtParams::default()
+    }
+}
+
+/// Reads `[train.gbdt]` as changes to [`default_gbdt`], so a file that
+/// sets one key keeps the trainer's other defaults.
+fn overlay_gbdt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<GbdtParams, D::Error> {
+    use serde::de::Error;
+    let given = serde_json::Value::deserialize(d)?;
+    let mut merged = serde_json::to_value(default_gbdt()).map_err(D::Error::custom)?;
+    if let (Some(m), serde_json::Value::Object(g)) = (merged.as_object_mut(), given) {
+        m.extend(g);
+    }
+    serde_json::from_value(merged).map_err(D::Error::custom)
 }
 
 impl TrainConfig {
@@ -128,12 +153,7 @@ impl Default for TrainConfig {
             valid_fraction: 0.2,
             seed: 42,
             candidates: DEFAULT_CANDIDATES.iter().map(|c| c.to_string()).collect(),
-            gbdt: GbdtParams {
-                objective: "binary".into(),
-                num_rounds: 300,
-                early_stopping_rounds: Some(30),
-                ..GbdtParams::default()
-            },
+            gbdt: default_gbdt(),
             logistic: LogisticParams::default(),
             cv: None,
             search: None,
@@ -360,6 +380,12 @@ fn plan(config: &TrainConfig) -> Result<Plan, TrainError> {
         if config.candidates[..i].contains(c) {
             return Err(TrainError::DuplicateCandidate(c.clone()));
         }
+    }
+    if config.gbdt.objective != "binary" {
+        return Err(TrainError::Setting(format!(
+            "train.gbdt.objective = {:?}: this trainer fits a binary label; remove the key or set it to \"binary\"",
+            config.gbdt.objective
+        )));
     }
     if config.candidates.is_empty() {
         return Err(TrainError::Setting(format!(

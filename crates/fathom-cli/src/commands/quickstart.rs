@@ -137,7 +137,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     let model_path = args.dir.join("model.fathom");
     let mut train = fathom_learn::trainer::TrainConfig {
         seed,
-        ..Default::default()
+        ..config.train_config()
     };
     train.gbdt.seed = seed;
     let trained = super::train::train_file(

@@ -8,7 +8,9 @@ use clap::Args;
 use fathom_data::contract::InferOptions;
 use fathom_data::export::write_atomic;
 use fathom_data::ingest::{ReadOptions, read_frame};
-use fathom_learn::trainer::{TrainConfig, TrainResult, train_binary};
+use fathom_learn::cv::Metric;
+use fathom_learn::progress::Progress;
+use fathom_learn::trainer::{TrainConfig, TrainResult, train_binary_with_progress};
 use std::path::{Path, PathBuf};
 
 /// `fathom train`
@@ -23,7 +25,10 @@ pub struct TrainArgs {
     /// Where to write the best model.
     #[arg(short, long, value_name = "FILE", default_value = "model.fathom")]
     pub output: PathBuf,
-    /// Candidates to train, comma-separated (baseline, logistic, random_forest, gbdt).
+    /// Candidates to train, comma-separated: baseline, logistic, random_forest,
+    /// gbdt, voting (soft voting of the others), stacking (a logistic model on
+    /// their out-of-fold scores). Default: [train] candidates in fathom.toml,
+    /// else baseline,logistic,random_forest,gbdt.
     #[arg(long, value_delimiter = ',')]
     pub candidates: Option<Vec<String>>,
     /// Seed for splits and sampling (env FATHOM_SEED).
@@ -63,12 +68,14 @@ pub fn train_file(
             ..Default::default()
         },
     )?;
-    let bar = ui.bar(config.candidates.len() as u64, "train");
-    bar.tick();
-    let mut result = train_binary(&frame, &schema, config)
+    let bars = Bars {
+        ui,
+        bar: std::sync::Mutex::new(None),
+    };
+    let mut result = train_binary_with_progress(&frame, &schema, config, &bars)
         .with_context(|| format!("training on {}", data.display()))?;
     result.artifact.lineage.data_snapshot = snapshot;
-    bar.finish_and_clear();
+    bars.finish();
     let bytes = result.artifact.to_bytes()?;
     write_atomic(output, &bytes)?;
     let checksum = fathom_core::sha256_hex(&bytes);
@@ -87,10 +94,52 @@ pub fn train_file(
     })
 }
 
-/// Prints the candidate comparison.
+/// Progress bars for the training stages.
+struct Bars<'a> {
+    ui: &'a Ui,
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Bars<'_> {
+    fn finish(&self) {
+        if let Some(b) = self.bar.lock().ok().and_then(|mut b| b.take()) {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bars<'_> {
+    fn stage(&self, name: &str, total: u64) {
+        self.finish();
+        let bar = self.ui.bar(total, name);
+        bar.tick();
+        if let Ok(mut b) = self.bar.lock() {
+            *b = Some(bar);
+        }
+    }
+
+    fn item(&self, label: &str) {
+        if let Some(b) = self.bar.lock().ok().as_ref().and_then(|b| b.as_ref()) {
+            b.set_message(label.to_string());
+        }
+    }
+
+    fn inc(&self, n: u64) {
+        if let Some(b) = self.bar.lock().ok().as_ref().and_then(|b| b.as_ref()) {
+            b.inc(n);
+        }
+    }
+}
+
+/// Prints the candidate comparison, then search trials and feature
+/// selection when they ran.
 pub fn print_comparison(result: &TrainResult) {
-    let mut t = table(&[
-        "candidate",
+    let with_cv = result.candidates.iter().any(|c| c.cv.is_some());
+    let mut head = vec!["candidate"];
+    if with_cv {
+        head.push("CV AUC-PR (mean ± std)");
+    }
+    head.extend([
         "AUC-ROC",
         "AUC-PR",
         "logloss",
@@ -100,6 +149,7 @@ pub fn print_comparison(result: &TrainResult) {
         "threshold",
         "time",
     ]);
+    let mut t = table(&head);
     for c in &result.candidates {
         let r = &c.report;
         let mark = if c.name == result.best {
@@ -107,8 +157,14 @@ pub fn print_comparison(result: &TrainResult) {
         } else {
             c.name.clone()
         };
-        t.add_row(vec![
-            mark,
+        let mut row = vec![mark];
+        if with_cv {
+            row.push(
+                c.cv.as_ref()
+                    .map_or_else(|| "–".into(), |cv| cv.mean_std_text(Metric::AucPr)),
+            );
+        }
+        row.extend([
             format!("{:.4}", r.auc_roc),
             format!("{:.4}", r.auc_pr),
             format!("{:.4}", r.logloss),
@@ -118,16 +174,63 @@ pub fn print_comparison(result: &TrainResult) {
             format!("{:.3}", r.threshold),
             format!("{:.2}s", c.seconds),
         ]);
+        t.add_row(row);
     }
     println!("{t}");
+    for c in &result.candidates {
+        let Some(search) = &c.search else { continue };
+        let mut t = table(&["trial", "parameters", "CV (mean ± std)"]);
+        for (i, trial) in search.trials.iter().enumerate() {
+            let params = trial
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mark = if i == search.best { "★ " } else { "" };
+            t.add_row(vec![
+                format!("{mark}{}", i + 1),
+                params,
+                trial.cv.mean_std_text(search.metric),
+            ]);
+        }
+        println!(
+            "search of {} ({:?}, by {:?}):\n{t}",
+            c.name, search.method, search.metric
+        );
+    }
+    if let Some(sel) = &result.selection {
+        let mut t = table(&["feature", "mutual info", "p-value", "gain share", "weak"]);
+        for f in &sel.features {
+            let weak = match (f.weak_by_mutual_info, f.weak_by_importance) {
+                (true, true) => "both",
+                (true, false) => "mutual info",
+                (false, true) => "importance",
+                (false, false) => "",
+            };
+            t.add_row(vec![
+                f.feature.clone(),
+                format!("{:.5}", f.mutual_info),
+                format!("{:.3}", f.p_value),
+                format!("{:.3}", f.importance_share),
+                weak.into(),
+            ]);
+        }
+        println!("feature selection:\n{t}");
+        if !sel.dropped.is_empty() {
+            println!("dropped: {}", sel.dropped.join(", "));
+        } else if let Some(note) = &sel.note {
+            println!("{note}");
+        }
+    }
 }
 
 /// Runs `fathom train`.
 pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u8> {
-    let mut train = TrainConfig {
-        seed: args.seed.unwrap_or(config.data.seed),
-        ..TrainConfig::default()
-    };
+    let mut train = config.train_config();
+    if let Some(seed) = args.seed {
+        train.seed = seed;
+    }
     train.gbdt.seed = train.seed;
     if let Some(c) = args.candidates {
         train.candidates = c;
@@ -145,12 +248,14 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
         ui.print_json(&serde_json::json!({
             "output": args.output, "best": result.best, "candidates": result.candidates,
             "checksum": trained.checksum, "report": trained.report,
+            "ranked_by": result.ranked_by, "selection": result.selection,
         }))?;
     } else {
         print_comparison(result);
         println!(
-            "best: {} (by AUC-PR on held-out rows) → {}; report: {}",
+            "best: {} (by {}) → {}; report: {}",
             result.best,
+            result.ranked_by,
             args.output.display(),
             trained.report.display()
         );

@@ -1,6 +1,7 @@
 //! The sections of the training report, one function each, in page order.
 
 use super::Context;
+use fathom_learn::cv::Metric;
 use fathom_learn::metrics::{BinStrategy, calibration_table};
 use fathom_model::artifact::Estimator;
 use fathom_report::chart::{
@@ -19,6 +20,9 @@ pub(crate) type Section = fn(&Context<'_>, &mut Page);
 pub(crate) const SECTIONS: &[Section] = &[
     summary,
     candidates,
+    cross_validation,
+    search,
+    selection,
     curves,
     decision,
     importance,
@@ -52,8 +56,9 @@ fn summary(ctx: &Context<'_>, page: &mut Page) {
     });
     let _ = write!(
         page,
-        r#"<div class="panel"><p class="lead">The best of {} candidates is <strong>{}</strong>: it has the highest AUC-PR (average precision) on the {} held-out test rows, <strong>{:.4}</strong>{versus}. AUC-PR decides because positives are rare ({} positives, {} of the test rows): it rewards ranking the few positives first, where AUC-ROC is dominated by the many easy negatives. Its AUC-ROC is {:.4}. At the decision threshold {:.4}, chosen on separate validation rows to maximise F1, it finds {} of the positives (recall) and {} of the rows it flags are positive (precision).</p></div>"#,
+        r#"<div class="panel"><p class="lead">The best of {} candidates by {} is <strong>{}</strong>. Its AUC-PR (average precision) on the {} held-out test rows is <strong>{:.4}</strong>{versus}. AUC-PR decides because positives are rare ({} positives, {} of the test rows): it rewards ranking the few positives first, where AUC-ROC is dominated by the many easy negatives. Its AUC-ROC is {:.4}. At the decision threshold {:.4}, chosen on separate validation rows to maximise F1, it finds {} of the positives (recall) and {} of the rows it flags are positive (precision).</p></div>"#,
         r.candidates.len(),
+        escape(&r.ranked_by),
         escape(&best.name),
         fmt_count(ctx.rows as u64),
         best.report.auc_pr,
@@ -98,6 +103,119 @@ fn candidates(ctx: &Context<'_>, page: &mut Page) {
         );
     }
     page.push("</tbody></table></div>\n");
+}
+
+/// Each candidate's cross-validation figures, mean ± sample std over folds.
+fn cross_validation(ctx: &Context<'_>, page: &mut Page) {
+    let r = ctx.input.result;
+    let Some(folds) = r.cv_folds else {
+        return;
+    };
+    page.heading(
+        "Cross-validation",
+        Some(&format!(
+            "{folds} stratified folds of the training part; mean ± sample standard deviation over folds"
+        )),
+    );
+    page.push(
+        r#"<div class="panel"><table><thead><tr><th class="l">Candidate</th><th>AUC-ROC</th><th>AUC-PR</th><th>Log-loss</th><th>F1</th></tr></thead><tbody>"#,
+    );
+    for c in &r.candidates {
+        let Some(cv) = &c.cv else { continue };
+        let is_best = c.name == r.best;
+        let _ = write!(
+            page,
+            r#"<tr{}><td class="l">{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            if is_best { r#" class="best""# } else { "" },
+            if is_best { "★ " } else { "" },
+            escape(&c.name),
+            cv.mean_std_text(Metric::AucRoc),
+            cv.mean_std_text(Metric::AucPr),
+            cv.mean_std_text(Metric::Logloss),
+            cv.mean_std_text(Metric::F1),
+        );
+    }
+    page.push("</tbody></table></div>\n");
+}
+
+/// Every trial of each searched candidate.
+fn search(ctx: &Context<'_>, page: &mut Page) {
+    for c in &ctx.input.result.candidates {
+        let Some(search) = &c.search else { continue };
+        page.heading(
+            &format!("Search of {}", c.name),
+            Some(&format!(
+                "{} trials ({:?}), ranked by the cross-validation mean of {:?}; the best was refitted on all training rows",
+                search.trials.len(),
+                search.method,
+                search.metric
+            )),
+        );
+        page.push(
+            r#"<div class="panel"><table><thead><tr><th class="l">Trial</th><th class="l">Parameters</th><th>Mean ± std</th></tr></thead><tbody>"#,
+        );
+        for (i, t) in search.trials.iter().enumerate() {
+            let params = t
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let is_best = i == search.best;
+            let _ = write!(
+                page,
+                r#"<tr{}><td class="l">{}{}</td><td class="l">{}</td><td>{}</td></tr>"#,
+                if is_best { r#" class="best""# } else { "" },
+                if is_best { "★ " } else { "" },
+                i + 1,
+                escape(&params),
+                t.cv.mean_std_text(search.metric),
+            );
+        }
+        page.push("</tbody></table></div>\n");
+    }
+}
+
+/// Feature selection: both methods' scores per feature, and what was dropped.
+fn selection(ctx: &Context<'_>, page: &mut Page) {
+    let Some(sel) = &ctx.input.result.selection else {
+        return;
+    };
+    page.heading(
+        "Feature selection",
+        Some("mutual information with the label (G-test p-value) and share of GBDT split gain, on the fitting rows"),
+    );
+    page.push(
+        r#"<div class="panel"><table><thead><tr><th class="l">Feature</th><th>Mutual information (nats)</th><th>p-value</th><th>Gain share</th><th class="l">Weak by</th></tr></thead><tbody>"#,
+    );
+    for f in &sel.features {
+        let weak = match (f.weak_by_mutual_info, f.weak_by_importance) {
+            (true, true) => "both",
+            (true, false) => "mutual information",
+            (false, true) => "importance",
+            (false, false) => "",
+        };
+        let _ = write!(
+            page,
+            r#"<tr><td class="l">{}</td><td>{:.5}</td><td>{:.3}</td><td>{:.3}</td><td class="l">{weak}</td></tr>"#,
+            escape(&f.feature),
+            f.mutual_info,
+            f.p_value,
+            f.importance_share,
+        );
+    }
+    page.push("</tbody></table>");
+    if sel.dropped.is_empty() {
+        page.note(sel.note.as_deref().unwrap_or(
+            "Reported only: no column was dropped (set apply = true under [train.feature_selection] to drop weak columns).",
+        ));
+    } else {
+        page.note(&format!(
+            "Dropped from the model: {}.",
+            sel.dropped.join(", ")
+        ));
+    }
+    page.push("</div>\n");
 }
 
 /// ROC and precision–recall curves of every candidate, overlaid.
