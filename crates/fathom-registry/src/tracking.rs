@@ -921,10 +921,10 @@ impl Store {
                     let goal = MetricGoal::of(&key);
                     let mut best: Option<usize> = None;
                     for (i, v) in values.iter().enumerate() {
-                        if let Some(v) = v {
-                            if best.is_none_or(|b| goal.better(*v, values[b].unwrap_or(f64::NAN))) {
-                                best = Some(i);
-                            }
+                        if let Some(v) = v
+                            && best.is_none_or(|b| goal.better(*v, values[b].unwrap_or(f64::NAN)))
+                        {
+                            best = Some(i);
                         }
                     }
                     ComparedMetric {
@@ -992,9 +992,12 @@ fn base_query(
     dialect: crate::backend::Dialect,
     sort_join: Option<(&str, &str)>,
 ) -> SqlBuilder {
-    let mut b = SqlBuilder::default();
-    b.sql =
-        format!("SELECT {RUN_COLUMNS} FROM runs r JOIN experiments e ON e.id = r.experiment_id");
+    let mut b = SqlBuilder {
+        sql: format!(
+            "SELECT {RUN_COLUMNS} FROM runs r JOIN experiments e ON e.id = r.experiment_id"
+        ),
+        params: Vec::new(),
+    };
     if let Some((table, key)) = sort_join {
         let k = b.param(key);
         b.sql.push_str(&format!(
@@ -1011,8 +1014,10 @@ fn count_query(
     dialect: crate::backend::Dialect,
     sort_join: Option<(&str, &str)>,
 ) -> SqlBuilder {
-    let mut b = SqlBuilder::default();
-    b.sql = "SELECT COUNT(*) FROM runs r".into();
+    let mut b = SqlBuilder {
+        sql: "SELECT COUNT(*) FROM runs r".into(),
+        params: Vec::new(),
+    };
     if let Some((table, key)) = sort_join {
         let k = b.param(key);
         b.sql.push_str(&format!(
