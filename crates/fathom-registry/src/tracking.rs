@@ -371,7 +371,7 @@ fn check_metric(m: &MetricPoint) -> Result<()> {
     Ok(())
 }
 
-pub(crate) const RUN_COLUMNS: &str = "r.id, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, \
+pub(crate) const RUN_COLUMNS: &str = "r.id, r.experiment_id, (SELECT e.name FROM experiments e WHERE e.id = r.experiment_id), r.name, r.status, r.start_time, r.end_time, \
      r.source_version, r.data_snapshot, r.seed, r.host, r.fathom_version, r.failure";
 
 pub(crate) fn run_info(row: &Row) -> Result<RunInfo> {
@@ -393,9 +393,7 @@ pub(crate) fn run_info(row: &Row) -> Result<RunInfo> {
 }
 
 pub(crate) fn load_run_info(tx: &mut Tx<'_>, id: RunId) -> Result<RunInfo> {
-    let sql = format!(
-        "SELECT {RUN_COLUMNS} FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.id = $1"
-    );
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = $1");
     match tx.opt(&sql, params![id])? {
         Some(row) => run_info(&row),
         None => Err(RegistryError::NotFound {
@@ -820,7 +818,7 @@ impl Store {
                     let mut b = base_query(experiment_id, &filter, dialect, Some((table, key)));
                     let l = b.param(limit as i64);
                     let o = b.param(offset as i64);
-                    b.sql.push_str(&format!(" ORDER BY s.value{collate} {dir}, r.id {dir} LIMIT {l} OFFSET {o}"));
+                    b.sql.push_str(&format!(" ORDER BY s.value{collate} {dir}, s.run_id {dir} LIMIT {l} OFFSET {o}"));
                     for row in tx.rows(&b.sql, &b.params)? {
                         infos.push(run_info(&row)?);
                     }
@@ -977,7 +975,6 @@ fn where_clause(
     filter: &Filter,
     dialect: crate::backend::Dialect,
 ) {
-    b.sql.push_str(" WHERE 1 = 1");
     if let Some(id) = experiment_id {
         let p = b.param(id);
         b.sql.push_str(&format!(" AND r.experiment_id = {p}"));
@@ -985,24 +982,26 @@ fn where_clause(
     filter.push_sql(b, dialect);
 }
 
-/// `SELECT` of runs, joined to the sort key's table as `s` if given.
+/// `SELECT` of runs. With a sort key, the walk starts from that key's
+/// `(key, value, run_id)` index (`s`), so the first page of a sorted
+/// listing reads about one page of index entries whatever the store's
+/// size; a filter that matches almost nothing walks the whole index.
 fn base_query(
     experiment_id: Option<i64>,
     filter: &Filter,
     dialect: crate::backend::Dialect,
     sort_join: Option<(&str, &str)>,
 ) -> SqlBuilder {
-    let mut b = SqlBuilder {
-        sql: format!(
-            "SELECT {RUN_COLUMNS} FROM runs r JOIN experiments e ON e.id = r.experiment_id"
-        ),
-        params: Vec::new(),
-    };
-    if let Some((table, key)) = sort_join {
-        let k = b.param(key);
-        b.sql.push_str(&format!(
-            " JOIN {table} s ON s.run_id = r.id AND s.key = {k}"
-        ));
+    let mut b = SqlBuilder::default();
+    match sort_join {
+        Some((table, key)) => {
+            let k = b.param(key);
+            // CROSS JOIN keeps SQLite's planner from reordering the join.
+            b.sql = format!(
+                "SELECT {RUN_COLUMNS} FROM {table} s CROSS JOIN runs r WHERE s.key = {k} AND r.id = s.run_id"
+            );
+        }
+        None => b.sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE 1 = 1"),
     }
     where_clause(&mut b, experiment_id, filter, dialect);
     b
@@ -1014,15 +1013,15 @@ fn count_query(
     dialect: crate::backend::Dialect,
     sort_join: Option<(&str, &str)>,
 ) -> SqlBuilder {
-    let mut b = SqlBuilder {
-        sql: "SELECT COUNT(*) FROM runs r".into(),
-        params: Vec::new(),
-    };
-    if let Some((table, key)) = sort_join {
-        let k = b.param(key);
-        b.sql.push_str(&format!(
-            " JOIN {table} s ON s.run_id = r.id AND s.key = {k}"
-        ));
+    let mut b = SqlBuilder::default();
+    match sort_join {
+        Some((table, key)) => {
+            let k = b.param(key);
+            b.sql = format!(
+                "SELECT COUNT(*) FROM {table} s CROSS JOIN runs r WHERE s.key = {k} AND r.id = s.run_id"
+            );
+        }
+        None => b.sql = "SELECT COUNT(*) FROM runs r WHERE 1 = 1".into(),
     }
     where_clause(&mut b, experiment_id, filter, dialect);
     b

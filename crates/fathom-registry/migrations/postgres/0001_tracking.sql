@@ -31,7 +31,7 @@ CREATE TABLE run_params (
     value  TEXT    NOT NULL,
     PRIMARY KEY (run_id, key)
 );
-CREATE INDEX run_params_by_key_value ON run_params (key, value, run_id);
+CREATE INDEX run_params_by_key_value ON run_params (key, value COLLATE "C", run_id);
 
 CREATE TABLE run_tags (
     run_id BIGINT  NOT NULL REFERENCES runs (id),
@@ -39,7 +39,7 @@ CREATE TABLE run_tags (
     value  TEXT    NOT NULL,
     PRIMARY KEY (run_id, key)
 );
-CREATE INDEX run_tags_by_key_value ON run_tags (key, value, run_id);
+CREATE INDEX run_tags_by_key_value ON run_tags (key, value COLLATE "C", run_id);
 
 -- Every logged value, for curves. Listings never read this table.
 CREATE TABLE metric_history (

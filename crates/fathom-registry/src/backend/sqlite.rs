@@ -126,8 +126,12 @@ impl SqliteBackend {
         }
         // WAL with synchronous=NORMAL: a crash never corrupts the store or
         // loses a committed change; a power cut may lose the last commits.
+        // The page cache may grow to 64 MiB (indexes of large stores).
         self.conn
-            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+            )
             .map_err(err)?;
         Ok(())
     }
