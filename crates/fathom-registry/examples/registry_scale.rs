@@ -24,18 +24,18 @@ fn fill_sql(runs: i64, metrics: i64) -> String {
     format!(
         "INSERT INTO experiments (name, description, created_at) VALUES ('bench', '', 0);
          INSERT INTO runs (experiment_id, name, status, start_time, end_time, seed, host, fathom_version)
-           WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {runs})
+           WITH RECURSIVE s(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i < {runs})
            SELECT 1, 'run-' || i, 'finished', 1767225600000000 + i * 1000000, 1767225600000000 + i * 1000000 + 5000000,
                   i, 'bench-host', '0.1.0' FROM s;
          INSERT INTO run_params (run_id, key, value)
-           WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {runs}),
+           WITH RECURSIVE s(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i < {runs}),
                 k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < 9)
            SELECT i, CASE WHEN j = 0 THEN 'model' ELSE 'p' || j END,
                   CASE WHEN j = 0 THEN (CASE i % 3 WHEN 0 THEN 'gbdt' WHEN 1 THEN 'logistic' ELSE 'forest' END)
                        ELSE CAST((i * (j + 3)) % 97 AS TEXT) END
            FROM s, k;
          INSERT INTO latest_metrics (run_id, key, step, value, recorded_at)
-           WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {runs}),
+           WITH RECURSIVE s(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i < {runs}),
                 k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < {last})
            SELECT i, CASE j WHEN 0 THEN 'auc_pr' WHEN 1 THEN 'auc_roc' WHEN 2 THEN 'logloss' ELSE 'm' || j END,
                   0, CAST(((i * (7919 + 31 * j) + j * 104729) % 10007) AS DOUBLE PRECISION) / 10007.0, 0
@@ -107,7 +107,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match &url {
         Some(_) => {
             let mut c = postgres::Client::connect(&location, postgres::NoTls)?;
-            c.batch_execute(&format!("BEGIN; {sql} COMMIT; ANALYZE;"))?;
+            c.batch_execute(&format!("BEGIN; {sql} COMMIT;"))?;
+            // What autovacuum would do to a store that grew over time.
+            c.batch_execute("VACUUM ANALYZE")?;
         }
         None => {
             let c = rusqlite::Connection::open(&location)?;
