@@ -1,0 +1,58 @@
+//! The store's test suite. Every test in `conformance!` runs against both
+//! back ends: `sqlite::NAME` on a temporary file, `postgres::NAME` on the
+//! server named by `FATHOM_TEST_POSTGRES_URL` (skipped, and saying so,
+//! without it).
+
+mod artifacts_tests;
+mod concurrency_tests;
+mod fixture;
+mod helpers;
+mod registry_tests;
+mod sqlite_tests;
+mod tracking_tests;
+
+macro_rules! conformance {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let f = crate::fixture::Fixture::new(crate::fixture::Kind::Sqlite, stringify!($name))
+                        .expect("sqlite fixture");
+                    crate::$module::$name(&f);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(f) = crate::fixture::Fixture::new(crate::fixture::Kind::Postgres, stringify!($name)) {
+                        crate::$module::$name(&f);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    tracking_tests::migrations_apply_once,
+    tracking_tests::newer_schema_is_refused_and_store_left_unchanged,
+    tracking_tests::run_records_everything_it_logged,
+    tracking_tests::bad_logging_is_refused_and_batches_are_atomic,
+    tracking_tests::listing_filters_sorts_and_pages_like_a_reference,
+    tracking_tests::filter_values_are_data_not_sql,
+    tracking_tests::compare_puts_runs_side_by_side,
+    registry_tests::versions_are_numbered_and_first_promotion_passes,
+    registry_tests::gate_refuses_with_each_failed_rule_and_force_is_audited,
+    registry_tests::rollback_walks_back_through_promotions,
+    registry_tests::archive_keeps_rollback_targets_within_retention,
+    registry_tests::changed_artifact_is_refused,
+    registry_tests::unknown_names_give_clear_errors,
+    registry_tests::audit_log_is_append_only,
+    registry_tests::lineage_and_model_card,
+    concurrency_tests::threads_promoting_at_once_lose_no_update,
+    concurrency_tests::processes_promoting_at_once_lose_no_update,
+    concurrency_tests::kill_during_promotions_leaves_old_or_new_alias,
+);
