@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use fathom_learn::pipeline::PipelineOptions;
 use fathom_learn::trainer::TrainConfig;
+use fathom_registry::PromotionPolicy;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,9 @@ pub struct Config {
     /// Training: candidates, splits, cross-validation, search, selection,
     /// ensembles (`[train]`).
     pub train: TrainConfig,
+    /// The model registry: default model name, archive retention and the
+    /// promotion gate (`[registry]`).
+    pub registry: RegistryConfig,
 }
 
 /// `[store]`
@@ -28,12 +32,63 @@ pub struct Config {
 pub struct StoreConfig {
     /// The local store folder (env `FATHOM_STORE`).
     pub path: PathBuf,
+    /// The tracking and registry database: a folder (SQLite file
+    /// `fathom.db` in it), a `.db` file, or a `postgres://` URL (env
+    /// `FATHOM_DATABASE_URL`). Default: the store folder.
+    pub database: Option<String>,
+    /// Folder of the checksummed artifact store. Default: `artifacts` in
+    /// the store folder.
+    pub artifacts: Option<PathBuf>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from(".fathom"),
+            database: None,
+            artifacts: None,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Where the tracking and registry database is.
+    pub fn database_location(&self) -> String {
+        match &self.database {
+            Some(d) => d.clone(),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// The artifact store's folder.
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.artifacts
+            .clone()
+            .unwrap_or_else(|| self.path.join("artifacts"))
+    }
+}
+
+/// `[registry]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The registered model `fathom train` and `quickstart` record under
+    /// when `--model` is not given. Default: `train` uses the data file's
+    /// name without extension, `quickstart` uses `fraud`.
+    pub model: Option<String>,
+    /// Days a version stays un-archivable after an alias moved away from
+    /// it (it is a rollback target).
+    pub retention_days: u32,
+    /// The promotion gate (`[registry.promotion]`).
+    pub promotion: PromotionPolicy,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            model: None,
+            retention_days: 30,
+            promotion: PromotionPolicy::default(),
         }
     }
 }
@@ -106,6 +161,9 @@ impl Config {
         if let Some(v) = env_parse::<PathBuf>("FATHOM_STORE")? {
             config.store.path = v;
         }
+        if let Some(v) = env_parse::<String>("FATHOM_DATABASE_URL")? {
+            config.store.database = Some(v);
+        }
         if let Some(v) = env_parse("FATHOM_ROWS")? {
             config.data.rows = v;
         }
@@ -165,6 +223,21 @@ mod tests {
         std::fs::write(&p, "[train.features]\nmax_levels = 5\n").unwrap();
         let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
         assert!(e.contains("top-level [features] table"), "{e}");
+        std::fs::write(
+            &p,
+            "[store]\ndatabase = \"runs.db\"\n[registry]\nmodel = \"fraud\"\n[registry.promotion]\ntolerance = 0.01\nthreshold = 0.5\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.store.database_location(), "runs.db");
+        assert_eq!(c.store.artifacts_dir(), PathBuf::from(".fathom/artifacts"));
+        assert_eq!(c.registry.model.as_deref(), Some("fraud"));
+        assert_eq!(c.registry.promotion.tolerance, 0.01);
+        assert_eq!(c.registry.promotion.threshold, Some(0.5));
+        assert_eq!(c.registry.promotion.metric, "auc_pr");
+        std::fs::write(&p, "[registry.promotion]\ntolerence = 0.01\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(e.contains("unknown field `tolerence`"), "{e}");
         std::fs::write(&p, "[data]\nrowz = 10\n").unwrap();
         let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
         assert!(e.contains("unknown field `rowz`"), "{e}");

@@ -6,11 +6,14 @@ use super::data::{
     snapshot_with_progress, validate_with_progress, write_generated,
 };
 use crate::config::Config;
+use crate::store::{EXIT_REFUSED, print_refusal};
+use crate::tracking::{TrainingInput, record_training};
 use crate::ui::{Ui, bytes, table, thousands};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use fathom_data::contract::InferOptions;
 use fathom_data::export::write_atomic;
+use fathom_registry::{PRODUCTION, Promotion, RegistryError};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -26,6 +29,10 @@ pub struct QuickstartArgs {
     /// Random seed (env FATHOM_SEED).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Registered model to record the runs under and register the winner
+    /// as (default: [registry] model in fathom.toml, else fraud).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
 }
 
 /// Runs `fathom quickstart`.
@@ -37,7 +44,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     let report_path = args.dir.join("profile.html");
     let mut steps: Vec<(String, String, f64)> = Vec::new();
 
-    ui.note("1/6 generating card transactions …");
+    ui.note("1/7 generating card transactions …");
     let t = Instant::now();
     let gen_args = GenerateArgs {
         output: data.clone(),
@@ -62,7 +69,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("2/6 inferring the schema contract …");
+    ui.note("2/7 inferring the schema contract …");
     let t = Instant::now();
     let schema = infer_schema_of(&data, InferOptions::default(), ui)?;
     write_atomic(&schema_path, schema.to_toml().as_bytes())?;
@@ -80,7 +87,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("3/6 validating the data against the contract …");
+    ui.note("3/7 validating the data against the contract …");
     let t = Instant::now();
     let report = validate_with_progress(&data, &schema, ui)?;
     if !report.passed {
@@ -93,7 +100,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("4/6 storing a content-addressed snapshot …");
+    ui.note("4/7 storing a content-addressed snapshot …");
     let t = Instant::now();
     let created = snapshot_with_progress(config, &data, Some(&schema), ui)?;
     let snap_dir = config
@@ -116,7 +123,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("5/6 profiling the data …");
+    ui.note("5/7 profiling the data …");
     let t = Instant::now();
     let profile = profile_file(&data, &report_path, None, Some(&schema), 20, ui)?;
     let rate = profile.label.as_ref().map_or(String::new(), |l| {
@@ -132,7 +139,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("6/6 training baseline, logistic regression, random forest and GBDT …");
+    ui.note("6/7 training baseline, logistic regression, random forest and GBDT …");
     let t = Instant::now();
     let model_path = args.dir.join("model.fathom");
     let mut train = fathom_learn::trainer::TrainConfig {
@@ -140,16 +147,37 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         ..config.train_config()
     };
     train.gbdt.seed = seed;
-    let trained = super::train::train_file(
+    let mut opened = crate::store::open(config)?;
+    // Train on the contract as written to disk, as `fathom train --schema`
+    // would.
+    let contract = super::data::load_schema(&schema_path)?;
+    let trained_files = super::train::train_file(
         &data,
-        Some(&schema_path),
+        &contract,
         &model_path,
         &train,
         Some(created.manifest.id.clone()),
         ui,
     )?;
-    let training_report = trained.report.clone();
-    let trained = trained.result;
+    let training_report = trained_files.report.clone();
+    let model_name = args
+        .model
+        .clone()
+        .or_else(|| config.registry.model.clone())
+        .unwrap_or_else(|| "fraud".into());
+    let recorded = record_training(
+        &mut opened,
+        &TrainingInput {
+            model: &model_name,
+            data: &data,
+            snapshot: Some(&created.manifest.id),
+            config: &train,
+            register: true,
+        },
+        &trained_files,
+        &model_path,
+    )?;
+    let trained = trained_files.result;
     let best = trained
         .candidates
         .iter()
@@ -168,14 +196,58 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
+    ui.note("7/7 registering the best model and promoting it through the gate …");
+    let t = Instant::now();
+    let version = recorded
+        .version
+        .clone()
+        .context("the winner was not registered")?;
+    let who = crate::store::actor();
+    let promotion = opened.store.promote(
+        &Promotion {
+            model: version.model.clone(),
+            version: version.version,
+            alias: PRODUCTION.into(),
+            force: false,
+        },
+        &config.registry.promotion,
+        &who,
+        "fathom quickstart",
+    );
+    let (promoted, refused) = match promotion {
+        Ok(m) => (Some(m), None),
+        Err(RegistryError::PromotionRefused { failures, .. }) => (None, Some(failures)),
+        Err(e) => return Err(e.into()),
+    };
+    let alias_text = match (&promoted, &refused) {
+        (Some(m), _) if !m.changed => format!("already {PRODUCTION}"),
+        (Some(m), _) => match m.from {
+            Some(from) => format!("promoted to {PRODUCTION} (was version {from})"),
+            None => format!("promoted to {PRODUCTION}"),
+        },
+        _ => format!("NOT promoted to {PRODUCTION}: the gate refused it"),
+    };
+    steps.push((
+        "register".into(),
+        format!(
+            "{}@{}, {alias_text}; {}",
+            version.model,
+            version.version,
+            recorded.runs_text()
+        ),
+        t.elapsed().as_secs_f64(),
+    ));
+    let status = if refused.is_some() { EXIT_REFUSED } else { 0 };
+
     if ui.json {
         ui.print_json(&serde_json::json!({
             "model": model_path, "best": trained.best, "candidates": trained.candidates,
             "data": data, "schema": schema_path, "schema_hash": schema.hash(), "snapshot": created.manifest,
             "profile": report_path, "training_report": training_report, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
+            "runs": recorded.runs, "version": version, "promotion": promoted, "refused": refused,
             "steps": steps.iter().map(|(s, d, t)| serde_json::json!({"step": s, "result": d, "seconds": t})).collect::<Vec<_>>(),
         }))?;
-        return Ok(0);
+        return Ok(status);
     }
     let mut t = table(&["step", "result", "time"]);
     for (step, result, secs) in &steps {
@@ -183,6 +255,9 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     }
     println!("{t}");
     super::train::print_comparison(&trained);
+    if let Some(failures) = &refused {
+        print_refusal(&version.model, version.version, PRODUCTION, failures);
+    }
     println!(
         "done in {:.1}s. Open {} in a browser to look at the data, and {} for the model comparison.",
         started.elapsed().as_secs_f64(),
@@ -194,5 +269,9 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         schema_path.display(),
         model_path.display()
     );
-    Ok(0)
+    println!(
+        "Registry: `fathom runs list --experiment {m}` shows the runs, `fathom models show {m}` the versions, `fathom audit --model {m}` every change.",
+        m = version.model
+    );
+    Ok(status)
 }

@@ -1,10 +1,12 @@
 //! `fathom train`: train the candidate ladder and write the best model.
 
-use crate::commands::data::{infer_schema_of, load_schema};
+use crate::commands::data::{infer_schema_of, load_schema, snapshot_with_progress};
+use crate::tracking::{TrainingInput, record_training};
 use crate::train_report::{ReportInput, render, report_path};
 use crate::ui::{Ui, table};
 use anyhow::{Context, Result};
 use clap::Args;
+use fathom_core::Schema;
 use fathom_data::contract::InferOptions;
 use fathom_data::export::write_atomic;
 use fathom_data::ingest::{ReadOptions, read_frame};
@@ -34,6 +36,14 @@ pub struct TrainArgs {
     /// Seed for splits and sampling (env FATHOM_SEED).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Registered model to record under: the runs' experiment and the
+    /// model the winner becomes a version of. Default: [registry] model in
+    /// fathom.toml, else the data file's name without extension.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Record the runs but do not register the winner as a model version.
+    #[arg(long)]
+    pub no_register: bool,
 }
 
 /// A finished training run and where its files went.
@@ -51,16 +61,12 @@ pub struct Trained {
 /// training data's snapshot, recorded in the model's lineage.
 pub fn train_file(
     data: &Path,
-    schema: Option<&Path>,
+    schema: &Schema,
     output: &Path,
     config: &TrainConfig,
     snapshot: Option<String>,
     ui: &Ui,
 ) -> Result<Trained> {
-    let schema = match schema {
-        Some(p) => load_schema(p)?,
-        None => infer_schema_of(data, InferOptions::default(), ui)?,
-    };
     let frame = read_frame(
         data,
         &ReadOptions {
@@ -72,7 +78,7 @@ pub fn train_file(
         ui,
         bar: std::sync::Mutex::new(None),
     };
-    let mut result = train_binary_with_progress(&frame, &schema, config, &bars)
+    let mut result = train_binary_with_progress(&frame, schema, config, &bars)
         .with_context(|| format!("training on {}", data.display()))?;
     result.artifact.lineage.data_snapshot = snapshot;
     bars.finish();
@@ -235,13 +241,38 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
     if let Some(c) = args.candidates {
         train.candidates = c;
     }
+    let model = match args.model.clone().or_else(|| config.registry.model.clone()) {
+        Some(m) => m,
+        None => default_model_name(&args.data)?,
+    };
+    // Open the store first, so a store that cannot be used fails before
+    // the training time is spent.
+    let mut opened = crate::store::open(config)?;
+    let schema = match &args.schema {
+        Some(p) => load_schema(p)?,
+        None => infer_schema_of(&args.data, InferOptions::default(), ui)?,
+    };
+    let snapshot = snapshot_with_progress(config, &args.data, Some(&schema), ui)?;
+    let snapshot_id = snapshot.manifest.id.clone();
     let trained = train_file(
         &args.data,
-        args.schema.as_deref(),
+        &schema,
         &args.output,
         &train,
-        None,
+        Some(snapshot_id.clone()),
         ui,
+    )?;
+    let recorded = record_training(
+        &mut opened,
+        &TrainingInput {
+            model: &model,
+            data: &args.data,
+            snapshot: Some(&snapshot_id),
+            config: &train,
+            register: !args.no_register,
+        },
+        &trained,
+        &args.output,
     )?;
     let result = &trained.result;
     if ui.json {
@@ -249,6 +280,8 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
             "output": args.output, "best": result.best, "candidates": result.candidates,
             "checksum": trained.checksum, "report": trained.report,
             "ranked_by": result.ranked_by, "selection": result.selection,
+            "snapshot": snapshot_id, "model": model, "runs": recorded.runs,
+            "version": recorded.version,
         }))?;
     } else {
         print_comparison(result);
@@ -259,6 +292,42 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
             args.output.display(),
             trained.report.display()
         );
+        println!("tracked: {}", recorded.runs_text());
+        match &recorded.version {
+            Some(v) => println!(
+                "registered: {}@{} (promote it with `fathom models promote {} {}`)",
+                v.model, v.version, v.model, v.version
+            ),
+            None => println!("not registered (--no-register)"),
+        }
     }
     Ok(0)
+}
+
+/// The model name a data file gives when none is configured: its file
+/// name without extension, with characters a model name cannot hold
+/// replaced by '_'.
+pub fn default_model_name(data: &Path) -> Result<String> {
+    let stem = data
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect();
+    if name.is_empty() {
+        anyhow::bail!(
+            "{}: cannot name a model after this file; pass --model NAME",
+            data.display()
+        );
+    }
+    Ok(name)
 }

@@ -18,7 +18,8 @@ pub fn fathom_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("FATHOM_ROWS")
         .env_remove("FATHOM_SEED")
         .env_remove("FATHOM_STORE")
-        .env_remove("FATHOM_CONFIG");
+        .env_remove("FATHOM_CONFIG")
+        .env_remove("FATHOM_DATABASE_URL");
     for (k, v) in env {
         c.env(k, v);
     }

@@ -1,0 +1,314 @@
+//! Records a training as runs (one per candidate) and registers its winner
+//! as a model version.
+
+use crate::commands::train::Trained;
+use crate::store::{Opened, actor, holdout_id};
+use anyhow::{Context, Result};
+use fathom_learn::cv::Metric;
+use fathom_learn::trainer::{CandidateResult, TrainConfig};
+use fathom_registry::artifacts::ArtifactStore;
+use fathom_registry::tracking::MAX_VALUE_LEN;
+use fathom_registry::{
+    ArtifactRecord, MetricPoint, ModelVersion, NewRun, NewVersion, RunBatch, RunId,
+};
+use serde::Serialize;
+use std::path::Path;
+
+/// What a training left in the store.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    /// The experiment the runs went to (the model name).
+    pub experiment: String,
+    /// One run per candidate, in the order trained.
+    pub runs: Vec<RecordedRun>,
+    /// The registered version, unless registration was skipped.
+    pub version: Option<ModelVersion>,
+}
+
+/// One candidate's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedRun {
+    /// Run id.
+    pub id: RunId,
+    /// Candidate name.
+    pub candidate: String,
+    /// Whether it won.
+    pub best: bool,
+}
+
+impl Recorded {
+    /// The winner's run id.
+    pub fn best_run(&self) -> Option<RunId> {
+        self.runs.iter().find(|r| r.best).map(|r| r.id)
+    }
+
+    /// "runs 1–4 (best 4)".
+    pub fn runs_text(&self) -> String {
+        let ids: Vec<String> = self.runs.iter().map(|r| r.id.to_string()).collect();
+        format!(
+            "run{} {} in experiment '{}' (best: run {})",
+            if ids.len() == 1 { "" } else { "s" },
+            ids.join(", "),
+            self.experiment,
+            self.best_run()
+                .map_or_else(|| "–".into(), |i| i.to_string())
+        )
+    }
+}
+
+/// What was trained on, for the runs' records.
+pub struct TrainingInput<'a> {
+    /// Model name (also the experiment).
+    pub model: &'a str,
+    /// The data file.
+    pub data: &'a Path,
+    /// The data snapshot's id.
+    pub snapshot: Option<&'a str>,
+    /// The training settings.
+    pub config: &'a TrainConfig,
+    /// Register the winner as a version.
+    pub register: bool,
+}
+
+/// Source version: the commit fathom was built from when known, else its
+/// version.
+pub fn source_version() -> String {
+    option_env!("FATHOM_GIT_COMMIT")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("fathom {}", env!("CARGO_PKG_VERSION")))
+}
+
+/// Flattens a JSON object into `prefix`+key = value pairs (nested keys
+/// joined by '.'), values as text.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, x, out);
+            }
+        }
+        serde_json::Value::Null => {}
+        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+/// The candidate's own settings: its estimator's parameters with the best
+/// search trial's values on top, or an ensemble's members.
+fn candidate_params(c: &CandidateResult, config: &TrainConfig) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let own = match c.name.as_str() {
+        "gbdt" => serde_json::to_value(&config.gbdt).ok(),
+        "logistic" => serde_json::to_value(&config.logistic).ok(),
+        "voting" | "stacking" => c
+            .ensemble
+            .as_ref()
+            .and_then(|e| serde_json::to_value(e).ok()),
+        _ => None,
+    };
+    if let Some(v) = own {
+        flatten("", &v, &mut out);
+    }
+    if let Some(search) = &c.search {
+        for (k, v) in &search.best_trial().params {
+            out.retain(|(key, _)| key != k);
+            out.push((k.clone(), v.to_string()));
+        }
+        out.push(("search.trials".into(), search.trials.len().to_string()));
+    }
+    out
+}
+
+fn finite(key: impl Into<String>, value: f64, out: &mut Vec<MetricPoint>) {
+    if value.is_finite() {
+        out.push(MetricPoint::new(key, value));
+    }
+}
+
+/// Holdout metrics, cross-validation mean and std, and a search's trials
+/// as a step series of the ranking metric.
+fn candidate_metrics(c: &CandidateResult) -> Vec<MetricPoint> {
+    let r = &c.report;
+    let mut out = Vec::new();
+    for (k, v) in [
+        ("auc_roc", r.auc_roc),
+        ("auc_pr", r.auc_pr),
+        ("logloss", r.logloss),
+        ("brier", r.brier),
+        ("accuracy", r.accuracy),
+        ("precision", r.precision),
+        ("recall", r.recall),
+        ("f1", r.f1),
+        ("threshold", r.threshold),
+        ("train_seconds", c.seconds),
+    ] {
+        finite(k, v, &mut out);
+    }
+    if let Some(cv) = &c.cv {
+        for m in Metric::ALL {
+            finite(format!("cv_{}_mean", m.name()), cv.mean.get(m), &mut out);
+            finite(format!("cv_{}_std", m.name()), cv.std.get(m), &mut out);
+        }
+    }
+    if let Some(search) = &c.search {
+        let key = format!("search_cv_{}_mean", search.metric.name());
+        for (i, t) in search.trials.iter().enumerate() {
+            let v = t.cv.mean.get(search.metric);
+            if v.is_finite() {
+                out.push(MetricPoint {
+                    key: key.clone(),
+                    value: v,
+                    step: i as i64 + 1,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Records one run per candidate (params, metrics, tags; the winner also
+/// gets the model file, its report and the settings as artifacts), then
+/// registers the winner as a new version of `input.model` unless told not
+/// to.
+pub fn record_training(
+    opened: &mut Opened,
+    input: &TrainingInput<'_>,
+    trained: &Trained,
+    model_file: &Path,
+) -> Result<Recorded> {
+    let result = &trained.result;
+    let lineage = &result.artifact.lineage;
+    let config_json = serde_json::to_string(&lineage.params)?;
+    let holdout = holdout_id(input.snapshot, &lineage.params);
+    let source = source_version();
+    let store = &mut opened.store;
+    let mut runs = Vec::new();
+    for c in &result.candidates {
+        let best = c.name == result.best;
+        let mut new = NewRun::new(input.model, &c.name);
+        new.source_version = Some(source.clone());
+        new.data_snapshot = input.snapshot.map(str::to_string);
+        new.seed = i64::try_from(input.config.seed).ok();
+        let id = store
+            .start_run(&new)
+            .with_context(|| format!("recording the {} run", c.name))?;
+        let mut params = vec![
+            ("candidate".to_string(), c.name.clone()),
+            ("seed".into(), input.config.seed.to_string()),
+            ("data".into(), input.data.display().to_string()),
+            (
+                "test_fraction".into(),
+                input.config.test_fraction.to_string(),
+            ),
+            (
+                "valid_fraction".into(),
+                input.config.valid_fraction.to_string(),
+            ),
+            ("ranked_by".into(), result.ranked_by.clone()),
+            ("schema_hash".into(), lineage.schema_hash.clone()),
+        ];
+        if let Some(s) = input.snapshot {
+            params.push(("data_snapshot".into(), s.to_string()));
+        }
+        if let Some(h) = &holdout {
+            params.push(("holdout".into(), h.clone()));
+        }
+        if config_json.len() <= MAX_VALUE_LEN {
+            params.push(("train_config".into(), config_json.clone()));
+        }
+        for (k, v) in candidate_params(c, input.config) {
+            if !params.iter().any(|(p, _)| *p == k) && v.len() <= MAX_VALUE_LEN {
+                params.push((k, v));
+            }
+        }
+        let mut tags = vec![("candidate".to_string(), c.name.clone())];
+        if best {
+            tags.push(("best".into(), "true".into()));
+        }
+        let batch = RunBatch {
+            params,
+            metrics: candidate_metrics(c),
+            tags,
+        };
+        let logged = store.log_batch(id, &batch).and_then(|()| {
+            if best {
+                for (name, path) in [("model", model_file), ("report", trained.report.as_path())] {
+                    let a = opened.artifacts.put_file(path)?;
+                    store.log_artifact(
+                        id,
+                        &ArtifactRecord {
+                            name: name.into(),
+                            uri: a.uri,
+                            sha256: a.sha256,
+                            size_bytes: a.size_bytes,
+                        },
+                    )?;
+                }
+                let a = opened.artifacts.put_bytes(config_json.as_bytes())?;
+                store.log_artifact(
+                    id,
+                    &ArtifactRecord {
+                        name: "train_config.json".into(),
+                        uri: a.uri,
+                        sha256: a.sha256,
+                        size_bytes: a.size_bytes,
+                    },
+                )?;
+            }
+            store.finish_run(id)
+        });
+        if let Err(e) = logged {
+            let _ = store.fail_run(id, &e.to_string());
+            return Err(e).with_context(|| format!("recording the {} run {id}", c.name));
+        }
+        runs.push(RecordedRun {
+            id,
+            candidate: c.name.clone(),
+            best,
+        });
+    }
+    let mut recorded = Recorded {
+        experiment: input.model.to_string(),
+        runs,
+        version: None,
+    };
+    if input.register {
+        let stored = opened.artifacts.put_file(model_file)?;
+        let metrics = result
+            .artifact
+            .metrics
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let who = actor();
+        let version = opened.store.register_version(
+            &NewVersion {
+                model: input.model.to_string(),
+                run_id: recorded.best_run(),
+                artifact_uri: stored.uri,
+                artifact_sha256: stored.sha256,
+                schema_hash: lineage.schema_hash.clone(),
+                holdout_snapshot: holdout,
+                metrics,
+                owner: who.user.clone(),
+                description: format!(
+                    "{} (best of {} candidates by {}) trained on {}",
+                    result.best,
+                    result.candidates.len(),
+                    result.ranked_by,
+                    input.data.display()
+                ),
+            },
+            &who,
+            "fathom train",
+        )?;
+        recorded.version = Some(version);
+    }
+    Ok(recorded)
+}
