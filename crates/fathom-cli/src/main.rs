@@ -20,8 +20,9 @@ use std::process::ExitCode;
 /// fathom: tabular machine learning in production, end to end.
 ///
 /// Data in, validated, snapshotted and profiled; models trained, inspected
-/// and used to score files; (in later releases) tracked, served, monitored
-/// and retrained. Start with
+/// and used to score files; every training tracked as runs, models
+/// registered, promoted through a gate, rolled back and audited; (in later
+/// releases) served, monitored and retrained. Start with
 /// `fathom quickstart`, which runs the whole loop on generated card
 /// transactions with embedded defaults.
 ///
@@ -40,7 +41,9 @@ struct Cli {
     /// Config file (default: ./fathom.toml if it exists).
     #[arg(long, global = true, env = "FATHOM_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The local store folder for snapshots (default .fathom; env FATHOM_STORE).
+    /// The local store folder: snapshots, artifacts and (unless [store]
+    /// database or FATHOM_DATABASE_URL says otherwise) the SQLite database
+    /// of runs and models (default .fathom; env FATHOM_STORE).
     #[arg(long, global = true, value_name = "DIR")]
     store: Option<PathBuf>,
     /// Print machine-readable JSON on stdout instead of tables.
@@ -56,12 +59,15 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the whole loop on generated data: generate → infer schema →
-    /// validate → snapshot → profile → train, and say what was made where.
+    /// validate → snapshot → profile → train (every candidate tracked as a
+    /// run) → register the best as model `fraud` and promote it to
+    /// production through the gate, and say what was made where.
     Quickstart(commands::quickstart::QuickstartArgs),
     /// Train the candidate ladder (baseline, logistic regression, random
     /// forest, gradient-boosted trees) on a data file, compare them on
     /// held-out rows and write the best as a checksummed model file, with an
-    /// HTML training report beside it.
+    /// HTML training report beside it. Every candidate is recorded as a run
+    /// and the best is registered as a new model version.
     Train(commands::train::TrainArgs),
     /// Score a CSV or Parquet file with a model: id columns, score and
     /// decision (score ≥ the model's threshold), written as CSV or Parquet.
@@ -71,6 +77,15 @@ enum Command {
     /// Look inside model files.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Tracked runs: list (filter, sort, page), show, compare.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// The model registry: versions, aliases, promotion through the gate,
+    /// rollback, archive, model cards.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// The registry's audit log: who changed what, when, from where and why.
+    Audit(commands::models::AuditArgs),
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -107,6 +122,42 @@ enum ModelCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum RunsCommand {
+    /// List runs, newest first or sorted by --order-by, filtered by
+    /// --filter, one page at a time (★ marks each training's best).
+    List(commands::runs::ListArgs),
+    /// One run: its record, params, metrics, tags and artifacts.
+    Show(commands::runs::ShowArgs),
+    /// Runs side by side: metrics (★ the best of each) and params (≠ where
+    /// they differ).
+    Compare(commands::runs::CompareArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelsCommand {
+    /// Registered models with their latest version and aliases.
+    List(NoArgs),
+    /// A model's versions and alias history (NAME), or one version with
+    /// the run, data snapshot, code version and seed that produced it
+    /// (NAME@ALIAS, NAME@VERSION).
+    Show(commands::models::ShowArgs),
+    /// Register a model file as a new version (copied into the artifact
+    /// store with its checksum).
+    Register(commands::models::RegisterArgs),
+    /// Point an alias at a version. Gated aliases (production) need the
+    /// version to pass the promotion gate; a refusal lists each failed rule
+    /// and exits with status 4, changing nothing.
+    Promote(commands::models::PromoteArgs),
+    /// Move an alias back to the version it named before.
+    Rollback(commands::models::RollbackArgs),
+    /// Archive a version: kept, but no longer promotable.
+    Archive(commands::models::ArchiveArgs),
+    /// A version's model card (Markdown): intended use, data, metrics,
+    /// limitations, owner.
+    Card(commands::models::CardArgs),
+}
+
+#[derive(Subcommand, Debug)]
 enum SchemaCommand {
     /// Infer a schema contract (types, roles, nulls, ranges, categories)
     /// from a CSV or Parquet file and write it as TOML.
@@ -134,6 +185,25 @@ fn main() -> ExitCode {
             Command::Train(a) => commands::train::run(&config, &ui, a),
             Command::Predict(a) => commands::predict::run(&ui, a),
             Command::Model(ModelCommand::Inspect(a)) => commands::model::inspect(&ui, a),
+            Command::Runs(RunsCommand::List(a)) => commands::runs::list(&config, &ui, a),
+            Command::Runs(RunsCommand::Show(a)) => commands::runs::show(&config, &ui, a),
+            Command::Runs(RunsCommand::Compare(a)) => commands::runs::compare(&config, &ui, a),
+            Command::Models(ModelsCommand::List(_)) => commands::models::list(&config, &ui),
+            Command::Models(ModelsCommand::Show(a)) => commands::models::show(&config, &ui, a),
+            Command::Models(ModelsCommand::Register(a)) => {
+                commands::models::register(&config, &ui, a)
+            }
+            Command::Models(ModelsCommand::Promote(a)) => {
+                commands::models::promote(&config, &ui, a)
+            }
+            Command::Models(ModelsCommand::Rollback(a)) => {
+                commands::models::rollback(&config, &ui, a)
+            }
+            Command::Models(ModelsCommand::Archive(a)) => {
+                commands::models::archive(&config, &ui, a)
+            }
+            Command::Models(ModelsCommand::Card(a)) => commands::models::card(&config, &ui, a),
+            Command::Audit(a) => commands::models::audit(&config, &ui, a),
             Command::Data(DataCommand::Generate(a)) => commands::data::generate(&config, &ui, a),
             Command::Data(DataCommand::Inspect(a)) => commands::data::inspect(&ui, a),
             Command::Data(DataCommand::Schema(SchemaCommand::Infer(a))) => {

@@ -2,6 +2,8 @@
 
 pub mod data;
 pub mod model;
+pub mod models;
 pub mod predict;
 pub mod quickstart;
+pub mod runs;
 pub mod train;
