@@ -82,7 +82,12 @@ fn training_writes_one_self_contained_html_report() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, ["m.fathom", "m.report.html", "train.parquet"]);
+    // Beside the data: the model and its report; the runs, snapshot and
+    // artifacts go to the store folder.
+    assert_eq!(
+        files,
+        [".fathom", "m.fathom", "m.report.html", "train.parquet"]
+    );
     let html = std::fs::read_to_string(d.join("m.report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
     for banned in [
