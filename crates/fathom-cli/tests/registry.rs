@@ -280,11 +280,36 @@ fn promote_refuse_force_rollback_and_audit_on_sqlite() {
     let o = run(d, &["models", "archive", "fraud", "2"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("kept for rollback"), "{}", text(&o));
+    // A model file registered by hand gets the same holdout id as when
+    // `train` registered it, so the gate can compare it.
+    let v1 = json(d, &["models", "show", "fraud@1"], &[]);
+    let v3 = json(
+        d,
+        &[
+            "models",
+            "register",
+            "--model-file",
+            "a.fathom",
+            "--name",
+            "fraud",
+        ],
+        &[],
+    );
+    assert_eq!(v3["version"], 3);
+    assert_eq!(v3["run_id"], Value::Null);
+    assert_eq!(v3["artifact_sha256"], sha256_file(&d.join("a.fathom")));
+    assert_eq!(v3["holdout_snapshot"], v1["version"]["holdout_snapshot"]);
+    assert_eq!(v3["metrics"], v1["version"]["metrics"]);
+    let o = run(d, &["models", "promote", "fraud", "3"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(production(d, "fraud", &[]), 3);
+    let listed = json(d, &["models", "list"], &[]);
+    assert_eq!(listed[0]["latest_version"], 3);
     let card = run(d, &["models", "card", "fraud", "1", "-o", "card.md"], &[]);
     assert!(card.status.success(), "{}", text(&card));
     let md = std::fs::read_to_string(d.join("card.md")).unwrap();
     assert!(md.starts_with("# Model card: fraud version 1"), "{md}");
-    assert!(md.contains("production"), "{md}");
+    assert!(md.contains("gbdt"), "{md}");
 }
 
 #[test]
