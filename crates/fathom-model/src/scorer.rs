@@ -1,91 +1,63 @@
-//! The compiled scorer: every tree of an ensemble packed into one
-//! contiguous node array, walked without allocation for a single row and
-//! across threads for a batch.
+//! The compiled scorer: a tree ensemble rewritten so that rows are scored
+//! with small-integer tests, without unpredictable branches for a single
+//! row and tree by tree over blocks of rows for a batch.
+//!
+//! * [`layout`] quantises a row — one small integer per *slot* (a feature
+//!   and the kind of test made on it) — and builds the node array, in which
+//!   every test is "bit `x` of a bitset";
+//! * [`walk`] scores one row, advancing several trees in lockstep;
+//! * [`block`] scores a batch, routing a block of rows through each tree
+//!   node by node.
+//!
+//! Both give exactly [`Ensemble::predict_raw`]'s result, bit for bit: the
+//! integer tests decide as the `f64` tests do, and leaf values are added in
+//! tree order starting from `-0.0`, with the base score added last.
 
-use crate::tree::{Ensemble, SplitKind, bitset_contains};
+mod block;
+mod layout;
+mod walk;
+
+use crate::tree::Ensemble;
+use layout::{Node, Slot};
 use rayon::prelude::*;
 
-const DEFAULT_LEFT: u8 = 1;
-const CATEGORICAL: u8 = 2;
-
-/// One internal node, 24 bytes.
-#[derive(Clone, Copy, Debug)]
-struct Node {
-    threshold: f64,
-    feature: u32,
-    /// Child index in `nodes`, or `!leaf` (negative) into `leaves`.
-    left: i32,
-    right: i32,
-    /// For categorical nodes, the index of its bitset in `bitsets`.
-    bitset: u16,
-    flags: u8,
-}
-
 /// A tree ensemble compiled for fast scoring. Gives exactly
-/// [`Ensemble::predict_raw`]'s results.
+/// [`Ensemble::predict_raw`]'s and [`Ensemble::predict`]'s results.
 #[derive(Clone, Debug)]
 pub struct Scorer {
+    /// Internal nodes of all trees, then all leaves.
     nodes: Vec<Node>,
-    /// Each tree's root: a node index, or `!leaf` for a single-leaf tree.
-    roots: Vec<i32>,
-    leaves: Vec<f64>,
-    bitsets: Vec<Vec<u32>>,
+    /// For each internal node, its numeric limit (left iff `x <= limit`),
+    /// or [`layout::CATEGORICAL`].
+    limits: Vec<u32>,
+    /// Index of the first leaf in `nodes`.
+    first_leaf: u32,
+    /// Each tree's root node, padded with a leaf to a multiple of
+    /// [`walk::LANES`] (padding is walked but never added).
+    roots: Vec<u32>,
+    /// Number of trees (without padding).
+    num_trees: usize,
+    /// Leaf values: leaf node `n` has value `values[n - first_leaf]`.
+    values: Vec<f64>,
+    /// The bitsets the nodes test: an all-zero prefix (leaves), shared
+    /// staircases (numeric nodes), then each categorical node's own.
+    bits: Vec<u32>,
+    /// The quantised inputs; never empty.
+    slots: Vec<Slot>,
+    /// Sorted distinct thresholds of each numeric feature.
+    cuts: Vec<f64>,
     base_score: f64,
     num_features: usize,
     binary: bool,
 }
 
 impl Scorer {
-    /// Packs an ensemble. Fails only if it has more than 65,535 categorical
-    /// splits or 2³¹ nodes, which no sensible model has.
+    /// Compiles an ensemble. Fails (`None`) if a tree is malformed (a
+    /// child index out of range or reached twice, lengths that disagree, a
+    /// bitset outside its words), or if the ensemble is too large to index
+    /// with 32-bit integers, which no sensible model is.
     pub fn compile(ensemble: &Ensemble) -> Option<Scorer> {
-        let mut s = Scorer {
-            nodes: Vec::new(),
-            roots: Vec::with_capacity(ensemble.trees.len()),
-            leaves: Vec::new(),
-            bitsets: Vec::new(),
-            base_score: ensemble.base_score,
-            num_features: ensemble.num_features,
-            binary: ensemble.objective == "binary",
-        };
-        for tree in &ensemble.trees {
-            let node_base = i32::try_from(s.nodes.len()).ok()?;
-            let leaf_base = i32::try_from(s.leaves.len()).ok()?;
-            let remap = |c: i32| {
-                if c < 0 {
-                    !(leaf_base + !c)
-                } else {
-                    node_base + c
-                }
-            };
-            for n in 0..tree.num_nodes() {
-                let mut flags = 0;
-                let mut bitset = 0u16;
-                if tree.default_left[n] {
-                    flags |= DEFAULT_LEFT;
-                }
-                if tree.split_kind[n] == SplitKind::Categorical {
-                    flags |= CATEGORICAL;
-                    bitset = u16::try_from(s.bitsets.len()).ok()?;
-                    s.bitsets.push(tree.cat_bitset(n).to_vec());
-                }
-                s.nodes.push(Node {
-                    threshold: tree.threshold[n],
-                    feature: tree.split_feature[n],
-                    left: remap(tree.left_child[n]),
-                    right: remap(tree.right_child[n]),
-                    bitset,
-                    flags,
-                });
-            }
-            s.roots.push(if tree.num_nodes() == 0 {
-                !leaf_base
-            } else {
-                node_base
-            });
-            s.leaves.extend_from_slice(&tree.leaf_value);
-        }
-        Some(s)
+        layout::compile(ensemble)
     }
 
     /// Number of features a row must provide.
@@ -93,34 +65,29 @@ impl Scorer {
         self.num_features
     }
 
-    /// The raw score (margin) of one row. Allocates nothing.
+    /// Number of trees.
+    pub fn num_trees(&self) -> usize {
+        self.num_trees
+    }
+
+    /// The raw score (margin) of one row. A row shorter than
+    /// [`num_features`](Self::num_features) reads the absent features as
+    /// missing. Allocates nothing for models that split on at most 256
+    /// (feature, kind) pairs.
     #[inline]
     pub fn predict_raw(&self, row: &[f64]) -> f64 {
-        // Same order as Ensemble::predict_raw: trees first, then the base.
-        let mut sum = -0.0;
-        for &root in &self.roots {
-            let mut at = root;
-            while at >= 0 {
-                let node = &self.nodes[at as usize];
-                let v = row.get(node.feature as usize).copied().unwrap_or(f64::NAN);
-                let left = if node.flags & CATEGORICAL != 0 {
-                    bitset_contains(&self.bitsets[node.bitset as usize], v)
-                } else if v.is_finite() {
-                    v <= node.threshold
-                } else {
-                    node.flags & DEFAULT_LEFT != 0
-                };
-                at = if left { node.left } else { node.right };
-            }
-            sum += self.leaves[!at as usize];
-        }
-        self.base_score + sum
+        self.walk_row(row)
     }
 
     /// The prediction on the objective's scale (probability for binary).
     #[inline]
     pub fn predict(&self, row: &[f64]) -> f64 {
-        let raw = self.predict_raw(row);
+        self.link(self.predict_raw(row))
+    }
+
+    /// Applies the objective's link to a raw score.
+    #[inline]
+    fn link(&self, raw: f64) -> f64 {
         if self.binary {
             1.0 / (1.0 + (-raw).exp())
         } else {
@@ -129,14 +96,26 @@ impl Scorer {
     }
 
     /// Scores a row-major batch (`values.len() == rows × num_features`)
-    /// on all threads, writing one prediction per row into `out`.
+    /// on all threads, writing one prediction per row into `out`. A row
+    /// not wholly inside `values` reads as all missing. The result does not
+    /// depend on the number of threads.
     pub fn predict_batch(&self, values: &[f64], out: &mut [f64]) {
         let width = self.num_features.max(1);
-        out.par_chunks_mut(1024).enumerate().for_each(|(k, chunk)| {
-            for (i, o) in chunk.iter_mut().enumerate() {
-                let r = (k * 1024 + i) * width;
-                *o = self.predict(values.get(r..r + width).unwrap_or(&[]));
-            }
-        });
+        out.par_chunks_mut(block::TASK)
+            .enumerate()
+            .for_each(|(k, chunk)| {
+                let mut scratch = block::Scratch::new(self.slots.len());
+                for (b, part) in chunk.chunks_mut(block::ROWS).enumerate() {
+                    let first = k * block::TASK + b * block::ROWS;
+                    let rows = (0..part.len()).map(|i| {
+                        let r = (first + i) * width;
+                        values.get(r..r + width).unwrap_or(&[])
+                    });
+                    let sums = self.score_block(rows, &mut scratch);
+                    for (o, &s) in part.iter_mut().zip(sums) {
+                        *o = self.link(s);
+                    }
+                }
+            });
     }
 }
