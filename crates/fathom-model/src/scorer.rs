@@ -3,47 +3,55 @@
 //! row and tree by tree over blocks of rows for a batch.
 //!
 //! * [`layout`] quantises a row — one small integer per *slot* (a feature
-//!   and the kind of test made on it) — and builds the node array, in which
-//!   every test is "bit `x` of a bitset";
-//! * [`walk`] scores one row, advancing several trees in lockstep;
-//! * [`block`] scores a batch, routing a block of rows through each tree
-//!   node by node.
+//!   and the kind of test made on it) — and lays out the nodes, their tests
+//!   and the answer table from which a row's decisions at every node are
+//!   copied;
+//! * [`walk`] scores one row: its decisions first, then several trees
+//!   walked in lockstep. A batch scores its rows this way on all threads.
 //!
-//! Both give exactly [`Ensemble::predict_raw`]'s result, bit for bit: the
+//! The result is exactly [`Ensemble::predict_raw`]'s, bit for bit: the
 //! integer tests decide as the `f64` tests do, and leaf values are added in
 //! tree order starting from `-0.0`, with the base score added last.
 
-mod block;
 mod layout;
 mod walk;
 
 use crate::tree::Ensemble;
-use layout::{Node, Slot};
+use layout::{Input, SlotLayout, Test};
 use rayon::prelude::*;
+
+/// Rows per parallel work unit of a batch.
+const BATCH_TASK: usize = 1024;
 
 /// A tree ensemble compiled for fast scoring. Gives exactly
 /// [`Ensemble::predict_raw`]'s and [`Ensemble::predict`]'s results.
 #[derive(Clone, Debug)]
 pub struct Scorer {
-    /// Internal nodes of all trees, then all leaves.
-    nodes: Vec<Node>,
-    /// For each internal node, its numeric limit (left iff `x <= limit`),
-    /// or [`layout::CATEGORICAL`].
-    limits: Vec<u32>,
-    /// Index of the first leaf in `nodes`.
-    first_leaf: u32,
+    /// `[right, left]` child of each internal node, numbered slot by slot
+    /// (with gaps), padded to a power of two.
+    children: Vec<[u32; 2]>,
+    /// Each internal node's test (a dummy in the gaps).
+    tests: Vec<Test>,
+    /// The bitsets of the categorical tests.
+    cat_bits: Vec<u32>,
+    /// The answer table (empty when `answered` is false).
+    answers: Vec<u32>,
+    /// Whether the model has an answer table (else single rows are walked
+    /// with the tests).
+    answered: bool,
+    /// Where each slot's node bits and answers are.
+    slots: Vec<SlotLayout>,
+    /// Internal nodes are numbered below this (a multiple of 32).
+    num_internal: u32,
     /// Each tree's root node, padded with a leaf to a multiple of
     /// [`walk::LANES`] (padding is walked but never added).
     roots: Vec<u32>,
     /// Number of trees (without padding).
     num_trees: usize,
-    /// Leaf values: leaf node `n` has value `values[n - first_leaf]`.
+    /// Leaf values: leaf `LEAF | i` has value `values[i]`.
     values: Vec<f64>,
-    /// The bitsets the nodes test: an all-zero prefix (leaves), shared
-    /// staircases (numeric nodes), then each categorical node's own.
-    bits: Vec<u32>,
-    /// The quantised inputs; never empty.
-    slots: Vec<Slot>,
+    /// The features read from a row, each filling one or two slots.
+    inputs: Vec<Input>,
     /// Sorted distinct thresholds of each numeric feature.
     cuts: Vec<f64>,
     base_score: f64,
@@ -52,6 +60,12 @@ pub struct Scorer {
 }
 
 impl Scorer {
+    /// The value of leaf number `n`.
+    #[inline(always)]
+    fn leaf_value(&self, n: u32) -> f64 {
+        self.values[(n & !layout::LEAF) as usize]
+    }
+
     /// Compiles an ensemble. Fails (`None`) if a tree is malformed (a
     /// child index out of range or reached twice, lengths that disagree, a
     /// bitset outside its words), or if the ensemble is too large to index
@@ -101,21 +115,59 @@ impl Scorer {
     /// depend on the number of threads.
     pub fn predict_batch(&self, values: &[f64], out: &mut [f64]) {
         let width = self.num_features.max(1);
-        out.par_chunks_mut(block::TASK)
+        out.par_chunks_mut(BATCH_TASK)
             .enumerate()
             .for_each(|(k, chunk)| {
-                let mut scratch = block::Scratch::new(self.slots.len());
-                for (b, part) in chunk.chunks_mut(block::ROWS).enumerate() {
-                    let first = k * block::TASK + b * block::ROWS;
-                    let rows = (0..part.len()).map(|i| {
-                        let r = (first + i) * width;
-                        values.get(r..r + width).unwrap_or(&[])
-                    });
-                    let sums = self.score_block(rows, &mut scratch);
-                    for (o, &s) in part.iter_mut().zip(sums) {
-                        *o = self.link(s);
-                    }
+                for (i, o) in chunk.iter_mut().enumerate() {
+                    let r = (k * BATCH_TASK + i) * width;
+                    *o = self.predict(values.get(r..r + width).unwrap_or(&[]));
                 }
             });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{SplitKind, Tree};
+
+    /// One tree: categorical split on feature 0 sending `codes` left.
+    fn categorical(codes: &[u32]) -> Ensemble {
+        let words = codes.iter().max().map_or(1, |&c| c as usize / 32 + 1);
+        let mut bits = vec![0u32; words];
+        for &c in codes {
+            bits[c as usize / 32] |= 1 << (c % 32);
+        }
+        let mut t = Tree::constant(1.0, 1, 1.0);
+        t.split_feature = vec![0];
+        t.split_kind = vec![SplitKind::Categorical];
+        t.threshold = vec![0.0];
+        t.default_left = vec![false];
+        t.cat_index = vec![0];
+        t.cat_boundaries = vec![0, words as u32];
+        t.cat_words = bits;
+        t.left_child = vec![!0];
+        t.right_child = vec![!1];
+        t.leaf_value = vec![1.0, 2.0];
+        Ensemble {
+            trees: vec![t],
+            base_score: 0.0,
+            num_features: 1,
+            objective: "regression".into(),
+        }
+    }
+
+    #[test]
+    fn the_answer_table_is_built_within_its_budget_only() {
+        let small = Scorer::compile(&categorical(&[3, 900])).unwrap();
+        assert!(small.answered);
+        // Codes 0..=901 (901 is "not a left code") × one word.
+        assert_eq!(small.answers.len(), 902);
+        let huge = Scorer::compile(&categorical(&[3, 5_000_000])).unwrap();
+        assert!(!huge.answered);
+        for (code, want) in [(3.0, 1.0), (5e6, 1.0), (4.0, 2.0), (5e6 + 1.0, 2.0)] {
+            assert_eq!(huge.predict(&[code]), want);
+            assert_eq!(small.predict(&[code]), if code == 3.0 { 1.0 } else { 2.0 });
+        }
     }
 }

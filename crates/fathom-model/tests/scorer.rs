@@ -46,9 +46,11 @@ enum Use {
 }
 
 fn threshold(r: &mut Rng) -> f64 {
-    match r.below(10) {
-        0..=5 => r.pick(&POOL),
-        6..=8 => (r.unit() - 0.5) * 8.0,
+    match r.below(40) {
+        0..=23 => r.pick(&POOL),
+        24..=35 => (r.unit() - 0.5) * 8.0,
+        // Thresholds no finite value passes, or every one does.
+        36 => r.pick(&[f64::NAN, f64::INFINITY, f64::NEG_INFINITY]),
         _ => {
             // Neighbours of pool values: one ulp either side.
             let t: f64 = r.pick(&POOL[4..]);
@@ -262,6 +264,49 @@ fn batch_results_do_not_depend_on_the_thread_count() {
             a.to_bits(),
             model.predict(&flat[i * 4..i * 4 + 4]).to_bits()
         );
+    }
+}
+
+#[test]
+fn large_ensembles_score_bit_identically() {
+    // Enough nodes that a row's decisions no longer fit the stack buffer.
+    let mut r = Rng(11);
+    let uses = [Use::Numeric, Use::Both, Use::Categorical, Use::Numeric];
+    let model = random_ensemble(&mut r, 1200, &uses);
+    let nodes: usize = model.trees.iter().map(|t| t.num_nodes()).sum();
+    assert!(nodes > 20_000, "{nodes} nodes");
+    let scorer = Scorer::compile(&model).unwrap();
+    for _ in 0..300 {
+        assert_same(&scorer, &model, &random_row(&mut r, &uses));
+    }
+}
+
+#[test]
+fn huge_categorical_codes_are_scored_without_the_answer_table() {
+    // A code of five million makes the answer table too large; single rows
+    // are then walked with the node tests.
+    let mut t = small_tree();
+    t.cat_words = vec![0; 156_251];
+    t.cat_boundaries = vec![0, 156_251];
+    t.cat_words[1] = 1 << 2; // code 34
+    t.cat_words[156_250] = 1 << 0; // code 5,000,000
+    let mut r = Rng(5);
+    let uses = [Use::Numeric, Use::Categorical, Use::Both];
+    let mut model = random_ensemble(&mut r, 20, &uses);
+    model.trees.insert(3, t);
+    let scorer = Scorer::compile(&model).unwrap();
+    let mut rows: Vec<Vec<f64>> = (0..500).map(|_| random_row(&mut r, &uses)).collect();
+    for code in [34.0, 5e6, 5e6 - 1.0, 5e6 + 1.0, 5e6 + 0.5, 1e12] {
+        rows.push(vec![0.7, code, 1.0]);
+    }
+    for row in &rows {
+        assert_same(&scorer, &model, row);
+    }
+    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+    let mut out = vec![0.0; rows.len()];
+    scorer.predict_batch(&flat, &mut out);
+    for (o, row) in out.iter().zip(&rows) {
+        assert_eq!(o.to_bits(), model.predict(row).to_bits());
     }
 }
 
