@@ -1,6 +1,5 @@
-//! The compiled scorer: a tree ensemble rewritten so that rows are scored
-//! with small-integer tests, without unpredictable branches for a single
-//! row and tree by tree over blocks of rows for a batch.
+//! The compiled scorer: a tree ensemble rewritten so that a row is scored
+//! with small-integer tests and bit lookups, without unpredictable branches.
 //!
 //! * [`layout`] quantises a row — one small integer per *slot* (a feature
 //!   and the kind of test made on it) — and lays out the nodes, their tests
@@ -86,8 +85,8 @@ impl Scorer {
 
     /// The raw score (margin) of one row. A row shorter than
     /// [`num_features`](Self::num_features) reads the absent features as
-    /// missing. Allocates nothing for models that split on at most 256
-    /// (feature, kind) pairs.
+    /// missing. Allocates nothing (models with more than about 16,000
+    /// internal nodes reuse one buffer per thread, allocated on first use).
     #[inline]
     pub fn predict_raw(&self, row: &[f64]) -> f64 {
         self.walk_row(row)
