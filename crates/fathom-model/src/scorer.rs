@@ -29,9 +29,10 @@ pub struct Scorer {
     /// `[right, left]` child of each internal node, numbered slot by slot
     /// (with gaps), padded to a power of two.
     children: Vec<[u32; 2]>,
-    /// Each internal node's test (a dummy in the gaps).
+    /// Each internal node's test (a dummy in the gaps); kept only when
+    /// there is no answer table.
     tests: Vec<Test>,
-    /// The bitsets of the categorical tests.
+    /// The bitsets of the categorical tests; as `tests`.
     cat_bits: Vec<u32>,
     /// The answer table (empty when `answered` is false).
     answers: Vec<u32>,

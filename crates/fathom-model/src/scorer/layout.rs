@@ -341,13 +341,19 @@ pub(super) fn compile(ensemble: &Ensemble) -> Option<Scorer> {
         values.push(0.0);
     }
     let answers = answer_table(&mut slots, &slot_max, &slot_nodes, &tests, &cat_bits);
+    let answered = answers.is_some();
+    if answered {
+        // The answers replace the tests.
+        tests = Vec::new();
+        cat_bits = Vec::new();
+    }
     let num_trees = roots.len();
     roots.resize(num_trees.next_multiple_of(LANES), LEAF);
     Some(Scorer {
         children,
         tests,
         cat_bits,
-        answered: answers.is_some(),
+        answered,
         answers: answers.unwrap_or_default(),
         slots,
         num_internal,
