@@ -16,7 +16,7 @@ mod layout;
 mod walk;
 
 use crate::tree::Ensemble;
-use layout::{Input, SlotLayout, Test};
+use layout::{Children, Input, SlotLayout, Test};
 use rayon::prelude::*;
 
 /// Rows per parallel work unit of a batch.
@@ -28,7 +28,9 @@ const BATCH_TASK: usize = 1024;
 pub struct Scorer {
     /// `[right, left]` child of each internal node, numbered slot by slot
     /// (with gaps), padded to a power of two.
-    children: Vec<[u32; 2]>,
+    children: Children,
+    /// The flag that marks a leaf's number.
+    leaf: u32,
     /// Each internal node's test (a dummy in the gaps); kept only when
     /// there is no answer table.
     tests: Vec<Test>,
@@ -48,7 +50,7 @@ pub struct Scorer {
     roots: Vec<u32>,
     /// Number of trees (without padding).
     num_trees: usize,
-    /// Leaf values: leaf `LEAF | i` has value `values[i]`.
+    /// Leaf values: leaf `leaf | i` has value `values[i]`.
     values: Vec<f64>,
     /// The features read from a row, each filling one or two slots.
     inputs: Vec<Input>,
@@ -63,7 +65,7 @@ impl Scorer {
     /// The value of leaf number `n`.
     #[inline(always)]
     fn leaf_value(&self, n: u32) -> f64 {
-        self.values[(n & !layout::LEAF) as usize]
+        self.values[(n & !self.leaf) as usize]
     }
 
     /// Compiles an ensemble. Fails (`None`) if a tree is malformed (a
@@ -154,6 +156,21 @@ mod tests {
             base_score: 0.0,
             num_features: 1,
             objective: "regression".into(),
+        }
+    }
+
+    #[test]
+    fn child_tables_are_narrow_when_the_numbers_fit() {
+        let small = categorical(&[3, 900]);
+        assert!(matches!(Scorer::compile(&small).unwrap().children, Children::Narrow(_)));
+        // 40,000 leaves need more than 15 bits.
+        let mut many = small.clone();
+        many.trees.extend((0..40_000).map(|i| Tree::constant(f64::from(i % 7), 1, 1.0)));
+        many.trees.push(small.trees[0].clone());
+        let s = Scorer::compile(&many).unwrap();
+        assert!(matches!(s.children, Children::Wide(_)));
+        for code in [3.0, 4.0, 900.0, f64::NAN] {
+            assert_eq!(s.predict(&[code]).to_bits(), many.predict(&[code]).to_bits());
         }
     }
 

@@ -24,7 +24,9 @@
 //! reading slot `s` take the consecutive numbers from `32 × word(s)` on, a
 //! range padded to whole 32-bit words. Leaf `i` (counting the leaves of all
 //! trees in order) is numbered `LEAF | i`: the flag tells a walk to stay
-//! there and makes "all lanes are at a leaf" one AND.
+//! there and makes "all lanes are at a leaf" one AND. When all numbers fit
+//! in 15 bits the child table is stored as `u16` with the flag at bit 15
+//! ([`NARROW_LEAF`]): half the cache footprint.
 //!
 //! **Answers.** For every slot and every value `x` the slot can take, the
 //! *answer table* holds one bit per node reading the slot: whether `x`
@@ -45,6 +47,52 @@ const ANSWER_BUDGET: usize = 1 << 22;
 
 /// The bit that marks a node number as a leaf's.
 pub(super) const LEAF: u32 = 1 << 31;
+
+/// The leaf flag of models stored with [`Children::Narrow`].
+pub(super) const NARROW_LEAF: u32 = 1 << 15;
+
+/// `[right, left]` child of each internal node, indexed by the decision.
+#[derive(Clone, Debug)]
+pub(super) enum Children {
+    /// Node numbers below 2¹⁵, leaf flag [`NARROW_LEAF`].
+    Narrow(Vec<[u16; 2]>),
+    /// Leaf flag [`LEAF`].
+    Wide(Vec<[u32; 2]>),
+}
+
+impl Children {
+    /// The child of internal node `n` on the side of `left`.
+    pub(super) fn get(&self, n: u32, left: bool) -> u32 {
+        match self {
+            Children::Narrow(c) => u32::from(c[n as usize][usize::from(left)]),
+            Children::Wide(c) => c[n as usize][usize::from(left)],
+        }
+    }
+}
+
+/// A stored node number.
+pub(super) trait Number: Copy {
+    /// The leaf flag of numbers of this width.
+    const LEAF: u32;
+    /// The number as `u32`.
+    fn widen(self) -> u32;
+}
+
+impl Number for u16 {
+    const LEAF: u32 = NARROW_LEAF;
+    #[inline(always)]
+    fn widen(self) -> u32 {
+        u32::from(self)
+    }
+}
+
+impl Number for u32 {
+    const LEAF: u32 = LEAF;
+    #[inline(always)]
+    fn widen(self) -> u32 {
+        self
+    }
+}
 
 /// Sentinel for an absent slot of an [`Input`].
 pub(super) const NO_SLOT: u32 = u32::MAX;
@@ -349,8 +397,23 @@ pub(super) fn compile(ensemble: &Ensemble) -> Option<Scorer> {
     }
     let num_trees = roots.len();
     roots.resize(num_trees.next_multiple_of(LANES), LEAF);
+    let (children, leaf) = if num_internal <= NARROW_LEAF && values.len() <= NARROW_LEAF as usize {
+        let narrow = |c: u32| {
+            if c & LEAF != 0 {
+                (NARROW_LEAF | (c & !LEAF)) as u16
+            } else {
+                c as u16
+            }
+        };
+        roots.iter_mut().for_each(|r| *r = u32::from(narrow(*r)));
+        let children = children.iter().map(|&[r, l]| [narrow(r), narrow(l)]);
+        (Children::Narrow(children.collect()), NARROW_LEAF)
+    } else {
+        (Children::Wide(children), LEAF)
+    };
     Some(Scorer {
         children,
+        leaf,
         tests,
         cat_bits,
         answered,

@@ -12,7 +12,7 @@
 //! [`layout`]: super::layout
 
 use super::Scorer;
-use super::layout::LEAF;
+use super::layout::{Children, Number};
 use std::cell::RefCell;
 
 /// Trees walked together for one row.
@@ -65,18 +65,30 @@ impl Scorer {
     /// Walks all trees on the decisions `d` (`d.len()` a power of two).
     #[inline]
     fn walk_decided(&self, d: &[u32]) -> f64 {
+        match &self.children {
+            Children::Narrow(c) => self.walk_on(c, d),
+            Children::Wide(c) => self.walk_on(c, d),
+        }
+    }
+
+    /// [`walk_decided`](Self::walk_decided) for one child-table width.
+    #[inline(always)]
+    fn walk_on<T: Number>(&self, children: &[[T; 2]], d: &[u32]) -> f64 {
         // Both tables have power-of-two lengths and every internal node's
         // indices are in range by construction; masking the indices lets
         // the compiler drop the bounds checks from the loop. A lane at a
         // leaf reads some entry too and keeps its number; the choice is
         // made without a branch, which would be mispredicted half the time.
-        let (cm, dm) = (self.children.len() - 1, d.len() - 1);
-        let (children, d) = (&self.children[..=cm], &d[..=dm]);
-        self.walk_with(|n| {
-            let word = d[(n >> 5) as usize & dm];
-            let next = children[n as usize & cm][((word >> (n & 31)) & 1) as usize];
-            std::hint::select_unpredictable(n & LEAF != 0, n, next)
-        })
+        let (cm, dm) = (children.len() - 1, d.len() - 1);
+        let (children, d) = (&children[..=cm], &d[..=dm]);
+        self.walk_with(
+            |n| {
+                let word = d[(n >> 5) as usize & dm];
+                let next = children[n as usize & cm][((word >> (n & 31)) & 1) as usize].widen();
+                std::hint::select_unpredictable(n & T::LEAF != 0, n, next)
+            },
+            T::LEAF,
+        )
     }
 
     /// The raw score of one row of a model without an answer table: the
@@ -85,20 +97,24 @@ impl Scorer {
         SCRATCH.with_borrow_mut(|x| {
             x.resize(self.slots.len(), 0);
             self.quantise_row(row, |s, v| x[s as usize] = v);
-            self.walk_with(|n| {
-                if n & LEAF != 0 {
-                    return n;
-                }
-                let test = self.tests[n as usize];
-                let left = test.left(x[test.slot() as usize], &self.cat_bits);
-                self.children[n as usize][usize::from(left)]
-            })
+            self.walk_with(
+                |n| {
+                    if n & self.leaf != 0 {
+                        return n;
+                    }
+                    let test = self.tests[n as usize];
+                    let left = test.left(x[test.slot() as usize], &self.cat_bits);
+                    self.children.get(n, left)
+                },
+                self.leaf,
+            )
         })
     }
 
-    /// Walks every tree with `step` and adds the leaf values.
+    /// Walks every tree with `step` and adds the leaf values; `leaf` is
+    /// the leaf flag.
     #[inline(always)]
-    fn walk_with(&self, step: impl Fn(u32) -> u32) -> f64 {
+    fn walk_with(&self, step: impl Fn(u32) -> u32, leaf: u32) -> f64 {
         // Same order as Ensemble::predict_raw: trees in order from -0.0,
         // then the base score.
         let mut sum = -0.0;
@@ -108,7 +124,7 @@ impl Scorer {
                 for a in &mut n {
                     *a = step(*a);
                 }
-                if n.iter().fold(LEAF, |all, &a| all & a) != 0 {
+                if n.iter().fold(leaf, |all, &a| all & a) != 0 {
                     break;
                 }
             }
