@@ -14,6 +14,10 @@ print(f"medians over {n.get(('fathom', 'batch_rows_per_s'), 0)} runs")
 f_batch, l_batch = med[("fathom", "batch_rows_per_s")], med[("lightgbm", "batch_rows_per_s")]
 print(f"batch, 2 threads:  fathom {f_batch / 1e6:.3f} M rows/s, LightGBM {l_batch / 1e6:.3f} M rows/s"
       f" -> fathom is {f_batch / l_batch:.2f}x LightGBM's rows/s")
+# Each fathom run is followed by a LightGBM run under much the same load.
+pairs = [f / l for f, l in zip(runs[("fathom", "batch_rows_per_s")], runs[("lightgbm", "batch_rows_per_s")])]
+print("batch ratio run by run: " + ", ".join(f"{r:.2f}x" for r in pairs)
+      + f" (median {statistics.median(pairs):.2f}x)")
 f50, f99 = med[("fathom", "single_p50_us")], med[("fathom", "single_p99_us")]
 for path in ("capi", "python"):
     l50, l99 = med[("lightgbm", f"{path}_p50_us")], med[("lightgbm", f"{path}_p99_us")]
