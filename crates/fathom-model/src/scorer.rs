@@ -162,15 +162,22 @@ mod tests {
     #[test]
     fn child_tables_are_narrow_when_the_numbers_fit() {
         let small = categorical(&[3, 900]);
-        assert!(matches!(Scorer::compile(&small).unwrap().children, Children::Narrow(_)));
+        assert!(matches!(
+            Scorer::compile(&small).unwrap().children,
+            Children::Narrow(_)
+        ));
         // 40,000 leaves need more than 15 bits.
         let mut many = small.clone();
-        many.trees.extend((0..40_000).map(|i| Tree::constant(f64::from(i % 7), 1, 1.0)));
+        many.trees
+            .extend((0..40_000).map(|i| Tree::constant(f64::from(i % 7), 1, 1.0)));
         many.trees.push(small.trees[0].clone());
         let s = Scorer::compile(&many).unwrap();
         assert!(matches!(s.children, Children::Wide(_)));
         for code in [3.0, 4.0, 900.0, f64::NAN] {
-            assert_eq!(s.predict(&[code]).to_bits(), many.predict(&[code]).to_bits());
+            assert_eq!(
+                s.predict(&[code]).to_bits(),
+                many.predict(&[code]).to_bits()
+            );
         }
     }
 
