@@ -52,7 +52,7 @@ fn compile_trees(estimator: &Estimator) -> Result<Option<Scorer>, ModelError> {
     match estimator {
         Estimator::Trees { ensemble } => Scorer::compile(ensemble)
             .map(Some)
-            .ok_or_else(|| ModelError::Compile("the tree ensemble is too large to compile".into())),
+            .ok_or_else(|| ModelError::Compile("the tree ensemble is malformed (a child out of range, a node reached twice, mismatched lengths) or too large to compile; retrain it or restore the file".into())),
         _ => Ok(None),
     }
 }
