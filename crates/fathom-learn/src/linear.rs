@@ -24,7 +24,7 @@ pub enum ClassWeight {
 
 /// Settings of [`fit_logistic`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogisticParams {
     /// Inverse regularisation strength (larger = weaker penalty).
     pub c: f64,
