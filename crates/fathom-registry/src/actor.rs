@@ -20,19 +20,38 @@ impl Actor {
         }
     }
 
-    /// The current operating-system user (`USER`, else `USERNAME`, else
-    /// `unknown`) on this host.
+    /// The current user — `FATHOM_USER`, else `USER`, `LOGNAME` or
+    /// `USERNAME`, else the account of this process's user id, else
+    /// `unknown` — on this host.
     pub fn current() -> Self {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .ok()
-            .filter(|u| !u.is_empty())
+        let user = ["FATHOM_USER", "USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|u| !u.is_empty()))
+            .or_else(account_name)
             .unwrap_or_else(|| "unknown".into());
         Actor {
             user,
             host: host_name(),
         }
     }
+}
+
+/// The account name of this process's user id, from `/etc/passwd` (for
+/// services and containers that run without `USER` set).
+fn account_name() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_owned())
+    })
 }
 
 /// This machine's host name (`/proc/sys/kernel/hostname`, else `HOSTNAME`,
@@ -45,4 +64,17 @@ pub fn host_name() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_account_name_matches_id() {
+        let Ok(out) = std::process::Command::new("id").arg("-un").output() else {
+            eprintln!("SKIPPED: no `id` command to compare with");
+            return;
+        };
+        let expected = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert_eq!(super::account_name().as_deref(), Some(expected.as_str()));
+    }
 }
