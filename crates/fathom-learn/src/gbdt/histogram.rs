@@ -234,18 +234,49 @@ fn group_u8<const K: usize, const COUNT: bool>(
     gh: &[[f32; 2]],
     outs: &mut [&mut [HistBin]],
 ) {
+    if COUNT {
+        let mut acc = [[HistBin::default(); 256]; K];
+        let mut add = |k: usize, b: u8, g: [f64; 2]| {
+            let e = &mut acc[k][b as usize];
+            e.g += g[0];
+            e.h += g[1];
+            e.c += 1;
+        };
+        match rows {
+            Rows::All => {
+                let cols = cols.map(|c| &c[..gh.len()]);
+                for (i, p) in gh.iter().enumerate() {
+                    let g = [p[0] as f64, p[1] as f64];
+                    for k in 0..K {
+                        add(k, cols[k][i], g);
+                    }
+                }
+            }
+            Rows::Subset(rows) => {
+                for (&r, p) in rows.iter().zip(gh) {
+                    let g = [p[0] as f64, p[1] as f64];
+                    let r = r as usize;
+                    for k in 0..K {
+                        add(k, cols[k][r], g);
+                    }
+                }
+            }
+        }
+        for k in 0..K {
+            let n = outs[k].len();
+            outs[k].copy_from_slice(&acc[k][..n]);
+        }
+        return;
+    }
     let mut acc = [[[0f64; 2]; 256]; K];
-    let mut cnt = [[0u32; 256]; K];
     let mut add = |k: usize, b: u8, g: [f64; 2]| {
         let e = &mut acc[k][b as usize];
         e[0] += g[0];
         e[1] += g[1];
-        if COUNT {
-            cnt[k][b as usize] += 1;
-        }
     };
     match rows {
         Rows::All => {
+            let cols = cols.map(|c| &c[..gh.len()]);
             for (i, p) in gh.iter().enumerate() {
                 let g = [p[0] as f64, p[1] as f64];
                 for k in 0..K {
@@ -268,7 +299,7 @@ fn group_u8<const K: usize, const COUNT: bool>(
             *o = HistBin {
                 g: acc[k][b][0],
                 h: acc[k][b][1],
-                c: if COUNT { cnt[k][b] as u64 } else { 0 },
+                c: 0,
             };
         }
     }
@@ -361,26 +392,19 @@ fn gathered_wide<'a, const K: usize>(
     gh: &[[f32; 2]],
     outs: &mut [&mut [HistBin]],
 ) {
-    let mut acc = [[[0f64; 2]; 256]; K];
-    let mut cnt = [[0u32; 256]; K];
+    let mut acc = [[HistBin::default(); 256]; K];
     for (row, p) in rows.zip(gh) {
         let g = [p[0] as f64, p[1] as f64];
         for k in 0..K {
-            let b = row[at[k]] as usize;
-            let e = &mut acc[k][b];
-            e[0] += g[0];
-            e[1] += g[1];
-            cnt[k][b] += 1;
+            let e = &mut acc[k][row[at[k]] as usize];
+            e.g += g[0];
+            e.h += g[1];
+            e.c += 1;
         }
     }
     for k in 0..K {
-        for (b, o) in outs[k].iter_mut().enumerate() {
-            *o = HistBin {
-                g: acc[k][b][0],
-                h: acc[k][b][1],
-                c: cnt[k][b] as u64,
-            };
-        }
+        let n = outs[k].len();
+        outs[k].copy_from_slice(&acc[k][..n]);
     }
 }
 
