@@ -42,10 +42,10 @@ use super::split::{BinSplit, SplitConfig, SplitInfo, best_of, leaf_output};
 const PAR_MIN_WORK: usize = 16_384;
 
 /// Partition chunk size (rows) for parallel partitioning.
-const PART_CHUNK: usize = 1 << 14;
+const PART_CHUNK: usize = 1 << 13;
 
 /// Chunk size (rows) of parallel gathers.
-const GATHER_CHUNK: usize = 1 << 13;
+const GATHER_CHUNK: usize = 1 << 12;
 
 /// Chunk size (rows) of the root's gradient sums: fixed, so that they are
 /// added in the same order whatever the thread count.
@@ -156,9 +156,10 @@ impl<'a> Learner<'a> {
     ) -> Self {
         let layout = HistLayout::new(mappers);
         let total = layout.total();
+        let rb = data.row_major();
         Learner {
             data,
-            row_bins: data.row_major(),
+            row_bins: rb,
             mappers,
             layout,
             cfg,
@@ -713,28 +714,35 @@ fn gather_rows(
     bins: &RowBins,
     gh: &[[f32; 2]],
 ) {
-    gather(ordered, rows, gh);
     let s = bins.stride;
     words.clear();
     words.resize(rows.len() * s, [0; 8]);
+    ordered.clear();
+    ordered.resize(rows.len(), [0.0; 2]);
     let src = &bins.words;
-    let one = |(o, r): (&mut [[u8; 8]], &[u32])| match s {
-        1 => copy_rows::<1>(o, r, src),
-        2 => copy_rows::<2>(o, r, src),
-        3 => copy_rows::<3>(o, r, src),
-        4 => copy_rows::<4>(o, r, src),
-        _ => {
-            for (o, &r) in o.chunks_exact_mut(s).zip(r) {
-                let r = r as usize * s;
-                o.copy_from_slice(&src[r..r + s]);
+    let one = |((w, o), r): ((&mut [[u8; 8]], &mut [[f32; 2]]), &[u32])| {
+        match s {
+            1 => copy_rows::<1>(w, r, src),
+            2 => copy_rows::<2>(w, r, src),
+            3 => copy_rows::<3>(w, r, src),
+            4 => copy_rows::<4>(w, r, src),
+            _ => {
+                for (w, &r) in w.chunks_exact_mut(s).zip(r) {
+                    let r = r as usize * s;
+                    w.copy_from_slice(&src[r..r + s]);
+                }
             }
+        }
+        for (o, &r) in o.iter_mut().zip(r) {
+            *o = gh[r as usize];
         }
     };
     if rows.len() < 2 * GATHER_CHUNK {
-        one((words, rows));
+        one(((words, ordered), rows));
     } else {
         words
             .par_chunks_mut(GATHER_CHUNK * s)
+            .zip(ordered.par_chunks_mut(GATHER_CHUNK))
             .zip(rows.par_chunks(GATHER_CHUNK))
             .for_each(one);
     }
@@ -811,18 +819,29 @@ fn partition_by(
             .map(split)
             .collect()
     };
-    let mut pos = 0;
-    for (c, &nl) in counts.iter().enumerate() {
-        let start = c * chunk;
-        rows[pos..pos + nl].copy_from_slice(&lefts[start..start + nl]);
-        pos += nl;
-    }
-    let total_left = pos;
+    // Copy back: each chunk's lefts and rights to their places, in
+    // parallel over chunks for a large leaf.
+    let total_left: usize = counts.iter().sum();
+    let mut pieces: Vec<(&mut [u32], &[u32])> = Vec::with_capacity(2 * counts.len());
+    let (mut to_left, mut to_right) = rows.split_at_mut(total_left);
     for (c, &nl) in counts.iter().enumerate() {
         let start = c * chunk;
         let nr = (n - start).min(chunk) - nl;
-        rows[pos..pos + nr].copy_from_slice(&rights[start..start + nr]);
-        pos += nr;
+        let (l, rest) = std::mem::take(&mut to_left).split_at_mut(nl);
+        to_left = rest;
+        pieces.push((l, &lefts[start..start + nl]));
+        let (r, rest) = std::mem::take(&mut to_right).split_at_mut(nr);
+        to_right = rest;
+        pieces.push((r, &rights[start..start + nr]));
+    }
+    if counts.len() > 1 {
+        pieces
+            .into_par_iter()
+            .for_each(|(to, from)| to.copy_from_slice(from));
+    } else {
+        pieces
+            .into_iter()
+            .for_each(|(to, from)| to.copy_from_slice(from));
     }
     total_left
 }
