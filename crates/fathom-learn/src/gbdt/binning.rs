@@ -299,6 +299,52 @@ pub struct BinnedData {
     pub num_rows: usize,
 }
 
+impl BinnedData {
+    /// The bins again, row by row, when they are `u8` (`None` for `u16`).
+    pub fn row_major(&self) -> Option<RowBins> {
+        let narrow: Vec<&[u8]> = self
+            .columns
+            .iter()
+            .map(|c| match c {
+                BinColumn::U8(v) => Some(v.as_slice()),
+                BinColumn::U16(_) => None,
+            })
+            .collect::<Option<_>>()?;
+        let stride = narrow.len().div_ceil(8).max(1);
+        let mut words = vec![[0u8; 8]; self.num_rows * stride];
+        words
+            .par_chunks_mut(ROW_BLOCK * stride)
+            .enumerate()
+            .for_each(|(b, block)| {
+                let first = b * ROW_BLOCK;
+                for (f, col) in narrow.iter().enumerate() {
+                    let (w, at) = (f / 8, f % 8);
+                    let rows = block.chunks_exact_mut(stride);
+                    for (row, &bin) in rows.zip(&col[first..]) {
+                        row[w][at] = bin;
+                    }
+                }
+            });
+        Some(RowBins { stride, words })
+    }
+}
+
+/// Rows per task when transposing bins to [`RowBins`].
+const ROW_BLOCK: usize = 1 << 14;
+
+/// `u8` bins stored row by row: row `r` is the `stride` 8-byte words
+/// `words[r * stride..(r + 1) * stride]`, feature `f` being byte `f % 8` of
+/// word `f / 8`. One row of a leaf is then one short run of memory instead
+/// of one cache line per feature, which makes histograms of small leaves
+/// (rows scattered over the data set) several times faster.
+#[derive(Clone, Debug)]
+pub struct RowBins {
+    /// Words per row: the number of features divided by 8, rounded up.
+    pub stride: usize,
+    /// The words of all rows.
+    pub words: Vec<[u8; 8]>,
+}
+
 /// The bin mappers of all features of a data set.
 #[derive(Clone, Debug)]
 pub struct BinMappers {

@@ -5,6 +5,8 @@
 //! ChaCha8 streams seeded from `(seed, r)`, so a run is reproducible and
 //! independent of the thread count.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use fathom_model::tree::{Ensemble, Tree};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -141,7 +143,6 @@ pub fn train(
     let mut trees: Vec<Tree> = Vec::with_capacity(params.num_rounds);
     let mut history = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
-    let mut bag: Option<Vec<u32>> = None;
     for round in 0..params.num_rounds {
         // A forest fits every tree at the base score, so its gradients never change.
         if !forest || round == 0 {
@@ -155,7 +156,7 @@ pub fn train(
             if b.is_empty() {
                 b.push((rng.next_u64() % n as u64) as u32);
             }
-            bag = Some(b);
+            learner.set_bag(Some(b));
         }
         let features: Vec<usize> = if sampling_features && !usable.is_empty() {
             let k = ((usable.len() as f64 * params.feature_fraction).round() as usize)
@@ -173,13 +174,13 @@ pub fn train(
             usable.clone()
         };
 
-        let grown = learner.grow(&gh, bag.as_deref(), &features);
+        let grown = learner.grow(&gh, &features);
         if grown.tree.num_nodes() == 0 && !bagging && !sampling_features && round > 0 {
             // Nothing more can be split: later rounds would repeat this one.
             break;
         }
         if !forest {
-            update_scores(&grown, &binned, bag.is_some(), &mut score);
+            update_scores(&grown, learner.row_leaf(), &binned, bagging, &mut score);
         }
         if let (Some(v), Some(vb)) = (valid, vbinned.as_ref()) {
             let vleaf: Vec<u32> = (0..vb.num_rows)
@@ -254,14 +255,21 @@ pub fn train(
 
 /// Adds the new tree's outputs to the training scores: in-bag rows through
 /// the learner's row → leaf map, out-of-bag rows by walking the tree.
-fn update_scores(grown: &GrownTree, data: &BinnedData, bagged: bool, score: &mut [f64]) {
+fn update_scores(
+    grown: &GrownTree,
+    row_leaf: &[AtomicU32],
+    data: &BinnedData,
+    bagged: bool,
+    score: &mut [f64],
+) {
     let values = &grown.tree.leaf_value;
     score
         .par_chunks_mut(8192)
-        .zip(grown.row_leaf.par_chunks(8192))
+        .zip(row_leaf.par_chunks(8192))
         .enumerate()
         .for_each(|(c, (s, l))| {
-            for (j, (s, &l)) in s.iter_mut().zip(l).enumerate() {
+            for (j, (s, l)) in s.iter_mut().zip(l).enumerate() {
+                let l = l.load(Ordering::Relaxed);
                 let leaf = if l == u32::MAX && bagged {
                     grown.leaf_of(data, c * 8192 + j)
                 } else {

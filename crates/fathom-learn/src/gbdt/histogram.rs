@@ -163,18 +163,23 @@ fn accumulate_direct<B: Copy + Into<usize>>(
 }
 
 /// Features whose histograms one task builds in a single pass over the
-/// rows (sharing the row index and gradient loads).
+/// columns (sharing the row index and gradient loads).
 pub const GROUP: usize = 4;
 
-/// Builds the histograms of up to [`GROUP`] features in one pass over the
-/// rows; `outs[k]` receives feature `columns[k]`'s histogram (overwritten).
+/// Builds the histograms of up to 8 features in one pass over the rows;
+/// `outs[k]` receives feature `columns[k]`'s histogram (overwritten).
 /// Each feature's sums are still accumulated in row order, so the result is
 /// exactly that of [`build_feature`] on each column.
+///
+/// With `count == false` the row counts are not accumulated (a large leaf
+/// then costs about a third less) and every `c` is left at 0 for the caller
+/// to fill in.
 pub fn build_group(
     columns: &[&BinColumn],
     rows: Rows<'_>,
     gh: &[[f32; 2]],
     outs: &mut [&mut [HistBin]],
+    count: bool,
 ) {
     let narrow: Option<Vec<&[u8]>> = columns
         .iter()
@@ -195,41 +200,83 @@ pub fn build_group(
         }
         return;
     }
-    match (narrow.as_deref(), columns.len()) {
-        (Some([a, b, c, d, e, f, g, h]), 8) => {
-            group_u8([*a, *b, *c, *d, *e, *f, *g, *h], rows, gh, outs)
-        }
-        (Some([a, b, c, d, e, f, g]), 7) => group_u8([*a, *b, *c, *d, *e, *f, *g], rows, gh, outs),
-        (Some([a, b, c, d, e, f]), 6) => group_u8([*a, *b, *c, *d, *e, *f], rows, gh, outs),
-        (Some([a, b, c, d, e]), 5) => group_u8([*a, *b, *c, *d, *e], rows, gh, outs),
-        (Some([a, b, c, d]), 4) => group_u8([*a, *b, *c, *d], rows, gh, outs),
-        (Some([a, b, c]), 3) => group_u8([*a, *b, *c], rows, gh, outs),
-        (Some([a, b]), 2) => group_u8([*a, *b], rows, gh, outs),
-        _ => {
-            for (c, o) in columns.iter().zip(outs.iter_mut()) {
-                build_feature(c, rows, gh, o);
+    macro_rules! go {
+        ($($k:literal => [$($i:literal),*]),*) => {
+            match (narrow.as_deref(), count) {
+                $(
+                    (Some(n), true) if n.len() == $k => group_u8::<$k, true>([$(n[$i]),*], rows, gh, outs),
+                    (Some(n), false) if n.len() == $k => group_u8::<$k, false>([$(n[$i]),*], rows, gh, outs),
+                )*
+                _ => {
+                    for (c, o) in columns.iter().zip(outs.iter_mut()) {
+                        build_feature(c, rows, gh, o);
+                    }
+                }
             }
-        }
+        };
     }
+    go!(
+        1 => [0],
+        2 => [0, 1],
+        3 => [0, 1, 2],
+        4 => [0, 1, 2, 3],
+        5 => [0, 1, 2, 3, 4],
+        6 => [0, 1, 2, 3, 4, 5],
+        7 => [0, 1, 2, 3, 4, 5, 6],
+        8 => [0, 1, 2, 3, 4, 5, 6, 7]
+    );
 }
 
 #[allow(clippy::needless_range_loop)] // k indexes parallel arrays
-fn group_u8<const K: usize>(
+fn group_u8<const K: usize, const COUNT: bool>(
     cols: [&[u8]; K],
     rows: Rows<'_>,
     gh: &[[f32; 2]],
     outs: &mut [&mut [HistBin]],
 ) {
+    if COUNT {
+        let mut acc = [[HistBin::default(); 256]; K];
+        let mut add = |k: usize, b: u8, g: [f64; 2]| {
+            let e = &mut acc[k][b as usize];
+            e.g += g[0];
+            e.h += g[1];
+            e.c += 1;
+        };
+        match rows {
+            Rows::All => {
+                let cols = cols.map(|c| &c[..gh.len()]);
+                for (i, p) in gh.iter().enumerate() {
+                    let g = [p[0] as f64, p[1] as f64];
+                    for k in 0..K {
+                        add(k, cols[k][i], g);
+                    }
+                }
+            }
+            Rows::Subset(rows) => {
+                for (&r, p) in rows.iter().zip(gh) {
+                    let g = [p[0] as f64, p[1] as f64];
+                    let r = r as usize;
+                    for k in 0..K {
+                        add(k, cols[k][r], g);
+                    }
+                }
+            }
+        }
+        for k in 0..K {
+            let n = outs[k].len();
+            outs[k].copy_from_slice(&acc[k][..n]);
+        }
+        return;
+    }
     let mut acc = [[[0f64; 2]; 256]; K];
-    let mut cnt = [[0u32; 256]; K];
     let mut add = |k: usize, b: u8, g: [f64; 2]| {
         let e = &mut acc[k][b as usize];
         e[0] += g[0];
         e[1] += g[1];
-        cnt[k][b as usize] += 1;
     };
     match rows {
         Rows::All => {
+            let cols = cols.map(|c| &c[..gh.len()]);
             for (i, p) in gh.iter().enumerate() {
                 let g = [p[0] as f64, p[1] as f64];
                 for k in 0..K {
@@ -252,9 +299,112 @@ fn group_u8<const K: usize>(
             *o = HistBin {
                 g: acc[k][b][0],
                 h: acc[k][b][1],
-                c: cnt[k][b] as u64,
+                c: 0,
             };
         }
+    }
+}
+
+/// Bins of some rows gathered row by row: row `i` is
+/// `words[i * stride..(i + 1) * stride]`, feature `f` being byte `f % 8` of
+/// its word `f / 8` (the layout of [`RowBins`](super::binning::RowBins)).
+#[derive(Clone, Copy, Debug)]
+pub struct Gathered<'a> {
+    /// Words per row.
+    pub stride: usize,
+    /// The gathered words.
+    pub words: &'a [[u8; 8]],
+}
+
+/// Builds the histograms of up to 8 `features` from gathered rows;
+/// `gh[i]` belongs to gathered row `i`, `outs[k]` receives feature
+/// `features[k]`'s histogram (overwritten). Each feature's sums are
+/// accumulated in row order, as by [`build_group`], so both give the same
+/// histograms.
+pub fn build_gathered(
+    rows: Gathered<'_>,
+    features: &[usize],
+    gh: &[[f32; 2]],
+    outs: &mut [&mut [HistBin]],
+) {
+    let bytes = rows.words.as_flattened();
+    if gh.len() < SMALL_LEAF {
+        for o in outs.iter_mut() {
+            o.fill(HistBin::default());
+        }
+        for (row, p) in bytes.chunks_exact(rows.stride * 8).zip(gh) {
+            let (g, h) = (p[0] as f64, p[1] as f64);
+            for (o, &f) in outs.iter_mut().zip(features) {
+                let n = o.len();
+                let e = &mut o[(row[f] as usize).min(n - 1)];
+                e.g += g;
+                e.h += h;
+                e.c += 1;
+            }
+        }
+        return;
+    }
+    macro_rules! go {
+        ($($k:literal => [$($i:literal),*]),*) => {
+            match features.len() {
+                $( $k => {
+                    let at = [$(features[$i]),*];
+                    match rows.stride {
+                        1 => gathered_u8::<$k, 8>(at, bytes, gh, outs),
+                        2 => gathered_u8::<$k, 16>(at, bytes, gh, outs),
+                        3 => gathered_u8::<$k, 24>(at, bytes, gh, outs),
+                        4 => gathered_u8::<$k, 32>(at, bytes, gh, outs),
+                        s => gathered_wide::<$k>(at, bytes.chunks_exact(s * 8), gh, outs),
+                    }
+                } )*
+                _ => unreachable!("groups hold at most 8 features"),
+            }
+        };
+    }
+    go!(
+        1 => [0],
+        2 => [0, 1],
+        3 => [0, 1, 2],
+        4 => [0, 1, 2, 3],
+        5 => [0, 1, 2, 3, 4],
+        6 => [0, 1, 2, 3, 4, 5],
+        7 => [0, 1, 2, 3, 4, 5, 6],
+        8 => [0, 1, 2, 3, 4, 5, 6, 7]
+    );
+}
+
+/// [`build_gathered`] for rows of `N` bytes.
+fn gathered_u8<const K: usize, const N: usize>(
+    at: [usize; K],
+    bytes: &[u8],
+    gh: &[[f32; 2]],
+    outs: &mut [&mut [HistBin]],
+) {
+    let (rows, _) = bytes.as_chunks::<N>();
+    gathered_wide::<K>(at, rows.iter().map(|r| r.as_slice()), gh, outs)
+}
+
+#[allow(clippy::needless_range_loop)] // k indexes parallel arrays
+#[inline(always)]
+fn gathered_wide<'a, const K: usize>(
+    at: [usize; K],
+    rows: impl Iterator<Item = &'a [u8]>,
+    gh: &[[f32; 2]],
+    outs: &mut [&mut [HistBin]],
+) {
+    let mut acc = [[HistBin::default(); 256]; K];
+    for (row, p) in rows.zip(gh) {
+        let g = [p[0] as f64, p[1] as f64];
+        for k in 0..K {
+            let e = &mut acc[k][row[at[k]] as usize];
+            e.g += g[0];
+            e.h += g[1];
+            e.c += 1;
+        }
+    }
+    for k in 0..K {
+        let n = outs[k].len();
+        outs[k].copy_from_slice(&acc[k][..n]);
     }
 }
 
@@ -319,7 +469,7 @@ mod tests {
                 .map(|k| vec![HistBin::default(); 40 + k as usize])
                 .collect();
             let mut outs: Vec<&mut [HistBin]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
-            build_group(&refs, rs, g, &mut outs);
+            build_group(&refs, rs, g, &mut outs, true);
             for (k, c) in cols.iter().enumerate() {
                 let mut single = vec![HistBin::default(); 40 + k];
                 build_feature(c, rs, g, &mut single);
