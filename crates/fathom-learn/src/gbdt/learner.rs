@@ -707,6 +707,9 @@ fn gather(out: &mut Vec<[f32; 2]>, rows: &[u32], gh: &[[f32; 2]]) {
 
 /// Gathers the bins (`words`, row by row) and the gradients (`ordered`)
 /// of `rows`, in parallel for large leaves.
+/// One chunk of [`gather_rows`]' outputs: bin words and ordered gradients.
+type GatherChunk<'a> = (&'a mut [[u8; 8]], &'a mut [[f32; 2]]);
+
 fn gather_rows(
     words: &mut Vec<[u8; 8]>,
     ordered: &mut Vec<[f32; 2]>,
@@ -720,7 +723,7 @@ fn gather_rows(
     ordered.clear();
     ordered.resize(rows.len(), [0.0; 2]);
     let src = &bins.words;
-    let one = |((w, o), r): ((&mut [[u8; 8]], &mut [[f32; 2]]), &[u32])| {
+    let one = |((w, o), r): (GatherChunk<'_>, &[u32])| {
         match s {
             1 => copy_rows::<1>(w, r, src),
             2 => copy_rows::<2>(w, r, src),
