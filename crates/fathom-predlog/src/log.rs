@@ -128,15 +128,27 @@ impl PredictionLog {
     /// is refused with [`LogError::QueueFull`] and counted as dropped.
     pub fn append(&self, rec: PredictionRecord) -> Result<Ticket> {
         let (ack, ticket) = Ticket::new();
-        self.send(Msg::Prediction(rec, ack))?;
+        self.send(Msg::Prediction(rec, Some(ack)))?;
         Ok(ticket)
+    }
+
+    /// Queues a prediction without a ticket, for callers that do not wait:
+    /// it saves the ticket's allocation. A failed write is still counted in
+    /// [`LogStats::failed`].
+    pub fn append_detached(&self, rec: PredictionRecord) -> Result<()> {
+        self.send(Msg::Prediction(rec, None))
     }
 
     /// Queues a feedback label, like [`PredictionLog::append`].
     pub fn append_feedback(&self, rec: FeedbackRecord) -> Result<Ticket> {
         let (ack, ticket) = Ticket::new();
-        self.send(Msg::Feedback(rec, ack))?;
+        self.send(Msg::Feedback(rec, Some(ack)))?;
         Ok(ticket)
+    }
+
+    /// Queues a feedback label without a ticket, like [`PredictionLog::append_detached`].
+    pub fn append_feedback_detached(&self, rec: FeedbackRecord) -> Result<()> {
+        self.send(Msg::Feedback(rec, None))
     }
 
     /// The counters now.

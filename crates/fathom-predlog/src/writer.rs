@@ -18,10 +18,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// One queued record with the sender of its ticket.
+/// One queued record with the sender of its ticket (none when detached).
 pub(crate) enum Msg {
-    Prediction(PredictionRecord, Ack),
-    Feedback(FeedbackRecord, Ack),
+    Prediction(PredictionRecord, Option<Ack>),
+    Feedback(FeedbackRecord, Option<Ack>),
 }
 
 /// The segment being appended to.
@@ -48,7 +48,7 @@ pub(crate) struct Writer {
     /// The frames of the batch being gathered.
     buf: Vec<u8>,
     /// The tickets of the records in `buf`, in order.
-    acks: Vec<Ack>,
+    acks: Vec<Option<Ack>>,
     /// Times and counts of the records in `buf`.
     pending: Summary,
     /// Sanitised inputs of the record being framed.
@@ -175,9 +175,11 @@ impl Writer {
         }
     }
 
-    fn fail(&self, ack: Ack, detail: String) {
+    fn fail(&self, ack: Option<Ack>, detail: String) {
         Counters::add(&self.counters.failed, 1);
-        let _ = ack.send(Err(detail));
+        if let Some(ack) = ack {
+            let _ = ack.send(Err(detail));
+        }
     }
 
     /// Sanitises and frames one record into the batch.
@@ -247,14 +249,14 @@ impl Writer {
         match self.write_batch(sync) {
             Ok(()) => {
                 Counters::add(&self.counters.written, n);
-                for ack in self.acks.drain(..) {
+                for ack in self.acks.drain(..).flatten() {
                     let _ = ack.send(Ok(()));
                 }
             }
             Err(e) => {
                 let detail = e.to_string();
                 Counters::add(&self.counters.failed, n);
-                for ack in self.acks.drain(..) {
+                for ack in self.acks.drain(..).flatten() {
                     let _ = ack.send(Err(detail.clone()));
                 }
             }
