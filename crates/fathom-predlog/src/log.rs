@@ -36,7 +36,8 @@ pub struct Recovery {
 /// An append-only log of answered predictions and feedback labels.
 ///
 /// `append` costs the caller one channel send of the owned record: no
-/// serialisation, hashing or system call happens on the caller's thread. A
+/// serialisation, hashing or file I/O happens on the caller's thread (at
+/// most the wake-up of an idle writer thread). A
 /// writer thread sanitises, frames and writes records in groups (see
 /// [`crate::Durability`]). The log is closed by [`PredictionLog::shutdown`]
 /// or on drop; both drain the queue and fsync before returning.
