@@ -24,6 +24,8 @@ pub struct Config {
     /// The model registry: default model name, archive retention and the
     /// promotion gate (`[registry]`).
     pub registry: RegistryConfig,
+    /// The HTTP server (`[serve]`).
+    pub serve: fathom_serve::ServeConfig,
 }
 
 /// `[store]`
@@ -163,6 +165,9 @@ impl Config {
         }
         if let Some(v) = env_parse::<String>("FATHOM_DATABASE_URL")? {
             config.store.database = Some(v);
+        }
+        if let Some(v) = env_parse::<String>("FATHOM_LISTEN")? {
+            config.serve.listen = v;
         }
         if let Some(v) = env_parse("FATHOM_ROWS")? {
             config.data.rows = v;

@@ -86,6 +86,9 @@ enum Command {
     Models(ModelsCommand),
     /// The registry's audit log: who changed what, when, from where and why.
     Audit(commands::models::AuditArgs),
+    /// Serve a registered model over HTTP: predictions, explanations and
+    /// feedback, following its production, canary and shadow aliases.
+    Serve(commands::serve::ServeArgs),
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -183,7 +186,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Quickstart(a) => commands::quickstart::run(&config, &ui, a),
             Command::Train(a) => commands::train::run(&config, &ui, a),
-            Command::Predict(a) => commands::predict::run(&ui, a),
+            Command::Predict(a) => commands::predict::run(&config, &ui, a),
             Command::Model(ModelCommand::Inspect(a)) => commands::model::inspect(&ui, a),
             Command::Runs(RunsCommand::List(a)) => commands::runs::list(&config, &ui, a),
             Command::Runs(RunsCommand::Show(a)) => commands::runs::show(&config, &ui, a),
@@ -204,6 +207,7 @@ fn main() -> ExitCode {
             }
             Command::Models(ModelsCommand::Card(a)) => commands::models::card(&config, &ui, a),
             Command::Audit(a) => commands::models::audit(&config, &ui, a),
+            Command::Serve(a) => commands::serve::run(&config, &ui, a),
             Command::Data(DataCommand::Generate(a)) => commands::data::generate(&config, &ui, a),
             Command::Data(DataCommand::Inspect(a)) => commands::data::inspect(&ui, a),
             Command::Data(DataCommand::Schema(SchemaCommand::Infer(a))) => {

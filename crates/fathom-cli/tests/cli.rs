@@ -77,6 +77,64 @@ fn quickstart_runs_the_loop_and_is_idempotent() {
         1,
         "same data, same snapshot"
     );
+    // The serving step: every prediction answered by the registered
+    // version, every answer and feedback label in the prediction log.
+    let burst = &v["serve"]["burst"];
+    assert_eq!(burst["answered"], 2000, "{}", v["serve"]);
+    assert_eq!(burst["failed"], 0);
+    assert_eq!(burst["feedback"], 200);
+    assert_eq!(v["serve"]["logged"], 2200, "{}", v["serve"]);
+    assert_eq!(v["serve"]["dropped"], 0);
+    assert_eq!(burst["versions"][0][0], v["version"]["version"]);
+    // Batch scoring through the registry alias gives the same bytes as
+    // scoring with the model file.
+    let data = qs.join("transactions.parquet");
+    let by_file = fathom(
+        dir.path(),
+        &[
+            "-q",
+            "predict",
+            "--model",
+            qs.join("model.fathom").to_str().unwrap(),
+            "--input",
+            data.to_str().unwrap(),
+            "--output",
+            "a.csv",
+        ],
+    );
+    assert!(by_file.status.success(), "{}", text(&by_file));
+    let by_alias = fathom(
+        dir.path(),
+        &[
+            "predict",
+            "--model",
+            "fraud@production",
+            "--input",
+            data.to_str().unwrap(),
+            "--output",
+            "b.csv",
+        ],
+    );
+    assert!(by_alias.status.success(), "{}", text(&by_alias));
+    assert!(text(&by_alias).contains("fraud@2"), "{}", text(&by_alias));
+    assert_eq!(
+        std::fs::read(dir.path().join("a.csv")).unwrap(),
+        std::fs::read(dir.path().join("b.csv")).unwrap()
+    );
+    let missing = fathom(
+        dir.path(),
+        &[
+            "predict",
+            "--model",
+            "fraud@staging",
+            "--input",
+            data.to_str().unwrap(),
+            "--output",
+            "c.csv",
+        ],
+    );
+    assert!(!missing.status.success());
+    assert!(text(&missing).contains("staging"), "{}", text(&missing));
 }
 
 #[test]

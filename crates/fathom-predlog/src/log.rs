@@ -73,6 +73,15 @@ pub struct PredictionLog {
     dir: PathBuf,
 }
 
+impl std::fmt::Debug for PredictionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PredictionLog")
+            .field("dir", &self.dir)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
 impl PredictionLog {
     /// Opens (or creates) the log in `config.dir`: takes the folder's
     /// writer lock, recovers the newest segment (cutting a torn tail and

@@ -6,4 +6,6 @@ pub mod models;
 pub mod predict;
 pub mod quickstart;
 pub mod runs;
+pub mod serve;
+pub mod traffic;
 pub mod train;

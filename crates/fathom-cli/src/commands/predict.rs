@@ -1,5 +1,6 @@
 //! `fathom predict`: score a CSV or Parquet file with a model file.
 
+use crate::config::Config;
 use crate::ui::{Ui, bytes, print_out, thousands};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -20,12 +21,17 @@ const OUTPUT_ROWS: usize = 65_536;
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   fathom predict --model model.fathom --input new.parquet --output scores.parquet
+  fathom predict --model fraud@production --input new.parquet --output scores.parquet
+  fathom predict --model fraud@3 --input new.csv --output scores.csv
   fathom predict --model model.fathom --input new.csv --output scores.csv --with-features
   fathom --json predict --model model.fathom --input new.csv --output scores.csv")]
 pub struct PredictArgs {
-    /// The model file (from `fathom train`); its checksum is verified.
-    #[arg(long, short, value_name = "FILE")]
-    pub model: PathBuf,
+    /// The model: a model file (from `fathom train`), or a registered
+    /// version as NAME@ALIAS or NAME@VERSION (e.g. fraud@production), read
+    /// from the registry — the same version `fathom serve` answers with.
+    /// Its checksum is verified either way.
+    #[arg(long, short, value_name = "FILE|NAME@ALIAS")]
+    pub model: String,
     /// Rows to score (CSV or Parquet). CSV columns are read with the types of
     /// the model's schema contract; the label may be present or absent.
     #[arg(long, short, value_name = "FILE")]
@@ -59,12 +65,51 @@ pub struct PredictSummary {
     pub threshold: f64,
     /// SHA-256 of the model file.
     pub model_checksum: String,
+    /// The registered version scored with, when the model came from the
+    /// registry (`NAME@VERSION`).
+    pub registered: Option<String>,
     /// Output columns, in order.
     pub columns: Vec<String>,
     /// Size of the output file in bytes.
     pub bytes: u64,
     /// Wall time in seconds.
     pub seconds: f64,
+}
+
+/// A loaded model, where it came from, and its checksum.
+pub struct LoadedModel {
+    /// The artifact.
+    pub artifact: ModelArtifact,
+    /// SHA-256 of its bytes.
+    pub checksum: String,
+    /// `NAME@VERSION` when it came from the registry.
+    pub registered: Option<String>,
+}
+
+/// Loads `model`: a file when one exists at that path, else a registry
+/// reference (`NAME@ALIAS`, `NAME@VERSION`) resolved in the configured store,
+/// its bytes checked against the recorded checksum.
+pub fn load_any(config: &Config, model: &str) -> Result<LoadedModel> {
+    let path = Path::new(model);
+    if path.exists() || !model.contains('@') {
+        let (artifact, checksum) = load_model(path)?;
+        return Ok(LoadedModel {
+            artifact,
+            checksum,
+            registered: None,
+        });
+    }
+    let mut opened = crate::store::open(config)?;
+    let v = opened.store.resolve(model).with_context(|| {
+        format!("--model {model}: no such file, and no such registered version")
+    })?;
+    let bytes = opened.store.load_artifact(&v.model, v.version)?;
+    let artifact = ModelArtifact::from_bytes(&bytes, &v.artifact_uri)?;
+    Ok(LoadedModel {
+        artifact,
+        checksum: v.artifact_sha256,
+        registered: Some(format!("{}@{}", v.model, v.version)),
+    })
 }
 
 /// Loads and verifies a model file; returns it with the SHA-256 of its bytes.
@@ -218,7 +263,7 @@ fn flush(writer: &mut TableWriter, pending: &mut Vec<Frame>, last: bool) -> Resu
 }
 
 /// Scores `args.input` into `args.output`, batch by batch.
-pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
+pub fn predict_file(config: &Config, args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
     let started = Instant::now();
     if args.input == args.output {
         bail!(
@@ -226,10 +271,14 @@ pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
             args.output.display()
         );
     }
-    let (artifact, checksum) = load_model(&args.model)?;
+    let LoadedModel {
+        artifact,
+        checksum,
+        registered,
+    } = load_any(config, &args.model)?;
     let threshold = artifact.threshold;
     let predictor = Predictor::new(artifact)
-        .with_context(|| format!("cannot prepare {} for scoring", args.model.display()))?;
+        .with_context(|| format!("cannot prepare {} for scoring", args.model))?;
     let options = ReadOptions {
         schema: Some(predictor.artifact().schema.clone()),
         ..Default::default()
@@ -243,7 +292,7 @@ pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
             format!(
                 "{} cannot be scored by {}",
                 args.input.display(),
-                args.model.display()
+                args.model
             )
         })?;
     let layout = Layout::new(args, &predictor, &input_columns)?;
@@ -279,6 +328,7 @@ pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
         positives,
         threshold,
         model_checksum: checksum,
+        registered,
         columns: columns.into_iter().map(|(n, _)| n).collect(),
         bytes: written.bytes,
         seconds: started.elapsed().as_secs_f64(),
@@ -286,8 +336,8 @@ pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
 }
 
 /// Runs `fathom predict`.
-pub fn run(ui: &Ui, args: PredictArgs) -> Result<u8> {
-    let s = predict_file(&args, ui)?;
+pub fn run(config: &Config, ui: &Ui, args: PredictArgs) -> Result<u8> {
+    let s = predict_file(config, &args, ui)?;
     if ui.json {
         ui.print_json(&s)?;
         return Ok(0);
@@ -301,7 +351,9 @@ pub fn run(ui: &Ui, args: PredictArgs) -> Result<u8> {
         "scored {} rows of {} with model {} in {:.2}s: {} at or above threshold {:.4}{share} → {} ({})",
         thousands(s.rows),
         s.input.display(),
-        &s.model_checksum[..12],
+        s.registered
+            .clone()
+            .unwrap_or_else(|| s.model_checksum[..12].to_string()),
         s.seconds,
         thousands(s.positives),
         s.threshold,

@@ -33,6 +33,9 @@ pub struct QuickstartArgs {
     /// as (default: [registry] model in fathom.toml, else fraud).
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
+    /// Predictions to send to the server in the serving step (0 skips it).
+    #[arg(long, default_value_t = 2000)]
+    pub requests: usize,
 }
 
 /// Runs `fathom quickstart`.
@@ -44,7 +47,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     let report_path = args.dir.join("profile.html");
     let mut steps: Vec<(String, String, f64)> = Vec::new();
 
-    ui.note("1/7 generating card transactions …");
+    ui.note("1/8 generating card transactions …");
     let t = Instant::now();
     let gen_args = GenerateArgs {
         output: data.clone(),
@@ -69,7 +72,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("2/7 inferring the schema contract …");
+    ui.note("2/8 inferring the schema contract …");
     let t = Instant::now();
     let schema = infer_schema_of(&data, InferOptions::default(), ui)?;
     write_atomic(&schema_path, schema.to_toml().as_bytes())?;
@@ -87,7 +90,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("3/7 validating the data against the contract …");
+    ui.note("3/8 validating the data against the contract …");
     let t = Instant::now();
     let report = validate_with_progress(&data, &schema, ui)?;
     if !report.passed {
@@ -100,7 +103,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("4/7 storing a content-addressed snapshot …");
+    ui.note("4/8 storing a content-addressed snapshot …");
     let t = Instant::now();
     let created = snapshot_with_progress(config, &data, Some(&schema), ui)?;
     let snap_dir = config
@@ -123,7 +126,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("5/7 profiling the data …");
+    ui.note("5/8 profiling the data …");
     let t = Instant::now();
     let profile = profile_file(&data, &report_path, None, Some(&schema), 20, ui)?;
     let rate = profile.label.as_ref().map_or(String::new(), |l| {
@@ -139,7 +142,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("6/7 training baseline, logistic regression, random forest and GBDT …");
+    ui.note("6/8 training baseline, logistic regression, random forest and GBDT …");
     let t = Instant::now();
     let model_path = args.dir.join("model.fathom");
     let mut train = fathom_learn::trainer::TrainConfig {
@@ -196,7 +199,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("7/7 registering the best model and promoting it through the gate …");
+    ui.note("7/8 registering the best model and promoting it through the gate …");
     let t = Instant::now();
     let version = recorded
         .version
@@ -239,12 +242,40 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     ));
     let status = if refused.is_some() { EXIT_REFUSED } else { 0 };
 
+    let mut served = None;
+    if refused.is_none() && args.requests > 0 {
+        ui.note("8/8 serving it over HTTP and sending a burst of transactions …");
+        let t = Instant::now();
+        let label = contract
+            .label()
+            .map_or_else(|| "is_fraud".to_string(), |c| c.name.clone());
+        let (burst, report, log_dir) =
+            serve_burst(config, &version.model, &data, &label, args.requests)?;
+        let [p50, p90, p99, _] = burst.latency_us;
+        steps.push((
+            "serve".into(),
+            format!(
+                "{} predictions over HTTP ({} failed, {:.0}/s from 4 connections): latency p50 {p50} µs, p90 {p90} µs, p99 {p99} µs at the client; {} flagged as fraud; {} records and {} feedback labels in the prediction log {}",
+                thousands(burst.answered),
+                burst.failed,
+                burst.per_second,
+                thousands(burst.positives),
+                thousands(report.logged.saturating_sub(burst.feedback)),
+                burst.feedback,
+                log_dir.display()
+            ),
+            t.elapsed().as_secs_f64(),
+        ));
+        served = Some((burst, report));
+    }
+
     if ui.json {
         ui.print_json(&serde_json::json!({
             "model": model_path, "best": trained.best, "candidates": trained.candidates,
             "data": data, "schema": schema_path, "schema_hash": schema.hash(), "snapshot": created.manifest,
             "profile": report_path, "training_report": training_report, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
             "runs": recorded.runs, "version": version, "promotion": promoted, "refused": refused,
+            "serve": served.as_ref().map(|(b, r)| serde_json::json!({"burst": b, "logged": r.logged, "dropped": r.dropped})),
             "steps": steps.iter().map(|(s, d, t)| serde_json::json!({"step": s, "result": d, "seconds": t})).collect::<Vec<_>>(),
         }))?;
         return Ok(status);
@@ -273,5 +304,66 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         "Registry: `fathom runs list --experiment {m}` shows the runs, `fathom models show {m}` the versions, `fathom audit --model {m}` every change.",
         m = version.model
     );
+    println!(
+        "Serving: `fathom serve` answers POST /v1/predict on 127.0.0.1:8080 with {m}@production (docs at /docs); `fathom predict --model {m}@production --input FILE --output scores.csv` scores a file with the same version.",
+        m = version.model
+    );
     Ok(status)
+}
+
+/// Starts the server for `model` on a free local port, sends `requests`
+/// records of the generated data (the last rows, with their labels as
+/// later feedback for one in ten), stops it, and reports.
+fn serve_burst(
+    config: &Config,
+    model: &str,
+    data: &std::path::Path,
+    label: &str,
+    requests: usize,
+) -> Result<(super::traffic::Burst, fathom_serve::ServeReport, PathBuf)> {
+    let mut batches = Vec::new();
+    for b in fathom_data::ingest::open(data, &fathom_data::ingest::ReadOptions::default())? {
+        batches.push(b?);
+    }
+    let frame = fathom_core::Frame::concat(&batches)?;
+    let take = requests.min(frame.num_rows());
+    let frame = frame.slice(frame.num_rows() - take, take);
+    let mut serve = config.serve.clone();
+    serve.listen = "127.0.0.1:0".into();
+    let log_dir = serve
+        .log
+        .dir
+        .clone()
+        .unwrap_or_else(|| config.store.path.join("predictions"));
+    let options = fathom_serve::ServeOptions {
+        config: serve,
+        store: config.store.database_location(),
+        model: model.to_string(),
+        default_log_dir: config.store.path.join("predictions"),
+        print_events: false,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let label = label.to_string();
+    let (burst, report) = rt.block_on(async move {
+        let running = fathom_serve::start(options).await?;
+        if running.state.deployment.load().is_none() {
+            bail!("the server could not load {model}@production");
+        }
+        let addr = running.addr;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(running.serve(async move {
+            let _ = stopped.await;
+        }));
+        let burst = super::traffic::send(addr, &frame, &label, 4, 10).await;
+        let _ = stop.send(());
+        let report = server
+            .await
+            .map_err(|e| anyhow::anyhow!("the server task failed: {e}"))??;
+        Ok((burst?, report))
+    })?;
+    Ok((burst, report, log_dir))
 }

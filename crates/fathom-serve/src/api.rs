@@ -1,0 +1,842 @@
+//! The HTTP endpoints.
+
+use crate::auth::{Denied, Role};
+use crate::contract::{ParsedRecord, Problem};
+use crate::model::{Answer, ServedModel};
+use crate::rollout::{Deployment, Slot, Variant, fnv1a};
+use crate::state::{AppState, Logged};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Shared state as handlers receive it.
+pub type Shared = Arc<AppState>;
+
+/// An error answer: `{"error": {"code", "message", "problems"?}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    problems: Vec<Problem>,
+}
+
+impl ApiError {
+    /// An error without per-field problems.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn invalid(problems: Vec<Problem>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_record",
+            message: format!(
+                "the request does not match the model's input contract ({} problem{}); see `problems` and GET /v1/models for the fields",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ),
+            problems,
+        }
+    }
+
+    fn denied(d: Denied) -> Self {
+        match d {
+            Denied::Unauthenticated(m) => Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", m),
+            Denied::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            Denied::RateLimited(m) => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", m),
+        }
+    }
+
+    fn not_ready() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "no model version is loaded yet; see GET /ready",
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorInner<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorInner<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    problems: &'a [Problem],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorInner {
+                code: self.code,
+                message: &self.message,
+                problems: &self.problems,
+            },
+        };
+        json_response(self.status, &body)
+    }
+}
+
+/// Serialises `body` as a JSON response.
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<String, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state.auth.check(role, value).map_err(ApiError::denied)
+}
+
+/// The request id: the caller's `x-request-id` when it is sensible, else a
+/// new time-ordered UUID.
+pub fn request_id(headers: &HeaderMap) -> String {
+    if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok())
+        && !v.is_empty()
+        && v.len() <= 128
+        && v.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return v.to_string();
+    }
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// One scored record in an answer.
+#[derive(Debug, Serialize)]
+pub struct Prediction<'a> {
+    /// The request id.
+    pub request_id: &'a str,
+    /// The registered model.
+    pub model: &'a str,
+    /// The version that answered.
+    pub version: i64,
+    /// production, canary or fallback.
+    pub variant: Variant,
+    /// Probability of the positive class, or the predicted value.
+    pub score: f64,
+    /// `score ≥ threshold` (binary models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<bool>,
+    /// The model's threshold (binary models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// Why a fallback answered, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<&'a str>,
+}
+
+fn deployment(state: &AppState) -> Result<Arc<Deployment>, ApiError> {
+    state.deployment.load_full().ok_or_else(ApiError::not_ready)
+}
+
+/// Parses `json` for the slot a request routes to: with the primary's
+/// contract first (which finds the entity key), again with the canary's
+/// when it answers and its contract differs.
+fn route_and_parse<'d, 'j>(
+    d: &'d Deployment,
+    json: &'j [u8],
+    path: &str,
+    request_hash: u64,
+) -> Result<(&'d Arc<Slot>, Variant, ParsedRecord<'j>), Vec<Problem>> {
+    let parsed = d.primary.model.plan.parse(json, path)?;
+    let (slot, variant) = d.route(parsed.key.as_deref(), request_hash);
+    if Arc::ptr_eq(slot, &d.primary) || same_contract(&slot.model, &d.primary.model) {
+        return Ok((slot, variant, parsed));
+    }
+    let again = slot.model.plan.parse(json, path)?;
+    Ok((slot, variant, again))
+}
+
+fn same_contract(a: &ServedModel, b: &ServedModel) -> bool {
+    a.plan.inputs() == b.plan.inputs()
+        && a.predictor.artifact().schema.hash() == b.predictor.artifact().schema.hash()
+}
+
+/// Scores the shadows on the same record and logs their answers.
+fn shadows(
+    state: &AppState,
+    d: &Deployment,
+    inputs: &Bytes,
+    parsed: &ParsedRecord<'_>,
+    request_id: &str,
+    started: Instant,
+    scratch: &mut Vec<f64>,
+) {
+    for s in &d.shadows {
+        let answer = if same_contract(&s.model, &d.primary.model) {
+            Some(s.model.answer(parsed, scratch))
+        } else {
+            s.model
+                .plan
+                .parse(inputs, "")
+                .ok()
+                .map(|p| s.model.answer(&p, scratch))
+        };
+        let Some(a) = answer else {
+            s.stats.errors.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let latency = started.elapsed().as_micros() as u64;
+        s.stats.observe(a.score, latency);
+        state.metrics.prediction("shadow", a.decision, a.score);
+        let _ = state.log(Logged {
+            request_id: request_id.to_string(),
+            time_ms: now_ms(),
+            version: s.model.version,
+            variant: Variant::Shadow,
+            inputs: inputs.clone(),
+            score: a.score,
+            decision: a.decision,
+            latency_us: latency.min(u64::from(u32::MAX)) as u32,
+            degraded: false,
+        });
+    }
+}
+
+fn record_answer(
+    state: &AppState,
+    slot: &Slot,
+    variant: Variant,
+    answer: Answer,
+    started: Instant,
+) -> u64 {
+    let latency = started.elapsed().as_micros() as u64;
+    slot.stats.observe(answer.score, latency);
+    state
+        .metrics
+        .prediction(variant.as_str(), answer.decision, answer.score);
+    latency
+}
+
+/// Awaits a prediction-log ticket when the log acknowledges only durable
+/// records (fsync mode). A full queue fails the request in fsync mode; in
+/// buffered mode the record is dropped (and counted) and the answer goes out.
+async fn durable(
+    state: &AppState,
+    ticket: Result<Option<fathom_predlog::Ticket>, fathom_predlog::LogError>,
+) -> Result<(), ApiError> {
+    match ticket {
+        Ok(Some(t)) => t.await.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "log_unavailable",
+                format!("the prediction could not be logged durably: {e}; retry"),
+            )
+        }),
+        Ok(None) => Ok(()),
+        Err(e) if state.fsync => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "log_full",
+            format!("the prediction log cannot take the record ({e}); retry shortly"),
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+/// `POST /v1/predict`: one record in, one scored answer out.
+pub async fn predict(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let result = predict_inner(&state, &headers, body, started).await;
+    finish(&state, "/v1/predict", started, result)
+}
+
+async fn predict_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Bytes,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    authorize(state, headers, Role::Predict)?;
+    let d = deployment(state)?;
+    let id = request_id(headers);
+    let (slot, variant, parsed) =
+        route_and_parse(&d, &body, "", fnv1a(id.as_bytes())).map_err(ApiError::invalid)?;
+    let mut scratch = Vec::new();
+    let answer = slot.model.answer(&parsed, &mut scratch);
+    let latency = record_answer(state, slot, variant, answer, started);
+    let ticket = state.log(Logged {
+        request_id: id.clone(),
+        time_ms: now_ms(),
+        version: slot.model.version,
+        variant,
+        inputs: body.clone(),
+        score: answer.score,
+        decision: answer.decision,
+        latency_us: latency.min(u64::from(u32::MAX)) as u32,
+        degraded: variant == Variant::Fallback,
+    });
+    if !d.shadows.is_empty() {
+        shadows(state, &d, &body, &parsed, &id, started, &mut scratch);
+    }
+    durable(state, ticket).await?;
+    let out = Prediction {
+        request_id: &id,
+        model: &d.model,
+        version: slot.model.version,
+        variant,
+        score: answer.score,
+        decision: answer.decision,
+        threshold: answer.decision.map(|_| slot.model.threshold()),
+        degraded: if variant == Variant::Fallback {
+            d.degraded.as_deref()
+        } else {
+            None
+        },
+    };
+    let mut resp = json_response(StatusCode::OK, &out);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    Ok(resp)
+}
+
+fn finish(
+    state: &AppState,
+    endpoint: &'static str,
+    started: Instant,
+    result: Result<Response, ApiError>,
+) -> Response {
+    let resp = result.unwrap_or_else(IntoResponse::into_response);
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .request(endpoint, resp.status().as_u16(), seconds);
+    if state.config.access_log {
+        access_log(endpoint, resp.status().as_u16(), seconds, resp.headers());
+    }
+    resp
+}
+
+fn access_log(endpoint: &str, status: u16, seconds: f64, headers: &HeaderMap) {
+    let id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let line = serde_json::json!({
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "endpoint": endpoint,
+        "status": status,
+        "duration_ms": seconds * 1e3,
+        "request_id": id,
+    });
+    eprintln!("{line}");
+}
+
+#[derive(Deserialize)]
+struct BatchBody<'a> {
+    #[serde(borrow)]
+    records: Vec<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct BatchAnswer<'a> {
+    request_id: &'a str,
+    model: &'a str,
+    count: usize,
+    predictions: Vec<BatchItem>,
+}
+
+#[derive(Serialize)]
+struct BatchItem {
+    version: i64,
+    variant: Variant,
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<bool>,
+}
+
+/// `POST /v1/predict/batch`: `{"records": [...]}`, all checked before any
+/// is scored; each record routed by its own entity key.
+pub async fn predict_batch(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let result = batch_inner(&state, &headers, &body, started).await;
+    finish(&state, "/v1/predict/batch", started, result)
+}
+
+async fn batch_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    authorize(state, headers, Role::Predict)?;
+    let d = deployment(state)?;
+    let batch: BatchBody<'_> = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(vec![Problem {
+            field: "records".into(),
+            expected: "a JSON object {\"records\": [ {...}, ... ]}".into(),
+            got: format!("invalid JSON: {e}"),
+        }])
+    })?;
+    if batch.records.len() > state.config.max_batch {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "{} records in one batch; at most {} are allowed ([serve] max_batch) — split the batch",
+                batch.records.len(),
+                state.config.max_batch
+            ),
+        ));
+    }
+    let id = request_id(headers);
+    let mut problems = Vec::new();
+    let mut parsed = Vec::with_capacity(batch.records.len());
+    for (i, raw) in batch.records.iter().enumerate() {
+        let path = format!("records[{i}].");
+        let h = fnv1a(id.as_bytes()) ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        match route_and_parse(&d, raw.get().as_bytes(), &path, h) {
+            Ok(p) => parsed.push(p),
+            Err(mut p) => problems.append(&mut p),
+        }
+        if problems.len() > 1000 {
+            break;
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(problems));
+    }
+    let mut scratch = Vec::new();
+    let mut items = Vec::with_capacity(parsed.len());
+    let mut last_ticket = None;
+    for (i, (slot, variant, rec)) in parsed.iter().enumerate() {
+        let a = slot.model.answer(rec, &mut scratch);
+        let latency = record_answer(state, slot, *variant, a, started);
+        if state.log.is_some() {
+            let raw = batch.records[i].get().as_bytes();
+            let t = state.log(Logged {
+                request_id: format!("{id}/{i}"),
+                time_ms: now_ms(),
+                version: slot.model.version,
+                variant: *variant,
+                inputs: body.slice_ref(raw),
+                score: a.score,
+                decision: a.decision,
+                latency_us: latency.min(u64::from(u32::MAX)) as u32,
+                degraded: *variant == Variant::Fallback,
+            });
+            match t {
+                Ok(Some(t)) => last_ticket = Some(t),
+                Ok(None) => {}
+                Err(e) => {
+                    if state.fsync {
+                        return Err(ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "log_full",
+                            format!(
+                                "the prediction log cannot take the records ({e}); retry shortly"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        if !d.shadows.is_empty() {
+            let raw = body.slice_ref(batch.records[i].get().as_bytes());
+            shadows(
+                state,
+                &d,
+                &raw,
+                rec,
+                &format!("{id}/{i}"),
+                started,
+                &mut scratch,
+            );
+        }
+        items.push(BatchItem {
+            version: slot.model.version,
+            variant: *variant,
+            score: a.score,
+            decision: a.decision,
+        });
+    }
+    // Records are written in order: the last one durable means all are.
+    durable(state, Ok(last_ticket)).await?;
+    let out = BatchAnswer {
+        request_id: &id,
+        model: &d.model,
+        count: items.len(),
+        predictions: items,
+    };
+    Ok(json_response(StatusCode::OK, &out))
+}
+
+/// Query of `/v1/explain`.
+#[derive(Debug, Deserialize)]
+pub struct ExplainQuery {
+    /// How many contributions to return, largest first (default 10).
+    pub top: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Explanation<'a> {
+    request_id: &'a str,
+    model: &'a str,
+    version: i64,
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<bool>,
+    /// On the model's raw (log-odds for binary) scale.
+    raw_score: f64,
+    base_value: f64,
+    contributions: Vec<Contribution>,
+}
+
+#[derive(Serialize)]
+struct Contribution {
+    feature: String,
+    value: f64,
+    contribution: f64,
+}
+
+/// `POST /v1/explain`: the production answer for one record with its
+/// feature contributions (TreeSHAP for trees; coefficient × feature for
+/// linear models), largest first.
+pub async fn explain(
+    State(state): State<Shared>,
+    Query(q): Query<ExplainQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let result = explain_inner(&state, &headers, &body, q.top.unwrap_or(10));
+    finish(&state, "/v1/explain", started, result)
+}
+
+fn explain_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    top: usize,
+) -> Result<Response, ApiError> {
+    use fathom_model::artifact::Estimator;
+    authorize(state, headers, Role::Predict)?;
+    let d = deployment(state)?;
+    let model = &d.primary.model;
+    let parsed = model.plan.parse(body, "").map_err(ApiError::invalid)?;
+    let artifact = model.predictor.artifact();
+    let row = parsed.row(&model.plan);
+    let mut features = vec![0.0; artifact.pipeline.width()];
+    let names = artifact.pipeline.feature_names();
+    let (raw, base, contrib): (f64, f64, Vec<f64>) = match &artifact.estimator {
+        Estimator::Trees { ensemble } => {
+            artifact.pipeline.transform_row(&row, &mut features);
+            let e = fathom_model::shap::explain(ensemble, &features);
+            let raw = e.bias + e.contributions.iter().sum::<f64>();
+            (raw, e.bias, e.contributions)
+        }
+        Estimator::Linear {
+            coef, intercept, ..
+        } => {
+            artifact.pipeline.transform_row(&row, &mut features);
+            let c: Vec<f64> = coef.iter().zip(&features).map(|(w, x)| w * x).collect();
+            (intercept + c.iter().sum::<f64>(), *intercept, c)
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_explainable",
+                format!(
+                    "version {} is a constant or an ensemble of models; explanations are given for tree and linear models",
+                    model.version
+                ),
+            ));
+        }
+    };
+    let mut scratch = Vec::new();
+    let answer = model.answer(&parsed, &mut scratch);
+    let mut list: Vec<Contribution> = contrib
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| Contribution {
+            feature: names.get(i).cloned().unwrap_or_else(|| format!("f{i}")),
+            value: features.get(i).copied().unwrap_or(f64::NAN),
+            contribution: c,
+        })
+        .collect();
+    list.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+    list.truncate(top.max(1));
+    let id = request_id(headers);
+    Ok(json_response(
+        StatusCode::OK,
+        &Explanation {
+            request_id: &id,
+            model: &d.model,
+            version: model.version,
+            score: answer.score,
+            decision: answer.decision,
+            raw_score: raw,
+            base_value: base,
+            contributions: list,
+        },
+    ))
+}
+
+/// Body of `/v1/feedback`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feedback {
+    /// The id returned with the prediction.
+    pub request_id: String,
+    /// The true outcome: `true`/`false`, `0`/`1`, or a number for regression.
+    pub label: serde_json::Value,
+}
+
+/// `POST /v1/feedback`: the ground truth for an earlier prediction.
+pub async fn feedback(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let result = feedback_inner(&state, &headers, &body).await;
+    finish(&state, "/v1/feedback", started, result)
+}
+
+async fn feedback_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    authorize(state, headers, Role::Predict)?;
+    let fb: Feedback = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(vec![Problem {
+            field: "body".into(),
+            expected: "{\"request_id\": \"…\", \"label\": 0 | 1 | true | false | number}".into(),
+            got: format!("{e}"),
+        }])
+    })?;
+    let label = match &fb.label {
+        serde_json::Value::Bool(b) => f64::from(u8::from(*b)),
+        serde_json::Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        other => {
+            return Err(ApiError::invalid(vec![Problem {
+                field: "label".into(),
+                expected: "true, false, 0, 1 or a number".into(),
+                got: other.to_string(),
+            }]));
+        }
+    };
+    let binary = state
+        .deployment
+        .load()
+        .as_ref()
+        .is_none_or(|d| d.primary.model.objective == "binary");
+    if !label.is_finite() || (binary && label != 0.0 && label != 1.0) {
+        return Err(ApiError::invalid(vec![Problem {
+            field: "label".into(),
+            expected: if binary {
+                "0 or 1 (or true/false)"
+            } else {
+                "a finite number"
+            }
+            .into(),
+            got: fb.label.to_string(),
+        }]));
+    }
+    if fb.request_id.is_empty() || fb.request_id.len() > 160 {
+        return Err(ApiError::invalid(vec![Problem {
+            field: "request_id".into(),
+            expected: "the request id a prediction returned".into(),
+            got: format!("{:?}", fb.request_id),
+        }]));
+    }
+    let Some(log) = &state.log else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "log_disabled",
+            "feedback is stored in the prediction log, which is disabled ([serve.log] enabled = false)",
+        ));
+    };
+    let record = fathom_predlog::FeedbackRecord {
+        request_id: fb.request_id.clone(),
+        time_ms: now_ms(),
+        label,
+    };
+    let queued = if state.fsync {
+        log.append_feedback(record).map(Some)
+    } else {
+        log.append_feedback_detached(record).map(|()| None)
+    };
+    // A label that cannot be queued is refused (the caller retries), in
+    // either durability mode: it is not a prediction already answered.
+    let ticket = queued.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "log_full",
+            format!("the feedback could not be queued: {e}; retry shortly"),
+        )
+    })?;
+    durable(state, Ok(ticket)).await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({"request_id": fb.request_id, "label": label, "accepted": true}),
+    ))
+}
+
+/// `GET /health`: the process is up.
+pub async fn health() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /ready`: 200 once a model version is loaded. An unreachable
+/// registry does not make the server unready (it keeps serving the loaded
+/// versions) but is reported.
+pub async fn ready(State(state): State<Shared>) -> Response {
+    let d = state.deployment.load_full();
+    let store = if state.store_reachable() {
+        serde_json::json!({"reachable": true})
+    } else {
+        let why = state
+            .store_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        serde_json::json!({"reachable": false, "error": why})
+    };
+    let log = state.log.as_ref().map(|l| {
+        let s = l.stats();
+        serde_json::json!({"queued": s.queued, "written": s.written, "dropped": s.dropped})
+    });
+    match d {
+        Some(d) => json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "status": if d.degraded.is_some() || !state.store_reachable() { "degraded" } else { "ready" },
+                "model": d.model,
+                "version": d.primary.model.version,
+                "degraded": d.degraded,
+                "store": store,
+                "prediction_log": log,
+            }),
+        ),
+        None => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({
+                "status": "not_ready",
+                "model": state.model,
+                "reason": "no version of the model is loaded: it has no production alias yet, or its artifact cannot be loaded",
+                "store": store,
+            }),
+        ),
+    }
+}
+
+/// `GET /metrics`: Prometheus text format, or OpenMetrics when the
+/// scraper asks for it (`Accept: application/openmetrics-text`).
+pub async fn metrics(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(log) = &state.log {
+        let s = log.stats();
+        state.metrics.log_totals(s.queued, s.written, s.dropped);
+    }
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let (content_type, body) = if openmetrics {
+        (
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.render_openmetrics(),
+        )
+    } else {
+        (
+            "text/plain; version=0.0.4; charset=utf-8",
+            state.metrics.render_text(),
+        )
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+fn describe_slot(slot: &Slot, variant: &str, share: Option<f64>) -> serde_json::Value {
+    let m = &slot.model;
+    let a = m.predictor.artifact();
+    let fields: Vec<_> = m
+        .plan
+        .describe()
+        .into_iter()
+        .map(|(name, t, used, required)| {
+            serde_json::json!({"name": name, "type": crate::contract::type_name(t), "used": used, "required": required})
+        })
+        .collect();
+    let s = slot.stats.snapshot();
+    serde_json::json!({
+        "variant": variant,
+        "version": m.version,
+        "artifact_sha256": m.sha256,
+        "objective": m.objective,
+        "threshold": a.threshold,
+        "traffic_percent": share,
+        "schema_hash": a.schema.hash(),
+        "metrics": a.metrics,
+        "fields": fields,
+        "answered": s.requests,
+    })
+}
+
+/// `GET /v1/models`: what is deployed, with each version's contract.
+pub async fn models(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let started = Instant::now();
+    let result = (|| {
+        authorize(&state, &headers, Role::Read)?;
+        let d = deployment(&state)?;
+        let canary_share = d.canary.as_ref().map(|(_, s)| f64::from(*s) / 100.0);
+        let mut slots = vec![describe_slot(
+            &d.primary,
+            if d.degraded.is_some() {
+                "fallback"
+            } else {
+                "production"
+            },
+            Some(100.0 - canary_share.unwrap_or(0.0)),
+        )];
+        if let Some((c, _)) = &d.canary {
+            slots.push(describe_slot(c, "canary", canary_share));
+        }
+        for s in &d.shadows {
+            slots.push(describe_slot(s, "shadow", Some(0.0)));
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"model": d.model, "degraded": d.degraded, "deployed": slots}),
+        ))
+    })();
+    finish(&state, "/v1/models", started, result)
+}

@@ -1,0 +1,281 @@
+//! The server's Prometheus metrics, in the text exposition format.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+
+/// Labels of a request count.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route, e.g. `/v1/predict`.
+    pub endpoint: &'static str,
+    /// HTTP status code.
+    pub status: u16,
+}
+
+/// Labels of a latency histogram.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    /// The route.
+    pub endpoint: &'static str,
+}
+
+/// Labels of a prediction count.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PredictionLabels {
+    /// production, canary, shadow or fallback.
+    pub variant: &'static str,
+    /// `positive`, `negative` or `none` (regression).
+    pub decision: &'static str,
+}
+
+/// Labels of a score histogram.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VariantLabels {
+    /// production, canary, shadow or fallback.
+    pub variant: &'static str,
+}
+
+/// Labels of the deployed-model gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    /// Registered model.
+    pub model: String,
+    /// Version.
+    pub version: String,
+    /// Slot.
+    pub variant: &'static str,
+}
+
+/// Labels of the build gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// fathom's version.
+    pub version: &'static str,
+}
+
+/// Labels of prediction-log record counts.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LogLabels {
+    /// `logged` or `dropped`.
+    pub result: &'static str,
+}
+
+/// Every metric the server exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by endpoint and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Request latency by endpoint, seconds.
+    pub latency: Family<EndpointLabels, Histogram>,
+    /// Predictions by variant and decision.
+    pub predictions: Family<PredictionLabels, Counter>,
+    /// Score distribution by variant.
+    pub scores: Family<VariantLabels, Histogram>,
+    /// Records waiting in the prediction log's queue.
+    pub log_queue: Gauge,
+    /// Prediction-log records written or dropped.
+    pub log_records: Family<LogLabels, Counter>,
+    /// 1 for each deployed version.
+    pub models: Family<ModelLabels, Gauge>,
+    /// Canaries removed by the guardrails.
+    pub canary_rollbacks: Counter,
+    /// Versions that failed to load.
+    pub load_failures: Counter,
+    /// Whether the registry store answered the last poll (1) or not (0).
+    pub store_up: Gauge,
+    last_log: Mutex<(u64, u64)>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "fathom_http_requests",
+            "HTTP requests by endpoint and status code",
+            requests.clone(),
+        );
+        let latency = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ])
+        });
+        registry.register(
+            "fathom_http_request_duration_seconds",
+            "Time from request to response, by endpoint",
+            latency.clone(),
+        );
+        let predictions = Family::<PredictionLabels, Counter>::default();
+        registry.register(
+            "fathom_predictions",
+            "Records scored, by variant and decision",
+            predictions.clone(),
+        );
+        let scores = Family::<VariantLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(crate::rollout::SCORE_BOUNDS)
+        });
+        registry.register(
+            "fathom_prediction_score",
+            "Distribution of scores, by variant",
+            scores.clone(),
+        );
+        let log_queue = Gauge::default();
+        registry.register(
+            "fathom_prediction_log_queue_depth",
+            "Records waiting to be written to the prediction log",
+            log_queue.clone(),
+        );
+        let log_records = Family::<LogLabels, Counter>::default();
+        registry.register(
+            "fathom_prediction_log_records",
+            "Prediction-log records written (logged) or lost to a full queue (dropped)",
+            log_records.clone(),
+        );
+        let models = Family::<ModelLabels, Gauge>::default();
+        registry.register(
+            "fathom_model_info",
+            "Deployed model versions (value 1), by slot",
+            models.clone(),
+        );
+        let canary_rollbacks = Counter::default();
+        registry.register(
+            "fathom_canary_rollbacks",
+            "Canaries removed automatically by the guardrails",
+            canary_rollbacks.clone(),
+        );
+        let load_failures = Counter::default();
+        registry.register(
+            "fathom_model_load_failures",
+            "Model versions that could not be loaded (corrupt or unreadable artifact)",
+            load_failures.clone(),
+        );
+        let store_up = Gauge::default();
+        registry.register(
+            "fathom_registry_up",
+            "1 when the registry store answered the last poll, 0 when it did not",
+            store_up.clone(),
+        );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("fathom_build_info", "The server's build (value 1)", build);
+        Self {
+            registry,
+            requests,
+            latency,
+            predictions,
+            scores,
+            log_queue,
+            log_records,
+            models,
+            canary_rollbacks,
+            load_failures,
+            store_up,
+            last_log: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Counts one scored record.
+    #[inline]
+    pub fn prediction(&self, variant: &'static str, decision: Option<bool>, score: f64) {
+        let decision = match decision {
+            Some(true) => "positive",
+            Some(false) => "negative",
+            None => "none",
+        };
+        self.predictions
+            .get_or_create(&PredictionLabels { variant, decision })
+            .inc();
+        self.scores
+            .get_or_create(&VariantLabels { variant })
+            .observe(score);
+    }
+
+    /// Counts one request.
+    #[inline]
+    pub fn request(&self, endpoint: &'static str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels { endpoint, status })
+            .inc();
+        self.latency
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(seconds);
+    }
+
+    /// Brings the prediction-log figures up to date: totals as reported by
+    /// the log, which only grow.
+    pub fn log_totals(&self, queued: u64, logged: u64, dropped: u64) {
+        self.log_queue.set(queued as i64);
+        let mut last = self.last_log.lock().unwrap_or_else(|e| e.into_inner());
+        if logged > last.0 {
+            self.log_records
+                .get_or_create(&LogLabels { result: "logged" })
+                .inc_by(logged - last.0);
+        }
+        if dropped > last.1 {
+            self.log_records
+                .get_or_create(&LogLabels { result: "dropped" })
+                .inc_by(dropped - last.1);
+        }
+        *last = (logged.max(last.0), dropped.max(last.1));
+    }
+
+    /// The OpenMetrics exposition text.
+    pub fn render_openmetrics(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// The classic Prometheus text format (0.0.4), which every scraper and
+    /// `promtool check metrics` read: OpenMetrics with counter families
+    /// named by their `_total` samples and without the `# EOF` marker.
+    pub fn render_text(&self) -> String {
+        to_classic(&self.render_openmetrics())
+    }
+}
+
+/// Rewrites OpenMetrics text as Prometheus text format 0.0.4.
+pub fn to_classic(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,92 @@
+//! A model version loaded for serving: its artifact compiled for scoring,
+//! its request contract, and what it answers with.
+
+use crate::contract::{ParsedRecord, RecordPlan, UnknownFields};
+use fathom_model::artifact::{Estimator, ModelArtifact};
+use fathom_model::pipeline::Value;
+use fathom_model::predictor::Predictor;
+use serde::Serialize;
+
+/// One loaded model version.
+#[derive(Debug)]
+pub struct ServedModel {
+    /// Registered model name.
+    pub name: String,
+    /// Version number.
+    pub version: i64,
+    /// SHA-256 of the artifact it was loaded from.
+    pub sha256: String,
+    /// The compiled model.
+    pub predictor: Predictor,
+    /// Its request contract.
+    pub plan: RecordPlan,
+    /// `binary` or `regression`.
+    pub objective: &'static str,
+}
+
+/// One answer of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Answer {
+    /// Probability of the positive class (binary) or the predicted value.
+    pub score: f64,
+    /// `score ≥ threshold` for binary models.
+    pub decision: Option<bool>,
+}
+
+impl ServedModel {
+    /// Compiles `artifact` for serving.
+    pub fn new(
+        name: &str,
+        version: i64,
+        sha256: &str,
+        artifact: ModelArtifact,
+        key: Option<&str>,
+        unknown: UnknownFields,
+    ) -> Result<Self, fathom_model::ModelError> {
+        let objective = objective(&artifact);
+        let plan = RecordPlan::new(&artifact, key, unknown);
+        let predictor = Predictor::new(artifact)?;
+        Ok(Self {
+            name: name.to_string(),
+            version,
+            sha256: sha256.to_string(),
+            predictor,
+            plan,
+            objective,
+        })
+    }
+
+    /// The decision threshold.
+    pub fn threshold(&self) -> f64 {
+        self.predictor.artifact().threshold
+    }
+
+    /// Scores a parsed record (parsed with this model's [`plan`](Self::plan)).
+    pub fn answer(&self, record: &ParsedRecord<'_>, scratch: &mut Vec<f64>) -> Answer {
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(record.values.len());
+        record.fill_row(&self.plan, &mut values);
+        let score = self.predictor.score_values(&values, scratch);
+        self.answer_for(score)
+    }
+
+    /// The answer for a score.
+    pub fn answer_for(&self, score: f64) -> Answer {
+        let decision = (self.objective == "binary").then(|| score >= self.threshold());
+        Answer { score, decision }
+    }
+}
+
+/// `binary` or `regression`, from the estimator.
+pub fn objective(artifact: &ModelArtifact) -> &'static str {
+    fn of(e: &Estimator) -> &'static str {
+        match e {
+            Estimator::Trees { ensemble } if ensemble.objective == "regression" => "regression",
+            Estimator::Linear { objective, .. } if objective == "regression" => "regression",
+            Estimator::Ensemble { members, .. } => {
+                members.first().map_or("binary", |m| of(&m.estimator))
+            }
+            _ => "binary",
+        }
+    }
+    of(&artifact.estimator)
+}

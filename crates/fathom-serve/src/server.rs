@@ -1,0 +1,391 @@
+//! Starting, running and stopping the server.
+
+use crate::api::{self, Shared};
+use crate::auth::Auth;
+use crate::config::ServeConfig;
+use crate::follow::{Event, Follower};
+use crate::metrics::{Metrics, ModelLabels};
+use crate::rollout::Deployment;
+use crate::state::AppState;
+use crate::{ServeError, docs};
+use arc_swap::ArcSwapOption;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use fathom_registry::{Actor, Store};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `[serve]` settings.
+    pub config: ServeConfig,
+    /// The registry store location (folder, `.db` file or `postgres://` URL).
+    pub store: String,
+    /// The registered model to serve.
+    pub model: String,
+    /// Folder of the prediction log when `[serve.log] dir` is unset.
+    pub default_log_dir: PathBuf,
+    /// Print deployment events (a version deployed, a load failure, a
+    /// canary rolled back) as JSON lines on standard error.
+    pub print_events: bool,
+}
+
+/// What happened while the server ran.
+#[derive(Debug, Clone, Default)]
+pub struct ServeReport {
+    /// Records written to the prediction log.
+    pub logged: u64,
+    /// Records lost to a full queue.
+    pub dropped: u64,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+    /// The shared state (metrics, deployment).
+    pub state: Shared,
+    stop: Arc<AtomicBool>,
+    follower: Option<std::thread::JoinHandle<()>>,
+    listener: Option<tokio::net::TcpListener>,
+}
+
+fn event_line(model: &str, e: &Event) {
+    let line = match e {
+        Event::Deployed { slot, version } => serde_json::json!({
+            "event": "deployed", "model": model, "slot": slot, "version": version,
+        }),
+        Event::LoadFailed { version, reason } => serde_json::json!({
+            "event": "load_failed", "model": model, "version": version, "reason": reason,
+        }),
+        Event::Removed { slot, version } => serde_json::json!({
+            "event": "removed", "model": model, "slot": slot, "version": version,
+        }),
+        Event::CanaryRolledBack { version, reason } => serde_json::json!({
+            "event": "canary_rolled_back", "model": model, "version": version, "reason": reason,
+        }),
+    };
+    eprintln!(
+        "{}",
+        serde_json::json!({"time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "fathom_serve": line})
+    );
+}
+
+fn publish(state: &AppState, next: Option<Deployment>) {
+    state.metrics.models.clear();
+    if let Some(d) = &next {
+        let label = |v: i64, variant: &'static str| ModelLabels {
+            model: d.model.clone(),
+            version: v.to_string(),
+            variant,
+        };
+        let primary = if d.degraded.is_some() {
+            "fallback"
+        } else {
+            "production"
+        };
+        state
+            .metrics
+            .models
+            .get_or_create(&label(d.primary.model.version, primary))
+            .set(1);
+        if let Some((c, _)) = &d.canary {
+            state
+                .metrics
+                .models
+                .get_or_create(&label(c.model.version, "canary"))
+                .set(1);
+        }
+        for s in &d.shadows {
+            state
+                .metrics
+                .models
+                .get_or_create(&label(s.model.version, "shadow"))
+                .set(1);
+        }
+    }
+    if let Some(d) = next {
+        state.deployment.store(Some(Arc::new(d)));
+    }
+}
+
+/// One poll: sync with the registry, publish, judge the canary.
+fn poll(follower: &mut Follower, state: &AppState, actor: &Actor, print: bool) {
+    let event_line = |model: &str, e: &Event| {
+        if print {
+            event_line(model, e);
+        }
+    };
+    let current = state.deployment.load_full();
+    let mut events = Vec::new();
+    match follower.sync(current.as_deref(), &mut events) {
+        Ok(next) => {
+            state.store_ok.store(true, Ordering::Relaxed);
+            state.metrics.store_up.set(1);
+            if let Ok(mut e) = state.store_error.lock() {
+                *e = None;
+            }
+            for e in &events {
+                if matches!(e, Event::LoadFailed { .. }) {
+                    state.metrics.load_failures.inc();
+                }
+                event_line(follower.model(), e);
+            }
+            let shape = |d: &Deployment| {
+                (
+                    d.primary.model.version,
+                    d.degraded.clone(),
+                    d.canary
+                        .as_ref()
+                        .map(|(s, share)| (s.model.version, *share)),
+                    d.shadows
+                        .iter()
+                        .map(|s| s.model.version)
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let changed = match (&current, &next) {
+                (Some(c), Some(n)) => shape(c) != shape(n),
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if changed {
+                publish(state, next);
+            }
+        }
+        Err(e) => {
+            state.store_ok.store(false, Ordering::Relaxed);
+            state.metrics.store_up.set(0);
+            if let Ok(mut slot) = state.store_error.lock() {
+                *slot = Some(e.to_string());
+            }
+        }
+    }
+    if let Some(d) = state.deployment.load_full() {
+        match follower.check_guardrails(&d, actor) {
+            Ok(Some(e)) => {
+                state.metrics.canary_rollbacks.inc();
+                event_line(follower.model(), &e);
+            }
+            Ok(None) => {}
+            Err(e) => event_line(
+                follower.model(),
+                &Event::LoadFailed {
+                    version: d.canary.as_ref().map_or(0, |(s, _)| s.model.version),
+                    reason: format!("could not remove the failing canary's alias: {e}"),
+                },
+            ),
+        }
+    }
+}
+
+/// Opens the store, loads what the aliases name and binds the address;
+/// requests are answered once [`Running::serve`] runs.
+pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
+    let auth = Auth::new(&options.config.auth)?;
+    let log = if options.config.log.enabled {
+        let c = &options.config.log;
+        let dir = c
+            .dir
+            .clone()
+            .unwrap_or_else(|| options.default_log_dir.clone());
+        let durability = match c.durability.as_str() {
+            "fsync" => fathom_predlog::Durability::Fsync,
+            "buffered" => fathom_predlog::Durability::Buffered,
+            other => {
+                return Err(ServeError::Config(format!(
+                    "[serve.log] durability = '{other}': use 'buffered' or 'fsync'"
+                )));
+            }
+        };
+        let salt = std::env::var("FATHOM_LOG_SALT").unwrap_or_else(|_| c.salt.clone());
+        let config = fathom_predlog::LogConfig {
+            dir: dir.clone(),
+            durability,
+            queue_capacity: c.queue_capacity.max(1),
+            flush_interval: Duration::from_millis(c.flush_ms.max(1)),
+            retention: c
+                .retention_days
+                .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+            sanitize: fathom_predlog::Sanitizer {
+                hash: c.hash_fields.clone(),
+                drop: c.drop_fields.clone(),
+                salt,
+            },
+            ..fathom_predlog::LogConfig::new(dir)
+        };
+        Some(fathom_predlog::PredictionLog::open(config)?)
+    } else {
+        None
+    };
+    let state = Arc::new(AppState {
+        deployment: ArcSwapOption::empty(),
+        metrics: Metrics::new(),
+        auth,
+        config: options.config.clone(),
+        model: options.model.clone(),
+        store_ok: AtomicBool::new(false),
+        store_error: Mutex::new(None),
+        log,
+        started: Instant::now(),
+        fsync: options.config.log.durability == "fsync",
+    });
+
+    let location = options.store.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&location))
+        .await
+        .map_err(|e| ServeError::Config(e.to_string()))??;
+    let mut follower = Follower::new(store, &options.model, options.config.clone());
+    let actor = Actor::new("fathom-serve", fathom_registry::host_name());
+    let print = options.print_events;
+    let (follower, actor) = {
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || {
+            poll(&mut follower, &st, &actor, print);
+            (follower, actor)
+        })
+        .await
+        .map_err(|e| ServeError::Config(e.to_string()))?
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = {
+        let stop = stop.clone();
+        let st = state.clone();
+        let every = Duration::from_millis(options.config.poll_ms.max(50));
+        std::thread::Builder::new()
+            .name("fathom-follow".into())
+            .spawn(move || {
+                let mut follower = follower;
+                let mut last = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(25));
+                    if last.elapsed() >= every {
+                        poll(&mut follower, &st, &actor, print);
+                        last = Instant::now();
+                    }
+                }
+            })
+            .map_err(|e| ServeError::Config(format!("cannot start the alias follower: {e}")))?
+    };
+
+    let listener = tokio::net::TcpListener::bind(&options.config.listen)
+        .await
+        .map_err(|e| ServeError::Bind {
+            addr: options.config.listen.clone(),
+            source: e,
+        })?;
+    let addr = listener.local_addr().map_err(|e| ServeError::Bind {
+        addr: options.config.listen.clone(),
+        source: e,
+    })?;
+    Ok(Running {
+        addr,
+        state,
+        stop,
+        follower: Some(handle),
+        listener: Some(listener),
+    })
+}
+
+/// The routes with their limits.
+pub fn router(state: Shared) -> Router {
+    let c = &state.config;
+    Router::new()
+        .route("/v1/predict", post(api::predict))
+        .route("/v1/predict/batch", post(api::predict_batch))
+        .route("/v1/explain", post(api::explain))
+        .route("/v1/feedback", post(api::feedback))
+        .route("/v1/models", get(api::models))
+        .route("/health", get(api::health))
+        .route("/ready", get(api::ready))
+        .route("/metrics", get(api::metrics))
+        .route("/openapi.json", get(docs::openapi))
+        .route("/docs", get(docs::page))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(c.timeout_ms.max(1)),
+        ))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(c.max_body_bytes))
+        .with_state(state)
+}
+
+impl Running {
+    /// Answers requests until `shutdown` completes, then drains in-flight
+    /// requests, stops following the registry and flushes the prediction
+    /// log.
+    pub async fn serve(
+        mut self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<ServeReport, ServeError> {
+        let listener = self
+            .listener
+            .take()
+            .ok_or_else(|| ServeError::Config("the server was already started".into()))?;
+        let app = router(self.state.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| ServeError::Bind {
+                addr: self.addr.to_string(),
+                source: e,
+            })?;
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.follower.take() {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+        let mut report = ServeReport::default();
+        let state = self.state.clone();
+        drop(self);
+        // The last reference to the state goes once the server is gone;
+        // flushing the log needs it.
+        if let Ok(state) = Arc::try_unwrap(state)
+            && let Some(log) = state.log
+        {
+            let stats = tokio::task::spawn_blocking(move || log.shutdown())
+                .await
+                .map_err(|e| ServeError::Config(e.to_string()))??;
+            report.logged = stats.written;
+            report.dropped = stats.dropped;
+        }
+        Ok(report)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

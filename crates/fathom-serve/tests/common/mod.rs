@@ -1,0 +1,291 @@
+//! A registry with trained fraud models, a running server and a plain
+//! HTTP/1.1 client over TCP.
+
+#![allow(dead_code)]
+
+use fathom_core::{ColumnType, Frame};
+use fathom_data::generate::{Generator, GeneratorConfig};
+use fathom_learn::trainer::{TrainConfig, default_gbdt, train_binary};
+use fathom_model::artifact::ModelArtifact;
+use fathom_registry::artifacts::{ArtifactStore, LocalArtifactStore};
+use fathom_registry::{Actor, NewVersion, Promotion, PromotionPolicy, Store};
+use fathom_serve::{Running, ServeConfig, ServeOptions};
+use serde_json::{Map, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A store folder holding model `fraud` with `versions` trained versions
+/// (v1 promoted to production), and the rows they were trained on.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub frame: Frame,
+    pub artifacts: Vec<ModelArtifact>,
+}
+
+impl Fixture {
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.path().join(".fathom")
+    }
+    pub fn store(&self) -> Store {
+        let artifacts = LocalArtifactStore::new(self.store_dir().join("artifacts")).unwrap();
+        Store::open(self.store_dir().to_str().unwrap())
+            .unwrap()
+            .with_artifact_store(Arc::new(artifacts))
+    }
+    pub fn options(&self, config: ServeConfig) -> ServeOptions {
+        ServeOptions {
+            config: ServeConfig {
+                listen: "127.0.0.1:0".into(),
+                poll_ms: 100,
+                ..config
+            },
+            store: self.store_dir().display().to_string(),
+            model: "fraud".into(),
+            default_log_dir: self.store_dir().join("predictions"),
+            print_events: true,
+        }
+    }
+    /// Moves `alias` to `version` (forced: tests move aliases freely).
+    pub fn set_alias(&self, alias: &str, version: i64) {
+        let p = Promotion {
+            model: "fraud".into(),
+            version,
+            alias: alias.into(),
+            force: true,
+        };
+        self.store()
+            .promote(
+                &p,
+                &PromotionPolicy::default(),
+                &Actor::new("test", "here"),
+                "test",
+            )
+            .unwrap();
+    }
+}
+
+pub fn fixture(versions: usize) -> Fixture {
+    let frame = fathom_data::generate::generate_all(GeneratorConfig {
+        rows: 3000,
+        seed: 11,
+        fraud_rate: 0.05,
+        ..GeneratorConfig::default()
+    })
+    .unwrap();
+    let columns: Vec<(String, ColumnType)> = Generator::columns()
+        .iter()
+        .map(|(n, t)| (n.to_string(), *t))
+        .collect();
+    let schema = fathom_data::contract::infer_schema(
+        std::iter::once(Ok(frame.clone())),
+        columns,
+        fathom_data::contract::InferOptions::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join(".fathom");
+    let artifact_store = LocalArtifactStore::new(store_dir.join("artifacts")).unwrap();
+    let mut store = Store::open(store_dir.to_str().unwrap()).unwrap();
+    let me = Actor::new("test", "here");
+    let mut artifacts = Vec::new();
+    for v in 0..versions {
+        let config = TrainConfig {
+            candidates: vec!["gbdt".into()],
+            seed: 3 + v as u64,
+            gbdt: fathom_learn::gbdt::GbdtParams {
+                num_rounds: 10 + 10 * v,
+                ..default_gbdt()
+            },
+            ..TrainConfig::default()
+        };
+        let result = train_binary(&frame, &schema, &config).unwrap();
+        let bytes = result.artifact.to_bytes().unwrap();
+        let stored = artifact_store.put_bytes(&bytes).unwrap();
+        store
+            .register_version(
+                &NewVersion {
+                    model: "fraud".into(),
+                    artifact_uri: stored.uri,
+                    artifact_sha256: stored.sha256,
+                    schema_hash: schema.hash(),
+                    owner: "test".into(),
+                    ..NewVersion::default()
+                },
+                &me,
+                "test version",
+            )
+            .unwrap();
+        artifacts.push(result.artifact);
+    }
+    let f = Fixture {
+        dir,
+        frame,
+        artifacts,
+    };
+    f.set_alias("production", 1);
+    f
+}
+
+/// Row `i` of `frame` as a JSON record (nulls as null).
+pub fn record(frame: &Frame, i: usize) -> Map<String, Value> {
+    let mut m = Map::new();
+    for c in frame.columns() {
+        let v = if !c.is_valid(i) {
+            Value::Null
+        } else {
+            match c.column_type() {
+                ColumnType::Numeric => serde_json::json!(c.f64_at(i).unwrap()),
+                ColumnType::Bool => Value::Bool(c.display_value(i) == "true"),
+                _ => Value::String(c.display_value(i)),
+            }
+        };
+        m.insert(c.name.clone(), v);
+    }
+    m
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        req.push_str("content-type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete HTTP response");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 4 + size..];
+    }
+}
+
+pub async fn post_json(addr: SocketAddr, path: &str, body: &Value) -> Reply {
+    http(addr, "POST", path, &[], &serde_json::to_vec(body).unwrap()).await
+}
+
+/// Starts a server on an ephemeral port; returns it serving in the
+/// background and a handle that stops it.
+pub async fn serve(
+    options: ServeOptions,
+) -> (
+    SocketAddr,
+    Arc<fathom_serve::state::AppState>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<fathom_serve::ServeReport>,
+) {
+    let running: Running = fathom_serve::start(options).await.unwrap();
+    let addr = running.addr;
+    let state = running.state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        running
+            .serve(async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap()
+    });
+    (addr, state, tx, handle)
+}
+
+/// Polls `f` until it holds, for up to five seconds.
+pub async fn eventually<F, Fut>(mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+pub fn artifact_file(store_dir: &Path, sha256: &str) -> PathBuf {
+    LocalArtifactStore::new(store_dir.join("artifacts"))
+        .unwrap()
+        .path_for(sha256)
+}

@@ -1,0 +1,644 @@
+//! The server end to end over real HTTP: answers equal batch scoring,
+//! the contract, alias moves without restarts, canary stickiness,
+//! shadows, fallbacks, auth, explanations, metrics and the API description.
+
+mod common;
+
+use common::*;
+use fathom_model::predictor::Predictor;
+use fathom_serve::ServeConfig;
+use fathom_serve::config::{AuthConfig, TokenConfig};
+use fathom_serve::contract::UnknownFields;
+use serde_json::{Value, json};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn no_log() -> ServeConfig {
+    let mut c = ServeConfig::default();
+    c.log.enabled = false;
+    c
+}
+
+#[test]
+fn predictions_equal_batch_scoring_bit_for_bit() {
+    let f = fixture(1);
+    let expected = Predictor::new(f.artifacts[0].clone())
+        .unwrap()
+        .score_frame(&f.frame)
+        .unwrap();
+    let threshold = f.artifacts[0].threshold;
+    rt().block_on(async {
+        let (addr, _state, stop, done) = serve(f.options(no_log())).await;
+        let mut records = Vec::new();
+        for (i, want) in expected.iter().enumerate().take(40) {
+            let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, i))).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let j = r.json();
+            assert_eq!(
+                j["score"].as_f64().unwrap().to_bits(),
+                want.to_bits(),
+                "row {i}"
+            );
+            assert_eq!(j["decision"].as_bool().unwrap(), *want >= threshold);
+            assert_eq!(j["version"], 1);
+            assert_eq!(j["variant"], "production");
+            assert_eq!(j["model"], "fraud");
+            assert_eq!(r.header("x-request-id"), j["request_id"].as_str());
+            records.push(Value::Object(record(&f.frame, i)));
+        }
+        let b = post_json(addr, "/v1/predict/batch", &json!({"records": records})).await;
+        assert_eq!(b.status, 200, "{}", b.text());
+        let preds = b.json()["predictions"].as_array().unwrap().clone();
+        assert_eq!(preds.len(), 40);
+        for (i, p) in preds.iter().enumerate() {
+            assert_eq!(
+                p["score"].as_f64().unwrap().to_bits(),
+                expected[i].to_bits()
+            );
+        }
+        // A caller's request id is kept.
+        let r = http(
+            addr,
+            "POST",
+            "/v1/predict",
+            &[("x-request-id", "order-7")],
+            &serde_json::to_vec(&record(&f.frame, 0)).unwrap(),
+        )
+        .await;
+        assert_eq!(r.json()["request_id"], "order-7");
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn contract_violations_get_422_with_one_entry_per_problem() {
+    let f = fixture(1);
+    rt().block_on(async {
+        let config = ServeConfig {
+            unknown_fields: UnknownFields::Reject,
+            max_batch: 3,
+            max_body_bytes: 64 * 1024,
+            ..no_log()
+        };
+        let (addr, _s, stop, done) = serve(f.options(config)).await;
+        let mut rec = record(&f.frame, 0);
+        rec.insert("amount".into(), json!("a lot"));
+        rec.insert("is_online".into(), json!(3));
+        rec.insert("merchant_category".into(), json!({"nested": true}));
+        rec.insert("favourite_colour".into(), json!("blue"));
+        let r = post_json(addr, "/v1/predict", &Value::Object(rec)).await;
+        assert_eq!(r.status, 422, "{}", r.text());
+        let j = r.json();
+        assert_eq!(j["error"]["code"], "invalid_record");
+        let problems = j["error"]["problems"].as_array().unwrap();
+        let fields: Vec<&str> = problems
+            .iter()
+            .map(|p| p["field"].as_str().unwrap())
+            .collect();
+        for want in [
+            "amount",
+            "is_online",
+            "merchant_category",
+            "favourite_colour",
+        ] {
+            assert!(fields.contains(&want), "{want} missing from {fields:?}");
+        }
+        let amount = problems.iter().find(|p| p["field"] == "amount").unwrap();
+        assert_eq!(amount["expected"], "number");
+        assert!(amount["got"].as_str().unwrap().contains("a lot"));
+
+        // A required (non-nullable) input left out.
+        let mut rec = record(&f.frame, 0);
+        rec.remove("amount");
+        let r = post_json(addr, "/v1/predict", &Value::Object(rec)).await;
+        assert_eq!(r.status, 422);
+        assert!(r.text().contains("\"field\":\"amount\""), "{}", r.text());
+
+        // Not JSON, not an object.
+        for body in [&b"{not json"[..], b"[1,2]", b""] {
+            let r = http(addr, "POST", "/v1/predict", &[], body).await;
+            assert_eq!(r.status, 422, "{}", r.text());
+        }
+        // A bad record in a batch is named by its index; nothing is scored.
+        let mut bad = record(&f.frame, 1);
+        bad.insert("amount".into(), json!(true));
+        let records = json!({"records": [record(&f.frame, 0), bad]});
+        let r = post_json(addr, "/v1/predict/batch", &records).await;
+        assert_eq!(r.status, 422);
+        assert!(r.text().contains("records[1].amount"), "{}", r.text());
+        // Too many records, too large a body.
+        let four: Vec<_> = (0..4).map(|i| Value::Object(record(&f.frame, i))).collect();
+        let r = post_json(addr, "/v1/predict/batch", &json!({"records": four})).await;
+        assert_eq!(r.status, 413, "{}", r.text());
+        let big = vec![b' '; 70 * 1024];
+        let r = http(addr, "POST", "/v1/predict", &[], &big).await;
+        assert_eq!(r.status, 413);
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn alias_moves_take_effect_without_restart_or_failed_requests() {
+    let f = fixture(2);
+    rt().block_on(async {
+        let (addr, _s, stop, done) = serve(f.options(no_log())).await;
+        let body = serde_json::to_vec(&record(&f.frame, 5)).unwrap();
+        let version = |r: Reply| {
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["version"].as_i64().unwrap()
+        };
+        assert_eq!(
+            version(http(addr, "POST", "/v1/predict", &[], &body).await),
+            1
+        );
+        // Traffic keeps flowing while the alias moves.
+        let traffic = {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..150 {
+                    let r = http(addr, "POST", "/v1/predict", &[], &body).await;
+                    assert_eq!(
+                        r.status,
+                        200,
+                        "a request failed during the move: {}",
+                        r.text()
+                    );
+                    seen.push(r.json()["version"].as_i64().unwrap());
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                seen
+            })
+        };
+        f.set_alias("production", 2);
+        assert!(
+            eventually(|| {
+                let body = body.clone();
+                async move { version(http(addr, "POST", "/v1/predict", &[], &body).await) == 2 }
+            })
+            .await,
+            "the promotion did not reach the server"
+        );
+        let seen = traffic.await.unwrap();
+        // Once version 2 answered, version 1 never did again.
+        let first2 = seen.iter().position(|&v| v == 2).unwrap_or(seen.len());
+        assert!(seen[first2..].iter().all(|&v| v == 2), "{seen:?}");
+        // Rollback.
+        let mut store = f.store();
+        store
+            .rollback(
+                "fraud",
+                "production",
+                &fathom_registry::Actor::new("test", "here"),
+                "bad",
+            )
+            .unwrap();
+        assert!(
+            eventually(|| {
+                let body = body.clone();
+                async move { version(http(addr, "POST", "/v1/predict", &[], &body).await) == 1 }
+            })
+            .await
+        );
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn canary_is_sticky_by_card_and_takes_its_share() {
+    let f = fixture(2);
+    f.set_alias("canary", 2);
+    rt().block_on(async {
+        let config = ServeConfig {
+            canary_percent: 50.0,
+            ..no_log()
+        };
+        let (addr, state, stop, done) = serve(f.options(config)).await;
+        let mut by_card = std::collections::HashMap::new();
+        let mut canary = 0;
+        for i in 0..200 {
+            let mut rec = record(&f.frame, i);
+            let card = 1000 + i % 50;
+            rec.insert("card_id".into(), json!(card));
+            let r = post_json(addr, "/v1/predict", &Value::Object(rec)).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let j = r.json();
+            let variant = j["variant"].as_str().unwrap().to_string();
+            let version = j["version"].as_i64().unwrap();
+            assert_eq!(version, if variant == "canary" { 2 } else { 1 });
+            if variant == "canary" {
+                canary += 1;
+            }
+            let prev = by_card.insert(card, variant.clone());
+            assert!(prev.is_none_or(|p| p == variant), "{card} switched variant");
+        }
+        // 50 cards at 50 %: the canary's card count is Binomial(50, 0.5);
+        // 12..=38 holds with probability > 0.9999.
+        let canary_cards = by_card.values().filter(|v| *v == "canary").count();
+        assert!(
+            (12..=38).contains(&canary_cards),
+            "{canary_cards} of 50 cards"
+        );
+        assert_eq!(canary, canary_cards * 4);
+        let d = state.deployment.load_full().unwrap();
+        assert_eq!(
+            d.canary.as_ref().unwrap().0.stats.snapshot().requests,
+            canary as u64
+        );
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn shadows_score_without_answering_and_fallback_answers_a_corrupt_version() {
+    let f = fixture(2);
+    f.set_alias("shadow", 2);
+    rt().block_on(async {
+        let (addr, state, stop, done) = serve(f.options(no_log())).await;
+        for i in 0..20 {
+            let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, i))).await;
+            assert_eq!(r.json()["variant"], "production");
+            assert_eq!(r.json()["version"], 1);
+        }
+        let d = state.deployment.load_full().unwrap();
+        assert_eq!(d.shadows[0].model.version, 2);
+        assert_eq!(d.shadows[0].stats.snapshot().requests, 20);
+        let m = http(addr, "GET", "/metrics", &[], b"").await.text();
+        assert!(
+            m.contains("fathom_predictions_total{variant=\"shadow\""),
+            "{m}"
+        );
+
+        // Version 2 is promoted, then its artifact is damaged before the
+        // server loads it: version 1 keeps answering, marked degraded.
+        f.set_alias("shadow", 1);
+        let sha = f.store().model_version("fraud", 2).unwrap().artifact_sha256;
+        let path = artifact_file(&f.store_dir(), &sha);
+        // A fresh server has not loaded version 2 yet.
+        stop.send(()).unwrap();
+        done.await.unwrap();
+        f.set_alias("production", 2);
+        std::fs::write(&path, b"damaged").unwrap();
+        let (addr, _state, stop, done) = serve(f.options(no_log())).await;
+        let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, 0))).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        assert_eq!(j["version"], 1);
+        assert_eq!(j["variant"], "fallback");
+        assert!(j["degraded"].as_str().unwrap().contains("version 2"), "{j}");
+        let ready = http(addr, "GET", "/ready", &[], b"").await;
+        assert_eq!(ready.status, 200);
+        assert_eq!(ready.json()["status"], "degraded");
+        let m = http(addr, "GET", "/metrics", &[], b"").await.text();
+        assert!(m.contains("fathom_model_load_failures_total 1"), "{m}");
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn tokens_roles_and_open_predict() {
+    let f = fixture(1);
+    rt().block_on(async {
+        let config = ServeConfig {
+            auth: AuthConfig {
+                open_predict: false,
+                open_read: false,
+                tokens: vec![
+                    TokenConfig {
+                        name: "checkout".into(),
+                        sha256: fathom_serve::auth::token_hash("tok-predict"),
+                        roles: vec!["predict".into()],
+                        rate_per_second: 0.0,
+                    },
+                    TokenConfig {
+                        name: "dashboard".into(),
+                        sha256: fathom_serve::auth::token_hash("tok-read"),
+                        roles: vec!["read".into()],
+                        rate_per_second: 0.0,
+                    },
+                ],
+            },
+            ..no_log()
+        };
+        let (addr, _s, stop, done) = serve(f.options(config)).await;
+        let body = serde_json::to_vec(&record(&f.frame, 0)).unwrap();
+        assert_eq!(
+            http(addr, "POST", "/v1/predict", &[], &body).await.status,
+            401
+        );
+        let auth = |t: &'static str| [("authorization", t)];
+        assert_eq!(
+            http(addr, "POST", "/v1/predict", &auth("Bearer nope"), &body)
+                .await
+                .status,
+            401
+        );
+        assert_eq!(
+            http(addr, "POST", "/v1/predict", &auth("Bearer tok-read"), &body)
+                .await
+                .status,
+            403
+        );
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                "/v1/predict",
+                &auth("Bearer tok-predict"),
+                &body
+            )
+            .await
+            .status,
+            200
+        );
+        assert_eq!(
+            http(addr, "GET", "/v1/models", &auth("Bearer tok-predict"), b"")
+                .await
+                .status,
+            403
+        );
+        let models = http(addr, "GET", "/v1/models", &auth("Bearer tok-read"), b"").await;
+        assert_eq!(models.status, 200);
+        assert_eq!(models.json()["deployed"][0]["version"], 1);
+        // Liveness, readiness and metrics stay open.
+        assert_eq!(http(addr, "GET", "/health", &[], b"").await.status, 200);
+        assert_eq!(http(addr, "GET", "/ready", &[], b"").await.status, 200);
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn explanations_add_up_to_the_raw_score() {
+    let f = fixture(1);
+    rt().block_on(async {
+        let (addr, _s, stop, done) = serve(f.options(no_log())).await;
+        for i in [0, 7, 19] {
+            let r = post_json(
+                addr,
+                "/v1/explain?top=1000",
+                &Value::Object(record(&f.frame, i)),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let j = r.json();
+            let sum: f64 = j["contributions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["contribution"].as_f64().unwrap())
+                .sum();
+            let raw = j["raw_score"].as_f64().unwrap();
+            assert!((j["base_value"].as_f64().unwrap() + sum - raw).abs() < 1e-9);
+            // Binary trees: the score is the logistic of the raw score.
+            let p = 1.0 / (1.0 + (-raw).exp());
+            assert!((p - j["score"].as_f64().unwrap()).abs() < 1e-12, "{j}");
+            let c = j["contributions"].as_array().unwrap();
+            assert!(
+                c.windows(2)
+                    .all(|w| w[0]["contribution"].as_f64().unwrap().abs()
+                        >= w[1]["contribution"].as_f64().unwrap().abs())
+            );
+        }
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn metrics_pass_promtool_and_openapi_describes_the_record() {
+    let f = fixture(1);
+    rt().block_on(async {
+        let (addr, _s, stop, done) = serve(f.options(no_log())).await;
+        for i in 0..5 {
+            post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, i))).await;
+        }
+        post_json(addr, "/v1/predict", &json!({"amount": "x"})).await;
+        let m = http(addr, "GET", "/metrics", &[], b"").await;
+        assert_eq!(m.status, 200);
+        let text = m.text();
+        for family in [
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"200\"} 5",
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"422\"} 1",
+            "fathom_http_request_duration_seconds_bucket",
+            "fathom_prediction_score_bucket",
+            "fathom_model_info{model=\"fraud\",version=\"1\",variant=\"production\"} 1",
+            "fathom_build_info",
+        ] {
+            assert!(text.contains(family), "{family} not in:\n{text}");
+        }
+        match std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(mut child) => {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+                let out = child.wait_with_output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "promtool: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Err(_) => eprintln!("SKIPPED promtool check: promtool is not installed (.ci/run installs Debian's prometheus package)"),
+        }
+
+        let spec = http(addr, "GET", "/openapi.json", &[], b"").await.json();
+        assert_eq!(spec["openapi"], "3.1.0");
+        let record_schema = &spec["components"]["schemas"]["Record"];
+        assert_eq!(record_schema["properties"]["amount"]["type"][0], "number");
+        assert!(record_schema["required"].as_array().unwrap().contains(&json!("amount")));
+        for p in ["/v1/predict", "/v1/predict/batch", "/v1/explain", "/v1/feedback", "/v1/models", "/health", "/ready", "/metrics"] {
+            assert!(spec["paths"][p].is_object(), "{p}");
+        }
+        let docs = http(addr, "GET", "/docs", &[], b"").await;
+        assert!(docs.header("content-type").unwrap().starts_with("text/html"));
+        assert!(docs.text().contains("<code>amount</code>"));
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn not_ready_without_a_production_alias() {
+    let f = fixture(1);
+    let mut store = f.store();
+    store
+        .remove_alias(
+            "fraud",
+            "production",
+            &fathom_registry::Actor::new("t", "h"),
+            "test",
+        )
+        .unwrap();
+    rt().block_on(async {
+        let (addr, _s, stop, done) = serve(f.options(no_log())).await;
+        assert_eq!(http(addr, "GET", "/health", &[], b"").await.status, 200);
+        let r = http(addr, "GET", "/ready", &[], b"").await;
+        assert_eq!(r.status, 503);
+        let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, 0))).await;
+        assert_eq!(r.status, 503);
+        assert_eq!(r.json()["error"]["code"], "not_ready");
+        f.set_alias("production", 1);
+        assert!(
+            eventually(|| async { http(addr, "GET", "/ready", &[], b"").await.status == 200 })
+                .await
+        );
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn guardrails_remove_a_canary_whose_scores_depart_and_audit_why() {
+    let f = fixture(2);
+    f.set_alias("canary", 2);
+    rt().block_on(async {
+        let config = ServeConfig {
+            canary_percent: 50.0,
+            guardrails: fathom_serve::config::Guardrails {
+                min_requests: 20,
+                // Any visible difference between the two score
+                // distributions is too much here.
+                max_score_psi: 1e-6,
+                max_latency_ratio: 1e9,
+                ..Default::default()
+            },
+            ..no_log()
+        };
+        let (addr, state, stop, done) = serve(f.options(config)).await;
+        for i in 0..200 {
+            let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, i))).await;
+            assert_eq!(r.status, 200);
+        }
+        assert!(
+            eventually(|| {
+                let state = state.clone();
+                async move { state.deployment.load().as_ref().unwrap().canary.is_none() }
+            })
+            .await,
+            "the canary was not removed"
+        );
+        let mut store = f.store();
+        let v2 = store.model_version("fraud", 2).unwrap();
+        assert!(!v2.aliases.contains(&"canary".to_string()));
+        let audit = store
+            .audit(&fathom_registry::AuditQuery {
+                model: Some("fraud".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let entry = audit
+            .iter()
+            .find(|e| e.reason.contains("canary guardrail"))
+            .expect("an audit entry for the automatic rollback");
+        assert!(entry.reason.contains("PSI"), "{}", entry.reason);
+        assert_eq!(entry.actor, "fathom-serve");
+        let m = http(addr, "GET", "/metrics", &[], b"").await.text();
+        assert!(m.contains("fathom_canary_rollbacks_total 1"), "{m}");
+        // Every request is answered by production now.
+        let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, 0))).await;
+        assert_eq!(r.json()["variant"], "production");
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn every_answer_and_label_lands_in_the_prediction_log_sanitised() {
+    let f = fixture(2);
+    f.set_alias("shadow", 2);
+    let log_dir = f.dir.path().join("log");
+    let batch_id = rt().block_on(async {
+        let mut config = ServeConfig::default();
+        config.log.dir = Some(log_dir.clone());
+        config.log.durability = "fsync".into();
+        config.log.hash_fields = vec!["card_id".into()];
+        config.log.drop_fields = vec!["customer_age".into()];
+        config.log.salt = "pepper".into();
+        let (addr, state, stop, done) = serve(f.options(config)).await;
+        let mut ids = Vec::new();
+        for i in 0..30 {
+            let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, i))).await;
+            assert_eq!(r.status, 200);
+            ids.push((
+                r.json()["request_id"].as_str().unwrap().to_string(),
+                r.json()["score"].as_f64().unwrap(),
+            ));
+        }
+        let b = post_json(
+            addr,
+            "/v1/predict/batch",
+            &json!({"records": [record(&f.frame, 0), record(&f.frame, 1)]}),
+        )
+        .await;
+        let batch_id = b.json()["request_id"].as_str().unwrap().to_string();
+        for (id, _) in ids.iter().take(10) {
+            let r = post_json(addr, "/v1/feedback", &json!({"request_id": id, "label": 1})).await;
+            assert_eq!(r.status, 202, "{}", r.text());
+        }
+        let bad = post_json(
+            addr,
+            "/v1/feedback",
+            &json!({"request_id": "x", "label": 7}),
+        )
+        .await;
+        assert_eq!(bad.status, 422);
+        drop(state);
+        stop.send(()).unwrap();
+        let report = done.await.unwrap();
+        // 30 answers + 30 shadow answers + 2 batch records + 2 shadow.
+        assert_eq!(report.logged, 30 + 30 + 2 + 2 + 10, "{report:?}");
+        batch_id
+    });
+    let reader = fathom_predlog::LogReader::open(&log_dir).unwrap();
+    let all = reader.predictions(0, i64::MAX).unwrap();
+    assert_eq!(all.len(), 64);
+    let joined = reader.joined(0, i64::MAX).unwrap();
+    let labelled = joined
+        .iter()
+        .filter(|(p, fb)| fb.is_some() && p.variant == fathom_predlog::Variant::Production)
+        .count();
+    assert_eq!(labelled, 10);
+    let first = all
+        .iter()
+        .find(|p| {
+            p.request_id == all[0].request_id && p.variant == fathom_predlog::Variant::Production
+        })
+        .unwrap();
+    assert_eq!(first.version, 1);
+    let inputs: Value = serde_json::from_slice(&first.inputs).unwrap();
+    assert!(
+        inputs.get("customer_age").is_none(),
+        "dropped field kept: {inputs}"
+    );
+    // Hashed: hex SHA-256 of salt followed by the value as sent.
+    let card = record(&f.frame, 0)["card_id"].to_string();
+    let want = fathom_serve::auth::token_hash(&format!("pepper{card}"));
+    assert_eq!(inputs["card_id"], json!(want), "{inputs}");
+    assert!(
+        all.iter()
+            .any(|p| p.request_id.starts_with(&format!("{batch_id}/")))
+    );
+    assert!(
+        all.iter()
+            .filter(|p| p.variant == fathom_predlog::Variant::Shadow)
+            .all(|p| p.version == 2)
+    );
+}
