@@ -1,0 +1,200 @@
+//! `fathom serve` as a process: killed with SIGKILL under load in fsync
+//! mode, every prediction it acknowledged is in the log after restart; a
+//! clean SIGTERM drains in-flight requests and flushes buffered records.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// One request on a fresh connection: status and body.
+fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+fn start(dir: &std::path::Path, addr: SocketAddr, durability: &str) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args([
+            "-q",
+            "serve",
+            "--listen",
+            &addr.to_string(),
+            "--durability",
+            durability,
+        ])
+        .current_dir(dir)
+        .env_remove("FATHOM_CONFIG")
+        .env_remove("FATHOM_STORE")
+        .env_remove("FATHOM_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while request(addr, "GET", "/ready", "").is_none_or(|(s, _)| s != 200) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// A store with model `fraud` in production, and request bodies.
+fn setup() -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    ok(
+        dir.path(),
+        &["-q", "quickstart", "--rows", "3000", "--requests", "0"],
+    );
+    ok(
+        dir.path(),
+        &[
+            "-q", "data", "generate", "--rows", "50", "--seed", "5", "-o", "few.csv",
+        ],
+    );
+    let text = std::fs::read_to_string(dir.path().join("few.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let bodies = lines
+        .map(|l| {
+            let mut m = serde_json::Map::new();
+            for (k, v) in header.iter().zip(l.split(',')) {
+                let value = if v.is_empty() {
+                    serde_json::Value::Null
+                } else if let Ok(n) = v.parse::<f64>() {
+                    serde_json::json!(n)
+                } else if v == "true" || v == "false" {
+                    serde_json::Value::Bool(v == "true")
+                } else {
+                    serde_json::Value::String(v.to_string())
+                };
+                if *k != "is_fraud" {
+                    m.insert(k.to_string(), value);
+                }
+            }
+            serde_json::Value::Object(m).to_string()
+        })
+        .collect();
+    (dir, bodies)
+}
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_prediction_in_fsync_mode() {
+    let (dir, bodies) = setup();
+    let addr = free_addr();
+    let mut child = start(dir.path(), addr, "fsync");
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (acked, stop, bodies) = (acked.clone(), stop.clone(), bodies.clone());
+            std::thread::spawn(move || {
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) {
+                    match request(addr, "POST", "/v1/predict", &bodies[i % bodies.len()]) {
+                        Some((200, body)) => {
+                            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push(v["request_id"].as_str().unwrap().to_string());
+                        }
+                        Some((status, body)) => panic!("{status}: {body}"),
+                        None => break,
+                    }
+                    i += 4;
+                }
+            })
+        })
+        .collect();
+    // Let acknowledged records pile up, then kill without warning.
+    while acked.lock().unwrap().len() < 300 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    // A restart recovers the log (cutting any torn tail) and serves again.
+    let mut child = start(dir.path(), addr, "fsync");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let reader = fathom_predlog::LogReader::open(dir.path().join(".fathom/predictions")).unwrap();
+    let logged: std::collections::HashSet<String> = reader
+        .predictions(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.request_id)
+        .collect();
+    let missing: Vec<_> = acked.iter().filter(|id| !logged.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged predictions lost: {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
+}
+
+#[test]
+fn sigterm_drains_and_flushes_the_buffered_log() {
+    let (dir, bodies) = setup();
+    let addr = free_addr();
+    let child = start(dir.path(), addr, "buffered");
+    let mut ids = Vec::new();
+    for b in bodies.iter().take(40) {
+        let (status, body) = request(addr, "POST", "/v1/predict", b).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        ids.push(v["request_id"].as_str().unwrap().to_string());
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let reader = fathom_predlog::LogReader::open(dir.path().join(".fathom/predictions")).unwrap();
+    let logged: Vec<String> = reader
+        .predictions(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.request_id)
+        .collect();
+    for id in &ids {
+        assert!(logged.contains(id), "{id} was answered but not logged");
+    }
+}
