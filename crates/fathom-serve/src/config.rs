@@ -45,6 +45,18 @@ pub struct ServeConfig {
     pub access_log: bool,
     /// The prediction log.
     pub log: PredictionLogConfig,
+    /// HTTPS: serve TLS with this certificate and key (PEM files).
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[serve.tls]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM.
+    pub cert: std::path::PathBuf,
+    /// The private key, PEM.
+    pub key: std::path::PathBuf,
 }
 
 impl Default for ServeConfig {
@@ -67,6 +79,7 @@ impl Default for ServeConfig {
             auth: AuthConfig::default(),
             access_log: false,
             log: PredictionLogConfig::default(),
+            tls: None,
         }
     }
 }

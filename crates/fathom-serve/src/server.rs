@@ -57,6 +57,7 @@ pub struct Running {
     stop: Arc<AtomicBool>,
     follower: Option<std::thread::JoinHandle<()>>,
     listener: Option<tokio::net::TcpListener>,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 fn event_line(model: &str, e: &Event) {
@@ -278,6 +279,20 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
             .map_err(|e| ServeError::Config(format!("cannot start the alias follower: {e}")))?
     };
 
+    let tls = match &options.config.tls {
+        Some(t) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
+                .await
+                .map_err(|e| {
+                    ServeError::Config(format!(
+                        "[serve.tls]: cannot use certificate {} with key {}: {e} (both must be PEM files; the key unencrypted)",
+                        t.cert.display(),
+                        t.key.display()
+                    ))
+                })?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&options.config.listen)
         .await
         .map_err(|e| ServeError::Bind {
@@ -294,6 +309,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         stop,
         follower: Some(handle),
         listener: Some(listener),
+        tls,
     })
 }
 
@@ -333,13 +349,31 @@ impl Running {
             .take()
             .ok_or_else(|| ServeError::Config("the server was already started".into()))?;
         let app = router(self.state.clone());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| ServeError::Bind {
-                addr: self.addr.to_string(),
-                source: e,
-            })?;
+        let bind_error = |e| ServeError::Bind {
+            addr: self.addr.to_string(),
+            source: e,
+        };
+        match self.tls.take() {
+            None => axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(bind_error)?,
+            Some(tls) => {
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    shutdown.await;
+                    stopper.graceful_shutdown(Some(Duration::from_secs(30)));
+                });
+                let std_listener = listener.into_std().map_err(bind_error)?;
+                axum_server::from_tcp_rustls(std_listener, tls)
+                    .map_err(bind_error)?
+                    .handle(handle)
+                    .serve(app.into_make_service())
+                    .await
+                    .map_err(bind_error)?;
+            }
+        }
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.follower.take() {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;

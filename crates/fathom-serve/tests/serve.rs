@@ -642,3 +642,71 @@ fn every_answer_and_label_lands_in_the_prediction_log_sanitised() {
             .all(|p| p.version == 2)
     );
 }
+
+#[test]
+fn https_with_a_configured_certificate() {
+    let f = fixture(1);
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_path = f.dir.path().join("cert.pem");
+    let key_path = f.dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    rt().block_on(async {
+        let config = ServeConfig {
+            tls: Some(fathom_serve::config::TlsConfig {
+                cert: cert_path.clone(),
+                key: key_path.clone(),
+            }),
+            ..no_log()
+        };
+        let (addr, _s, stop, done) = serve(f.options(config)).await;
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots.add(cert.cert.der().clone()).unwrap();
+        let client = tokio_rustls::rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = serde_json::to_vec(&record(&f.frame, 0)).unwrap();
+        let head = format!(
+            "POST /v1/predict HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.write_all(&body).await.unwrap();
+        let mut raw = Vec::new();
+        let _ = tls.read_to_end(&mut raw).await;
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(text.contains("\"variant\":\"production\""), "{text}");
+        // Plain HTTP on the TLS port gets no answer.
+        let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+        plain
+            .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), plain.read_to_end(&mut got)).await;
+        assert!(!got.starts_with(b"HTTP/1.1 200"));
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+    // A wrong key path is refused at start, naming the file.
+    rt().block_on(async {
+        let config = ServeConfig {
+            tls: Some(fathom_serve::config::TlsConfig {
+                cert: cert_path,
+                key: f.dir.path().join("missing.pem"),
+            }),
+            ..no_log()
+        };
+        let e = fathom_serve::start(f.options(config))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.pem"), "{e}");
+    });
+}
