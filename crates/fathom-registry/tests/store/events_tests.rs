@@ -34,11 +34,14 @@ fn kinds(events: &[EventRecord]) -> Vec<EventKind> {
     events.iter().map(|e| e.event.kind).collect()
 }
 
+/// A request as the receiver saw it: URL, headers, body.
+type Seen = (String, Vec<(&'static str, String)>, Vec<u8>);
+
 /// A receiver that answers from a script and keeps every request.
 #[derive(Default)]
 struct Scripted {
     answers: RefCell<VecDeque<Result<WebhookResponse, String>>>,
-    seen: RefCell<Vec<(String, Vec<(&'static str, String)>, Vec<u8>)>>,
+    seen: RefCell<Vec<Seen>>,
 }
 
 impl Scripted {
