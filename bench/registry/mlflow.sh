@@ -43,12 +43,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Resident set in KiB of a process and all its descendants.
-tree_rss() {
-  local pid=$1 total=0 child
-  total=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+# Memory in KiB of a process and all its descendants, summed: resident
+# set (RSS; pages shared after fork count once per process) or
+# proportional set (PSS; shared pages split between their processes).
+tree_mem() {
+  local field=$1 pid=$2 total=0 child
+  total=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
   for child in $(pgrep -P "$pid" || true); do
-    total=$((total + $(tree_rss "$child")))
+    total=$((total + $(tree_mem "$field" "$child")))
   done
   echo "$total"
 }
@@ -70,8 +72,9 @@ done
 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=2)" \
   || { echo "mlflow server did not start; see $out/mlflow-server.log"; exit 1; }
 sleep 15
-mlflow_idle=$(tree_rss "$server")
-echo "mlflow server idle: $((mlflow_idle / 1024)) MiB over $(pgrep -g "$server" | wc -l) processes"
+mlflow_idle=$(tree_mem Rss "$server")
+mlflow_pss=$(tree_mem Pss "$server")
+echo "mlflow server idle: RSS $((mlflow_idle / 1024)) MiB, PSS $((mlflow_pss / 1024)) MiB over $(pgrep -g "$server" | wc -l) processes"
 
 log="$out/runs.jsonl"
 : >"$log"
@@ -88,12 +91,13 @@ fifo="$tmp/idle.out"
 idle_pid=$!
 for _ in $(seq 1 100); do grep -q ready "$fifo" 2>/dev/null && break; sleep 0.1; done
 sleep 2
-fathom_idle=$(tree_rss "$idle_pid")
+fathom_idle=$(tree_mem Rss "$idle_pid")
+fathom_pss=$(tree_mem Pss "$idle_pid")
 kill "$idle_pid" 2>/dev/null || true
 wait "$idle_pid" 2>/dev/null || true
 idle_pid=""
-echo "fathom idle (open store): $fathom_idle KiB"
-echo "{\"side\": \"memory\", \"mlflow_idle_kib\": $mlflow_idle, \"fathom_idle_kib\": $fathom_idle}" >>"$log"
+echo "fathom idle (open store): RSS $fathom_idle KiB, PSS $fathom_pss KiB"
+echo "{\"side\": \"memory\", \"mlflow_idle_kib\": $mlflow_idle, \"fathom_idle_kib\": $fathom_idle, \"mlflow_pss_kib\": $mlflow_pss, \"fathom_pss_kib\": $fathom_pss}" >>"$log"
 
 # Promotion and rollback on SQLite: the registry example on a store of
 # 10,000 runs (it compares runs up to id 9,970).
@@ -121,7 +125,9 @@ tf = statistics.median(r["log_ms"] + r["search_metric_ms"] + r["search_param_ms"
 tm = statistics.median(r["log_ms"] + r["search_metric_ms"] + r["search_param_ms"] for r in m)
 print(f"| log + both searches | {tf:.2f} ms | {tm:.1f} ms | {tm / tf:.0f}× |")
 fi, mi = mem["fathom_idle_kib"] / 1024, mem["mlflow_idle_kib"] / 1024
-print(f"| idle memory (RSS) | {fi:.1f} MiB | {mi:.0f} MiB | {mi / fi:.0f}× |")
+print(f"| idle memory (RSS, summed over processes) | {fi:.1f} MiB | {mi:.0f} MiB | {mi / fi:.0f}× |")
+fp, mp = mem["fathom_pss_kib"] / 1024, mem["mlflow_pss_kib"] / 1024
+print(f"| idle memory (PSS, summed over processes) | {fp:.1f} MiB | {mp:.0f} MiB | {mp / fp:.0f}× |")
 print("run by run (log ms, fathom / MLflow):",
       ", ".join(f"{a['log_ms']:.1f}/{b['log_ms']:.0f}" for a, b in zip(f, m)))
 EOF
