@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use fathom_learn::pipeline::PipelineOptions;
 use fathom_learn::trainer::TrainConfig;
-use fathom_registry::PromotionPolicy;
+use fathom_registry::{DeliveryPolicy, PromotionPolicy, Webhook};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -83,6 +83,10 @@ pub struct RegistryConfig {
     pub retention_days: u32,
     /// The promotion gate (`[registry.promotion]`).
     pub promotion: PromotionPolicy,
+    /// Where registry events are POSTed (`[[registry.webhooks]]`).
+    pub webhooks: Vec<Webhook>,
+    /// How failed deliveries are retried (`[registry.delivery]`).
+    pub delivery: DeliveryPolicy,
 }
 
 impl Default for RegistryConfig {
@@ -91,6 +95,8 @@ impl Default for RegistryConfig {
             model: None,
             retention_days: 30,
             promotion: PromotionPolicy::default(),
+            webhooks: Vec::new(),
+            delivery: DeliveryPolicy::default(),
         }
     }
 }
@@ -178,6 +184,20 @@ impl Config {
                 file.as_deref().unwrap_or(default_path).display()
             );
         }
+        let file_name = || {
+            file.as_deref()
+                .unwrap_or(default_path)
+                .display()
+                .to_string()
+        };
+        for w in &config.registry.webhooks {
+            w.validate().with_context(file_name)?;
+        }
+        config
+            .registry
+            .delivery
+            .validate()
+            .with_context(file_name)?;
         if let Some(v) = env_parse("FATHOM_SEED")? {
             config.data.seed = v;
             config.train.seed = v;
@@ -243,6 +263,27 @@ mod tests {
         std::fs::write(&p, "[registry.promotion]\ntolerence = 0.01\n").unwrap();
         let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
         assert!(e.contains("unknown field `tolerence`"), "{e}");
+        std::fs::write(
+            &p,
+            "[[registry.webhooks]]\nurl = \"https://ci.example/hook\"\nevents = [\"alias_moved\", \"rollback\"]\nsecret_env = \"HOOK_SECRET\"\n[registry.delivery]\nmax_attempts = 3\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        let w = &c.registry.webhooks[0];
+        assert_eq!(w.url, "https://ci.example/hook");
+        assert_eq!(w.events.len(), 2);
+        assert_eq!(w.timeout_ms, 5000);
+        assert_eq!(c.registry.delivery.max_attempts, 3);
+        assert_eq!(c.registry.delivery.first_retry_secs, 30);
+        std::fs::write(&p, "[[registry.webhooks]]\nurl = \"https://ci.example/hook\"\nevents = [\"alias_moves\"]\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(
+            e.contains("unknown variant `alias_moves`") && e.contains("alias_moved"),
+            "{e}"
+        );
+        std::fs::write(&p, "[[registry.webhooks]]\nurl = \"ci.example/hook\"\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(e.contains("must start with http:// or https://"), "{e}");
         std::fs::write(&p, "[data]\nrowz = 10\n").unwrap();
         let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
         assert!(e.contains("unknown field `rowz`"), "{e}");

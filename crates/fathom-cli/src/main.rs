@@ -89,6 +89,11 @@ enum Command {
     /// Serve a registered model over HTTP: predictions, explanations and
     /// feedback, following its production, canary and shadow aliases.
     Serve(commands::serve::ServeArgs),
+    /// Registry events (version registered, alias moved, promotion
+    /// refused, rollback, …) and their delivery to the webhooks of
+    /// [[registry.webhooks]].
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -161,6 +166,17 @@ enum ModelsCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum EventsCommand {
+    /// Events, newest first, with each webhook's delivery state (pending
+    /// with attempts and last error, delivered, or failed).
+    List(commands::events::ListArgs),
+    /// Send the events that are due (new ones and retries whose backoff
+    /// has passed) to the configured webhooks; for cron or CI. Exits with
+    /// status 1 if a delivery failed.
+    Deliver(commands::events::DeliverArgs),
+}
+
+#[derive(Subcommand, Debug)]
 enum SchemaCommand {
     /// Infer a schema contract (types, roles, nulls, ranges, categories)
     /// from a CSV or Parquet file and write it as TOML.
@@ -208,6 +224,10 @@ fn main() -> ExitCode {
             Command::Models(ModelsCommand::Card(a)) => commands::models::card(&config, &ui, a),
             Command::Audit(a) => commands::models::audit(&config, &ui, a),
             Command::Serve(a) => commands::serve::run(&config, &ui, a),
+            Command::Events(EventsCommand::List(a)) => commands::events::list(&config, &ui, a),
+            Command::Events(EventsCommand::Deliver(a)) => {
+                commands::events::deliver(&config, &ui, a)
+            }
             Command::Data(DataCommand::Generate(a)) => commands::data::generate(&config, &ui, a),
             Command::Data(DataCommand::Inspect(a)) => commands::data::inspect(&ui, a),
             Command::Data(DataCommand::Schema(SchemaCommand::Infer(a))) => {

@@ -27,7 +27,9 @@ pub fn open(config: &Config) -> Result<Opened> {
     let dir = config.store.artifacts_dir();
     let artifacts = LocalArtifactStore::new(&dir)
         .with_context(|| format!("opening the artifact store {}", dir.display()))?;
-    let store = Store::open(&location)?.with_artifact_store(Arc::new(artifacts.clone()));
+    let mut store = Store::open(&location)?.with_artifact_store(Arc::new(artifacts.clone()));
+    // A webhook newly added to fathom.toml hears about changes from now on.
+    store.subscribe(&config.registry.webhooks)?;
     Ok(Opened { store, artifacts })
 }
 

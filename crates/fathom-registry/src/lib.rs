@@ -14,6 +14,8 @@
 //!   and model cards ([`card`]);
 //! * the audit log ([`audit`]), written in the same transaction as every
 //!   registry change;
+//! * registry events ([`events`]): an outbox row per change, in the same
+//!   transaction, delivered to webhooks with retries and backoff;
 //! * the artifact store ([`artifacts`]): checksummed, atomic,
 //!   content-addressed files.
 //!
@@ -60,6 +62,7 @@ pub mod backend;
 pub mod card;
 mod clock;
 mod error;
+pub mod events;
 pub mod filter;
 pub mod gate;
 pub mod registry;
@@ -72,6 +75,10 @@ pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use backend::sqlite::SqliteOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{RegistryError, Result};
+pub use events::{
+    DeliveryPolicy, DeliveryReport, Event, EventKind, EventQuery, EventRecord, Webhook,
+    WebhookTransport, deliver_due,
+};
 pub use filter::{Filter, SortKey};
 pub use gate::{GateFailure, PromotionPolicy};
 pub use registry::{

@@ -5,7 +5,7 @@
 //! (SQLite: the write lock of `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR
 //! UPDATE` on the model's row), so concurrent promotions are serialised:
 //! an alias always names exactly one version and no move is lost. The
-//! audit entry is written in the same transaction.
+//! audit entry and the registry event are written in the same transaction.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use crate::artifacts::{ArtifactStore, check_sha256, verify_file_uri};
 use crate::audit::{AuditAction, AuditRecord, append};
 use crate::clock::from_micros;
 use crate::error::{RegistryError, Result};
+use crate::events::{self, EventKind, NewEvent};
 use crate::gate::PromotionPolicy;
 use crate::store::{Store, Tx};
 use crate::tracking::{RunId, check_key, load_run_info};
@@ -640,7 +641,7 @@ impl Store {
                 "UPDATE registered_models SET updated_at = $1 WHERE id = $2",
                 params![now, model.id],
             )?;
-            append(
+            let audit_id = append(
                 tx,
                 now,
                 actor,
@@ -655,6 +656,29 @@ impl Store {
                         "artifact_uri": new.artifact_uri,
                         "artifact_sha256": new.artifact_sha256,
                         "schema_hash": new.schema_hash,
+                    }),
+                },
+            )?;
+            events::record(
+                tx,
+                now,
+                actor,
+                reason,
+                NewEvent {
+                    kind: EventKind::VersionRegistered,
+                    model: &model.name,
+                    version: Some(version),
+                    alias: None,
+                    audit_id: Some(audit_id),
+                    detail: json!({
+                        "run_id": new.run_id,
+                        "artifact_uri": new.artifact_uri,
+                        "artifact_sha256": new.artifact_sha256,
+                        "schema_hash": new.schema_hash,
+                        "holdout_snapshot": new.holdout_snapshot,
+                        "metrics": new.metrics,
+                        "owner": new.owner,
+                        "description": new.description,
                     }),
                 },
             )?;
@@ -800,6 +824,27 @@ impl Store {
                 },
             )?;
             move_alias(tx, &model, &request.alias, current_id, Some(cand_id), kind, now, audit_id)?;
+            events::record(
+                tx,
+                now,
+                actor,
+                reason,
+                NewEvent {
+                    kind: EventKind::AliasMoved,
+                    model: &model.name,
+                    version: Some(cand.version),
+                    alias: Some(&request.alias),
+                    audit_id: Some(audit_id),
+                    detail: json!({
+                        "from": from,
+                        "to": cand.version,
+                        "move": kind,
+                        "gated": gated,
+                        "forced": !failures.is_empty(),
+                        "overridden": failures,
+                    }),
+                },
+            )?;
             Ok(AliasMove {
                 model: model.name.clone(),
                 alias: request.alias.clone(),
@@ -835,10 +880,11 @@ impl Store {
         detail: serde_json::Value,
         now: i64,
     ) {
-        // The refusal itself changed nothing; its record is best effort so
-        // that the caller always gets the refusal, not a logging error.
+        // The refusal itself changed nothing; its record (audit entry and
+        // event, together) is best effort so that the caller always gets
+        // the refusal, not a logging error.
         let _ = self.write(|tx| {
-            append(
+            let audit_id = append(
                 tx,
                 now,
                 actor,
@@ -848,6 +894,20 @@ impl Store {
                     model: Some(&request.model),
                     version: Some(request.version),
                     alias: Some(&request.alias),
+                    detail: detail.clone(),
+                },
+            )?;
+            events::record(
+                tx,
+                now,
+                actor,
+                reason,
+                NewEvent {
+                    kind: EventKind::PromotionRefused,
+                    model: &request.model,
+                    version: Some(request.version),
+                    alias: Some(&request.alias),
+                    audit_id: Some(audit_id),
                     detail: detail.clone(),
                 },
             )
@@ -921,6 +981,20 @@ impl Store {
                 },
             )?;
             move_alias(tx, &m, alias, Some(current_id), Some(target_id), "rollback", now, audit_id)?;
+            events::record(
+                tx,
+                now,
+                actor,
+                reason,
+                NewEvent {
+                    kind: EventKind::Rollback,
+                    model: &m.name,
+                    version: Some(target.version),
+                    alias: Some(alias),
+                    audit_id: Some(audit_id),
+                    detail: json!({ "from": from, "to": target.version }),
+                },
+            )?;
             Ok(AliasMove {
                 model: m.name.clone(),
                 alias: alias.to_owned(),
@@ -970,6 +1044,20 @@ impl Store {
                 "remove",
                 now,
                 audit_id,
+            )?;
+            events::record(
+                tx,
+                now,
+                actor,
+                reason,
+                NewEvent {
+                    kind: EventKind::AliasRemoved,
+                    model: &m.name,
+                    version: from,
+                    alias: Some(alias),
+                    audit_id: Some(audit_id),
+                    detail: json!({ "from": from }),
+                },
             )?;
             Ok(AliasMove {
                 model: m.name.clone(),
@@ -1025,7 +1113,7 @@ impl Store {
                 "UPDATE model_versions SET status = 'archived', archived_at = $1 WHERE id = $2",
                 params![now, id],
             )?;
-            append(
+            let audit_id = append(
                 tx,
                 now,
                 actor,
@@ -1035,6 +1123,20 @@ impl Store {
                     model: Some(&m.name),
                     version: Some(version),
                     alias: None,
+                    detail: json!({ "retention_days": retention.num_days() }),
+                },
+            )?;
+            events::record(
+                tx,
+                now,
+                actor,
+                reason,
+                NewEvent {
+                    kind: EventKind::VersionArchived,
+                    model: &m.name,
+                    version: Some(version),
+                    alias: None,
+                    audit_id: Some(audit_id),
                     detail: json!({ "retention_days": retention.num_days() }),
                 },
             )?;

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod data;
+pub mod events;
 pub mod model;
 pub mod models;
 pub mod predict;

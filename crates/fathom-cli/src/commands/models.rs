@@ -1,6 +1,7 @@
 //! `fathom models` and `fathom audit`: the model registry from the command
 //! line.
 
+use crate::commands::events::after_change;
 use crate::config::Config;
 use crate::store::{EXIT_REFUSED, actor, holdout_id, open, print_refusal};
 use crate::ui::{Ui, print_out, table};
@@ -321,6 +322,7 @@ pub fn register(config: &Config, ui: &Ui, args: RegisterArgs) -> Result<u8> {
             v.version
         ))?;
     }
+    after_change(config, &mut opened.store);
     Ok(0)
 }
 
@@ -374,6 +376,7 @@ pub fn promote(config: &Config, ui: &Ui, args: PromoteArgs) -> Result<u8> {
                     }
                 ))?;
             }
+            after_change(config, &mut opened.store);
             Ok(0)
         }
         Err(RegistryError::PromotionRefused {
@@ -390,6 +393,7 @@ pub fn promote(config: &Config, ui: &Ui, args: PromoteArgs) -> Result<u8> {
                 }))?;
             }
             print_refusal(&model, version, &alias, &failures);
+            after_change(config, &mut opened.store);
             Ok(EXIT_REFUSED)
         }
         Err(e) => Err(e.into()),
@@ -415,6 +419,7 @@ pub fn rollback(config: &Config, ui: &Ui, args: RollbackArgs) -> Result<u8> {
             v(m.to)
         ))?;
     }
+    after_change(config, &mut opened.store);
     Ok(0)
 }
 
@@ -434,6 +439,7 @@ pub fn archive(config: &Config, ui: &Ui, args: ArchiveArgs) -> Result<u8> {
             v.model, v.version
         ))?;
     }
+    after_change(config, &mut opened.store);
     Ok(0)
 }
 

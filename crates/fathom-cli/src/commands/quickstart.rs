@@ -240,6 +240,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         ),
         t.elapsed().as_secs_f64(),
     ));
+    super::events::after_change(config, &mut opened.store);
     let status = if refused.is_some() { EXIT_REFUSED } else { 0 };
 
     let mut served = None;

@@ -301,6 +301,9 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
             None => println!("not registered (--no-register)"),
         }
     }
+    if recorded.version.is_some() {
+        super::events::after_change(config, &mut opened.store);
+    }
     Ok(0)
 }
 

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "registry",
         sql: include_str!("../../migrations/postgres/0002_registry.sql"),
     },
+    Migration {
+        version: 3,
+        name: "events",
+        sql: include_str!("../../migrations/postgres/0003_events.sql"),
+    },
 ];
 
 /// A store in a PostgreSQL database.

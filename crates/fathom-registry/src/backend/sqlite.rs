@@ -23,6 +23,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "registry",
         sql: include_str!("../../migrations/sqlite/0002_registry.sql"),
     },
+    Migration {
+        version: 3,
+        name: "events",
+        sql: include_str!("../../migrations/sqlite/0003_events.sql"),
+    },
 ];
 
 /// Settings of the SQLite back end.

@@ -5,6 +5,7 @@
 
 mod artifacts_tests;
 mod concurrency_tests;
+mod events_tests;
 mod fixture;
 mod helpers;
 mod registry_tests;
@@ -55,4 +56,8 @@ conformance!(
     concurrency_tests::threads_promoting_at_once_lose_no_update,
     concurrency_tests::processes_promoting_at_once_lose_no_update,
     concurrency_tests::kill_during_promotions_leaves_old_or_new_alias,
+    events_tests::every_change_writes_one_event_in_its_transaction,
+    events_tests::deliveries_retry_with_backoff_then_fail_visibly,
+    events_tests::webhooks_get_the_kinds_they_ask_for_from_when_they_are_seen,
+    events_tests::a_failing_webhook_waits_without_holding_up_others,
 );
