@@ -15,7 +15,10 @@
 //! * the audit log ([`audit`]), written in the same transaction as every
 //!   registry change;
 //! * the artifact store ([`artifacts`]): checksummed, atomic,
-//!   content-addressed files.
+//!   content-addressed files in a local folder or (feature `s3`) an
+//!   S3-compatible bucket;
+//! * garbage collection ([`gc`]): runs and artifacts nothing needs any
+//!   more, shown by a dry run, deleted on request and audited.
 //!
 //! The API is synchronous; each call is one transaction.
 //!
@@ -62,6 +65,7 @@ mod clock;
 mod error;
 pub mod filter;
 pub mod gate;
+pub mod gc;
 pub mod registry;
 mod store;
 pub mod tracking;
@@ -74,6 +78,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{RegistryError, Result};
 pub use filter::{Filter, SortKey};
 pub use gate::{GateFailure, PromotionPolicy};
+pub use gc::{GcPlan, GcPolicy, GcReport};
 pub use registry::{
     AliasEvent, AliasMove, Lineage, ModelVersion, NewModel, NewVersion, PRODUCTION, Promotion,
     RegisteredModel, VersionStatus,
