@@ -86,6 +86,11 @@ enum Command {
     Models(ModelsCommand),
     /// The registry's audit log: who changed what, when, from where and why.
     Audit(commands::models::AuditArgs),
+    /// Delete what nothing needs any more: failed (or, with
+    /// --runs-older-than, old) runs without a registered version, and
+    /// artifacts no version, run, alias or retention rule needs. A dry run
+    /// unless --apply; says what it frees; audited.
+    Gc(commands::gc::GcArgs),
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -183,7 +188,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Quickstart(a) => commands::quickstart::run(&config, &ui, a),
             Command::Train(a) => commands::train::run(&config, &ui, a),
-            Command::Predict(a) => commands::predict::run(&ui, a),
+            Command::Predict(a) => commands::predict::run(&config, &ui, a),
             Command::Model(ModelCommand::Inspect(a)) => commands::model::inspect(&ui, a),
             Command::Runs(RunsCommand::List(a)) => commands::runs::list(&config, &ui, a),
             Command::Runs(RunsCommand::Show(a)) => commands::runs::show(&config, &ui, a),
@@ -204,6 +209,7 @@ fn main() -> ExitCode {
             }
             Command::Models(ModelsCommand::Card(a)) => commands::models::card(&config, &ui, a),
             Command::Audit(a) => commands::models::audit(&config, &ui, a),
+            Command::Gc(a) => commands::gc::run(&config, &ui, a),
             Command::Data(DataCommand::Generate(a)) => commands::data::generate(&config, &ui, a),
             Command::Data(DataCommand::Inspect(a)) => commands::data::inspect(&ui, a),
             Command::Data(DataCommand::Schema(SchemaCommand::Infer(a))) => {

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod data;
+pub mod gc;
 pub mod model;
 pub mod models;
 pub mod predict;

@@ -1,5 +1,7 @@
-//! `fathom predict`: score a CSV or Parquet file with a model file.
+//! `fathom predict`: score a CSV or Parquet file with a model file or a
+//! registered model version.
 
+use crate::config::Config;
 use crate::ui::{Ui, bytes, print_out, thousands};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -23,8 +25,10 @@ const OUTPUT_ROWS: usize = 65_536;
   fathom predict --model model.fathom --input new.csv --output scores.csv --with-features
   fathom --json predict --model model.fathom --input new.csv --output scores.csv")]
 pub struct PredictArgs {
-    /// The model file (from `fathom train`); its checksum is verified.
-    #[arg(long, short, value_name = "FILE")]
+    /// The model file (from `fathom train`), or a registered model as
+    /// NAME@ALIAS or NAME@VERSION (read from the artifact store); its
+    /// checksum is verified.
+    #[arg(long, short, value_name = "FILE|NAME@REF")]
     pub model: PathBuf,
     /// Rows to score (CSV or Parquet). CSV columns are read with the types of
     /// the model's schema contract; the label may be present or absent.
@@ -73,6 +77,24 @@ pub fn load_model(path: &Path) -> Result<(ModelArtifact, String)> {
         .with_context(|| format!("cannot read the model file {}", path.display()))?;
     let artifact = ModelArtifact::from_bytes(&bytes, &path.display().to_string())?;
     Ok((artifact, fathom_core::sha256_hex(&bytes)))
+}
+
+/// Loads what `--model` names: a model file, or (when no such file exists)
+/// a registered version `NAME@ALIAS` / `NAME@VERSION`, read from the
+/// artifact store with its checksum verified.
+fn load_named(config: &Config, model: &Path) -> Result<(ModelArtifact, String)> {
+    let reference = model.to_str().filter(|s| s.contains('@'));
+    match reference {
+        Some(r) if !model.exists() => {
+            let mut opened = crate::store::open(config)?;
+            let v = opened.store.resolve(r)?;
+            let bytes = opened.store.load_artifact(&v.model, v.version)?;
+            let name = format!("{}@{}", v.model, v.version);
+            let artifact = ModelArtifact::from_bytes(&bytes, &name)?;
+            Ok((artifact, fathom_core::sha256_hex(&bytes)))
+        }
+        _ => load_model(model),
+    }
 }
 
 /// A frame with `columns` and no rows (to check a file's columns against
@@ -218,7 +240,7 @@ fn flush(writer: &mut TableWriter, pending: &mut Vec<Frame>, last: bool) -> Resu
 }
 
 /// Scores `args.input` into `args.output`, batch by batch.
-pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
+pub fn predict_file(config: &Config, args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
     let started = Instant::now();
     if args.input == args.output {
         bail!(
@@ -226,7 +248,7 @@ pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
             args.output.display()
         );
     }
-    let (artifact, checksum) = load_model(&args.model)?;
+    let (artifact, checksum) = load_named(config, &args.model)?;
     let threshold = artifact.threshold;
     let predictor = Predictor::new(artifact)
         .with_context(|| format!("cannot prepare {} for scoring", args.model.display()))?;
@@ -286,8 +308,8 @@ pub fn predict_file(args: &PredictArgs, ui: &Ui) -> Result<PredictSummary> {
 }
 
 /// Runs `fathom predict`.
-pub fn run(ui: &Ui, args: PredictArgs) -> Result<u8> {
-    let s = predict_file(&args, ui)?;
+pub fn run(config: &Config, ui: &Ui, args: PredictArgs) -> Result<u8> {
+    let s = predict_file(config, &args, ui)?;
     if ui.json {
         ui.print_json(&s)?;
         return Ok(0);
