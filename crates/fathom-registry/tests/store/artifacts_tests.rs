@@ -317,7 +317,6 @@ fn registry_refuses_a_damaged_s3_artifact() {
         v1.artifact_uri
             .starts_with(&format!("s3://{}/models/sha256/", bucket.bucket))
     );
-    drop(register);
     let promote = |store: &mut fathom_registry::Store, version: i64| {
         store.promote(
             &Promotion {
