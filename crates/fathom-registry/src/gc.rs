@@ -192,10 +192,19 @@ pub struct GcReport {
     pub deleted_artifacts: u64,
     /// Bytes freed in the artifact store.
     pub freed_bytes: u64,
-    /// Artifacts that could not be deleted, with the error.
-    pub failures: Vec<(String, String)>,
+    /// Artifacts that could not be deleted.
+    pub failures: Vec<GcFailure>,
     /// The audit entry of an applied collection.
     pub audit_id: Option<i64>,
+}
+
+/// An artifact a collection could not delete.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GcFailure {
+    /// The artifact.
+    pub uri: String,
+    /// What went wrong.
+    pub error: String,
 }
 
 /// What the database says, read in one transaction.
@@ -460,7 +469,10 @@ impl Store {
                     report.deleted_artifacts += 1;
                     report.freed_bytes += a.size_bytes;
                 }
-                Err(e) => report.failures.push((a.uri.clone(), e.to_string())),
+                Err(e) => report.failures.push(GcFailure {
+                    uri: a.uri.clone(),
+                    error: e.to_string(),
+                }),
             }
         }
         Ok(report)

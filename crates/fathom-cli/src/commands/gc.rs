@@ -90,7 +90,7 @@ pub fn run(config: &Config, ui: &Ui, args: GcArgs) -> Result<u8> {
         let list: Vec<String> = report
             .failures
             .iter()
-            .map(|(uri, e)| format!("  {uri}: {e}"))
+            .map(|f| format!("  {}: {}", f.uri, f.error))
             .collect();
         bail!(
             "{} artifact(s) could not be deleted (the next `fathom gc --apply` tries again):\n{}",
