@@ -38,9 +38,11 @@ pub struct StoreConfig {
     /// `fathom.db` in it), a `.db` file, or a `postgres://` URL (env
     /// `FATHOM_DATABASE_URL`). Default: the store folder.
     pub database: Option<String>,
-    /// Folder of the checksummed artifact store. Default: `artifacts` in
-    /// the store folder.
-    pub artifacts: Option<PathBuf>,
+    /// The checksummed artifact store: a folder, or an S3-compatible
+    /// bucket as `s3://bucket/prefix` (env `FATHOM_ARTIFACTS`; endpoint,
+    /// region and credentials from the standard `AWS_*` variables).
+    /// Default: `artifacts` in the store folder.
+    pub artifacts: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -62,11 +64,12 @@ impl StoreConfig {
         }
     }
 
-    /// The artifact store's folder.
-    pub fn artifacts_dir(&self) -> PathBuf {
-        self.artifacts
-            .clone()
-            .unwrap_or_else(|| self.path.join("artifacts"))
+    /// Where the artifact store is: a folder or an `s3://` location.
+    pub fn artifacts_location(&self) -> String {
+        match &self.artifacts {
+            Some(a) => a.clone(),
+            None => self.path.join("artifacts").display().to_string(),
+        }
     }
 }
 
@@ -175,6 +178,9 @@ impl Config {
         if let Some(v) = env_parse::<String>("FATHOM_LISTEN")? {
             config.serve.listen = v;
         }
+        if let Some(v) = env_parse::<String>("FATHOM_ARTIFACTS")? {
+            config.store.artifacts = Some(v);
+        }
         if let Some(v) = env_parse("FATHOM_ROWS")? {
             config.data.rows = v;
         }
@@ -255,7 +261,7 @@ mod tests {
         .unwrap();
         let c = Config::load(Some(&p)).unwrap();
         assert_eq!(c.store.database_location(), "runs.db");
-        assert_eq!(c.store.artifacts_dir(), PathBuf::from(".fathom/artifacts"));
+        assert_eq!(c.store.artifacts_location(), ".fathom/artifacts");
         assert_eq!(c.registry.model.as_deref(), Some("fraud"));
         assert_eq!(c.registry.promotion.tolerance, 0.01);
         assert_eq!(c.registry.promotion.threshold, Some(0.5));

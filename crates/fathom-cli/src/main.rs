@@ -94,6 +94,11 @@ enum Command {
     /// [[registry.webhooks]].
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Delete what nothing needs any more: failed (or, with
+    /// --runs-older-than, old) runs without a registered version, and
+    /// artifacts no version, run, alias or retention rule needs. A dry run
+    /// unless --apply; says what it frees; audited.
+    Gc(commands::gc::GcArgs),
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -228,6 +233,7 @@ fn main() -> ExitCode {
             Command::Events(EventsCommand::Deliver(a)) => {
                 commands::events::deliver(&config, &ui, a)
             }
+            Command::Gc(a) => commands::gc::run(&config, &ui, a),
             Command::Data(DataCommand::Generate(a)) => commands::data::generate(&config, &ui, a),
             Command::Data(DataCommand::Inspect(a)) => commands::data::inspect(&ui, a),
             Command::Data(DataCommand::Schema(SchemaCommand::Infer(a))) => {

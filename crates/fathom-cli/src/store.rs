@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::ui::table;
 use anyhow::{Context, Result};
-use fathom_registry::artifacts::LocalArtifactStore;
+use fathom_registry::artifacts::{ArtifactStore, open_artifact_store};
 use fathom_registry::{Actor, GateFailure, MetricGoal, Store};
 use std::sync::Arc;
 
@@ -16,18 +16,18 @@ pub const EXIT_REFUSED: u8 = 4;
 pub struct Opened {
     /// Runs and registry.
     pub store: Store,
-    /// Checksummed artifact files.
-    pub artifacts: LocalArtifactStore,
+    /// Checksummed artifacts: a local folder or an S3-compatible bucket.
+    pub artifacts: Arc<dyn ArtifactStore>,
 }
 
 /// Opens the configured database (creating the SQLite file and applying
-/// migrations as needed) and the artifact folder.
+/// migrations as needed) and the artifact store.
 pub fn open(config: &Config) -> Result<Opened> {
     let location = config.store.database_location();
-    let dir = config.store.artifacts_dir();
-    let artifacts = LocalArtifactStore::new(&dir)
-        .with_context(|| format!("opening the artifact store {}", dir.display()))?;
-    let mut store = Store::open(&location)?.with_artifact_store(Arc::new(artifacts.clone()));
+    let where_ = config.store.artifacts_location();
+    let artifacts = open_artifact_store(&where_)
+        .with_context(|| format!("opening the artifact store {where_}"))?;
+    let mut store = Store::open(&location)?.with_artifact_store(artifacts.clone());
     // A webhook newly added to fathom.toml hears about changes from now on.
     store.subscribe(&config.registry.webhooks)?;
     Ok(Opened { store, artifacts })

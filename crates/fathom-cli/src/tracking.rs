@@ -6,7 +6,6 @@ use crate::store::{Opened, actor, holdout_id};
 use anyhow::{Context, Result};
 use fathom_learn::cv::Metric;
 use fathom_learn::trainer::{CandidateResult, TrainConfig};
-use fathom_registry::artifacts::ArtifactStore;
 use fathom_registry::tracking::MAX_VALUE_LEN;
 use fathom_registry::{
     ArtifactRecord, MetricPoint, ModelVersion, NewRun, NewVersion, RunBatch, RunId,

@@ -35,6 +35,8 @@ pub enum AuditAction {
     AliasRemoved,
     /// A version was archived.
     VersionArchived,
+    /// A garbage collection deleted runs or artifacts.
+    GarbageCollected,
 }
 
 impl AuditAction {
@@ -50,11 +52,12 @@ impl AuditAction {
             AuditAction::RolledBack => "rolled_back",
             AuditAction::AliasRemoved => "alias_removed",
             AuditAction::VersionArchived => "version_archived",
+            AuditAction::GarbageCollected => "garbage_collected",
         }
     }
 
     /// All actions.
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 10] = [
         AuditAction::ModelCreated,
         AuditAction::VersionRegistered,
         AuditAction::AliasSet,
@@ -64,6 +67,7 @@ impl AuditAction {
         AuditAction::RolledBack,
         AuditAction::AliasRemoved,
         AuditAction::VersionArchived,
+        AuditAction::GarbageCollected,
     ];
 
     /// The action with this stored name.

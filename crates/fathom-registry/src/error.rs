@@ -159,6 +159,24 @@ pub enum RegistryError {
         /// The SHA-256 of the bytes found.
         actual: String,
     },
+    /// A recorded artifact is not where its URI says.
+    #[error(
+        "{uri}: artifact not found: nothing is stored there (an archived version's artifact is removed by `fathom gc --apply` once its retention has passed; moving an artifact store leaves old URIs pointing nowhere)"
+    )]
+    ArtifactMissing {
+        /// The artifact.
+        uri: String,
+    },
+    /// The object store could not be reached, or refused a request.
+    #[error(
+        "{location}: object storage error: {detail}; check that the bucket exists and that AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are right"
+    )]
+    ObjectStore {
+        /// The bucket or object.
+        location: String,
+        /// The client's message.
+        detail: String,
+    },
     /// An operation is not allowed in the current state.
     #[error("{0}")]
     Conflict(String),

@@ -17,7 +17,10 @@
 //! * registry events ([`events`]): an outbox row per change, in the same
 //!   transaction, delivered to webhooks with retries and backoff;
 //! * the artifact store ([`artifacts`]): checksummed, atomic,
-//!   content-addressed files.
+//!   content-addressed files in a local folder or (feature `s3`) an
+//!   S3-compatible bucket;
+//! * garbage collection ([`gc`]): runs and artifacts nothing needs any
+//!   more, shown by a dry run, deleted on request and audited.
 //!
 //! The API is synchronous; each call is one transaction.
 //!
@@ -65,6 +68,7 @@ mod error;
 pub mod events;
 pub mod filter;
 pub mod gate;
+pub mod gc;
 pub mod registry;
 mod store;
 pub mod tracking;
@@ -81,6 +85,7 @@ pub use events::{
 };
 pub use filter::{Filter, SortKey};
 pub use gate::{GateFailure, PromotionPolicy};
+pub use gc::{GcPlan, GcPolicy, GcReport};
 pub use registry::{
     AliasEvent, AliasMove, Lineage, ModelVersion, NewModel, NewVersion, PRODUCTION, Promotion,
     RegisteredModel, VersionStatus,

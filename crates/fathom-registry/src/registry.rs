@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::actor::Actor;
-use crate::artifacts::{ArtifactStore, check_sha256, verify_file_uri};
+use crate::artifacts::{ArtifactStore, check_sha256};
 use crate::audit::{AuditAction, AuditRecord, append};
 use crate::clock::from_micros;
 use crate::error::{RegistryError, Result};
@@ -469,8 +469,8 @@ fn version_number(tx: &mut Tx<'_>, id: Option<i64>) -> Result<Option<i64>> {
 }
 
 impl Store {
-    /// Uses `store` to check artifacts whose URIs are not `file://`
-    /// (local files are always checked directly).
+    /// Uses `store` to read and check the artifacts it holds; other URIs
+    /// are read by their scheme (`file://`, `s3://`).
     pub fn with_artifact_store(mut self, store: Arc<dyn ArtifactStore>) -> Self {
         self.artifacts = Some(store);
         self
@@ -478,18 +478,7 @@ impl Store {
 
     fn verifier(&self) -> impl Fn(&str, &str) -> Result<()> + use<> {
         let store = self.artifacts.clone();
-        move |uri: &str, sha: &str| {
-            if uri.starts_with("file://") {
-                verify_file_uri(uri, sha)
-            } else if let Some(s) = &store {
-                s.verify(uri, sha)
-            } else {
-                Err(RegistryError::invalid(
-                    format!("artifact '{uri}'"),
-                    "cannot be checked: no artifact store is configured for this kind of URI",
-                ))
-            }
-        }
+        move |uri: &str, sha: &str| crate::artifacts::verify_with(store.as_deref(), uri, sha)
     }
 
     /// Creates a registered model.
@@ -733,16 +722,11 @@ impl Store {
     /// match the recorded checksum.
     pub fn load_artifact(&mut self, model: &str, version: i64) -> Result<Vec<u8>> {
         let v = self.model_version(model, version)?;
-        if v.artifact_uri.starts_with("file://") {
-            crate::artifacts::read_verified(&v.artifact_uri, &v.artifact_sha256)
-        } else if let Some(s) = &self.artifacts {
-            s.read_verified(&v.artifact_uri, &v.artifact_sha256)
-        } else {
-            Err(RegistryError::invalid(
-                format!("artifact '{}'", v.artifact_uri),
-                "cannot be read: no artifact store is configured for this kind of URI",
-            ))
-        }
+        crate::artifacts::read_with(
+            self.artifacts.as_deref(),
+            &v.artifact_uri,
+            &v.artifact_sha256,
+        )
     }
 
     /// Points an alias at a version. For an alias the policy guards (by

@@ -29,6 +29,9 @@ pub struct ServeOptions {
     pub config: ServeConfig,
     /// The registry store location (folder, `.db` file or `postgres://` URL).
     pub store: String,
+    /// The artifact store (a folder or `s3://bucket/prefix`); `None` reads
+    /// artifacts by their URIs alone.
+    pub artifacts: Option<String>,
     /// The registered model to serve.
     pub model: String,
     /// Folder of the prediction log when `[serve.log] dir` is unset.
@@ -242,9 +245,18 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     });
 
     let location = options.store.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&location))
-        .await
-        .map_err(|e| ServeError::Config(e.to_string()))??;
+    let artifacts = options.artifacts.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&location)?;
+        Ok::<_, fathom_registry::RegistryError>(match artifacts {
+            Some(a) => {
+                store.with_artifact_store(fathom_registry::artifacts::open_artifact_store(&a)?)
+            }
+            None => store,
+        })
+    })
+    .await
+    .map_err(|e| ServeError::Config(e.to_string()))??;
     let mut follower = Follower::new(store, &options.model, options.config.clone());
     let actor = Actor::new("fathom-serve", fathom_registry::host_name());
     let print = options.print_events;

@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod events;
+pub mod gc;
 pub mod model;
 pub mod models;
 pub mod predict;

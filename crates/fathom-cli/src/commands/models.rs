@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use fathom_data::export::write_atomic;
 use fathom_model::artifact::ModelArtifact;
-use fathom_registry::artifacts::ArtifactStore;
 use fathom_registry::{AuditQuery, ModelVersion, NewVersion, PRODUCTION, Promotion, RegistryError};
 use std::path::PathBuf;
 

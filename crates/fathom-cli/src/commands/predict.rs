@@ -1,4 +1,5 @@
-//! `fathom predict`: score a CSV or Parquet file with a model file.
+//! `fathom predict`: score a CSV or Parquet file with a model file or a
+//! registered model version.
 
 use crate::config::Config;
 use crate::ui::{Ui, bytes, print_out, thousands};

@@ -339,6 +339,7 @@ fn serve_burst(
     let options = fathom_serve::ServeOptions {
         config: serve,
         store: config.store.database_location(),
+        artifacts: Some(config.store.artifacts_location()),
         model: model.to_string(),
         default_log_dir: config.store.path.join("predictions"),
         print_events: false,

@@ -80,6 +80,7 @@ pub fn options(config: &Config, args: &ServeArgs) -> ServeOptions {
     ServeOptions {
         model: model_name(config, args.model.as_deref()),
         store: config.store.database_location(),
+        artifacts: Some(config.store.artifacts_location()),
         default_log_dir: config.store.path.join("predictions"),
         config: serve,
         print_events: true,

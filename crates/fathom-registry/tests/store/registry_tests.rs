@@ -533,7 +533,10 @@ pub fn unknown_names_give_clear_errors(f: &Fixture) {
             "",
         )
         .unwrap_err();
-    assert!(matches!(err, RegistryError::Io { .. }), "{err}");
+    assert!(
+        matches!(err, RegistryError::ArtifactMissing { .. }),
+        "{err}"
+    );
     assert_eq!(store.model("fraud").unwrap().latest_version, 1);
 }
 
@@ -653,7 +656,7 @@ pub fn lineage_and_model_card(f: &Fixture) {
     assert!(
         matches!(
             err,
-            RegistryError::Io { .. } | RegistryError::NotFound { .. }
+            RegistryError::ArtifactMissing { .. } | RegistryError::NotFound { .. }
         ),
         "{err}"
     );

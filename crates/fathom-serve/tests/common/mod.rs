@@ -42,6 +42,7 @@ impl Fixture {
                 ..config
             },
             store: self.store_dir().display().to_string(),
+            artifacts: Some(self.store_dir().join("artifacts").display().to_string()),
             model: "fraud".into(),
             default_log_dir: self.store_dir().join("predictions"),
             print_events: true,
