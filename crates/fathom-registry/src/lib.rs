@@ -69,6 +69,7 @@ pub mod events;
 pub mod filter;
 pub mod gate;
 pub mod gc;
+pub mod listen;
 pub mod registry;
 mod store;
 pub mod tracking;
@@ -86,6 +87,7 @@ pub use events::{
 pub use filter::{Filter, SortKey};
 pub use gate::{GateFailure, PromotionPolicy};
 pub use gc::{GcPlan, GcPolicy, GcReport};
+pub use listen::ChangeListener;
 pub use registry::{
     AliasEvent, AliasMove, Lineage, ModelVersion, NewModel, NewVersion, PRODUCTION, Promotion,
     RegisteredModel, VersionStatus,

@@ -275,14 +275,40 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         let stop = stop.clone();
         let st = state.clone();
         let every = Duration::from_millis(options.config.poll_ms.max(50));
+        let location = options.store.clone();
+        let model = options.model.clone();
         std::thread::Builder::new()
             .name("fathom-follow".into())
             .spawn(move || {
                 let mut follower = follower;
                 let mut last = Instant::now();
+                // PostgreSQL announces changes at commit; SQLite is polled.
+                let mut listener = fathom_registry::ChangeListener::open(&location)
+                    .ok()
+                    .flatten();
+                let mut retry_listen = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(25));
-                    if last.elapsed() >= every {
+                    let heard = match listener.as_mut() {
+                        Some(l) => match l.wait(Duration::from_millis(50)) {
+                            Ok(models) => models.contains(&model),
+                            Err(_) => {
+                                listener = None;
+                                retry_listen = Instant::now() + Duration::from_secs(5);
+                                false
+                            }
+                        },
+                        None => {
+                            std::thread::sleep(Duration::from_millis(25));
+                            if retry_listen <= Instant::now() && location.starts_with("postgres") {
+                                listener = fathom_registry::ChangeListener::open(&location)
+                                    .ok()
+                                    .flatten();
+                                retry_listen = Instant::now() + Duration::from_secs(5);
+                            }
+                            false
+                        }
+                    };
+                    if heard || last.elapsed() >= every {
                         poll(&mut follower, &st, &actor, print);
                         last = Instant::now();
                     }

@@ -710,3 +710,91 @@ fn https_with_a_configured_certificate() {
         assert!(e.contains("missing.pem"), "{e}");
     });
 }
+
+#[test]
+fn on_postgresql_a_promotion_reaches_the_server_by_notification() {
+    let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED on_postgresql_a_promotion_reaches_the_server_by_notification: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh`)"
+        );
+        return;
+    };
+    let f = fixture(2);
+    let schema = format!("serve_notify_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let location = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    // The same two versions, registered in PostgreSQL.
+    let local = f.store().model_versions("fraud").unwrap();
+    let artifacts = fathom_registry::artifacts::open_artifact_store(
+        f.store_dir().join("artifacts").to_str().unwrap(),
+    )
+    .unwrap();
+    let mut pg = fathom_registry::Store::open(&location)
+        .unwrap()
+        .with_artifact_store(artifacts);
+    let me = fathom_registry::Actor::new("test", "here");
+    for v in &local {
+        pg.register_version(
+            &fathom_registry::NewVersion {
+                model: "fraud".into(),
+                artifact_uri: v.artifact_uri.clone(),
+                artifact_sha256: v.artifact_sha256.clone(),
+                schema_hash: v.schema_hash.clone(),
+                owner: "test".into(),
+                ..Default::default()
+            },
+            &me,
+            "test",
+        )
+        .unwrap();
+    }
+    let promote = |pg: &mut fathom_registry::Store, version: i64| {
+        let p = fathom_registry::Promotion {
+            model: "fraud".into(),
+            version,
+            alias: "production".into(),
+            force: true,
+        };
+        pg.promote(
+            &p,
+            &fathom_registry::PromotionPolicy::default(),
+            &me,
+            "test",
+        )
+        .unwrap();
+    };
+    promote(&mut pg, 1);
+    rt().block_on(async {
+        let mut options = f.options(no_log());
+        options.store = location.clone();
+        // Polling alone would take ten minutes.
+        options.config.poll_ms = 600_000;
+        let (addr, _s, stop, done) = serve(options).await;
+        let body = serde_json::to_vec(&record(&f.frame, 3)).unwrap();
+        let version = |r: Reply| r.json()["version"].as_i64().unwrap();
+        assert_eq!(
+            version(http(addr, "POST", "/v1/predict", &[], &body).await),
+            1
+        );
+        tokio::task::block_in_place(|| promote(&mut pg, 2));
+        assert!(
+            eventually(|| {
+                let body = body.clone();
+                async move { version(http(addr, "POST", "/v1/predict", &[], &body).await) == 2 }
+            })
+            .await,
+            "the notification did not reach the server"
+        );
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
+}

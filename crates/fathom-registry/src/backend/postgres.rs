@@ -252,7 +252,7 @@ impl ToSql for SqlValue {
     to_sql_checked!();
 }
 
-fn error_text(e: &postgres::Error) -> String {
+pub(crate) fn error_text(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => match e.source() {

@@ -258,6 +258,16 @@ pub(crate) fn record(
         ],
     )?
     .int(0)
+    .and_then(|id| {
+        // Listeners (`fathom serve`) hear of the change at commit.
+        if tx.dialect() == crate::backend::Dialect::Postgres {
+            tx.exec(
+                "SELECT pg_notify('fathom_registry', $1)",
+                params![event.model],
+            )?;
+        }
+        Ok(id)
+    })
 }
 
 /// Columns of `registry_events` read by [`event_from_row`].
