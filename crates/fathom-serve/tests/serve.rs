@@ -798,3 +798,168 @@ fn on_postgresql_a_promotion_reaches_the_server_by_notification() {
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .unwrap();
 }
+
+/// A TCP forwarder to `target` that can be cut: every connection through
+/// it is closed and new ones are refused.
+struct Cuttable {
+    addr: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Cuttable {
+    fn new(target: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (c, k) = (cut.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if c.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                k.lock().unwrap().push(client.try_clone().unwrap());
+                k.lock().unwrap().push(server.try_clone().unwrap());
+                for (mut a, mut b) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut a, &mut b);
+                        let _ = b.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Cuttable { addr, cut, conns }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.conns.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn an_unreachable_registry_leaves_the_loaded_model_serving_and_ready_says_so() {
+    let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED an_unreachable_registry_leaves_the_loaded_model_serving_and_ready_says_so: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh`)"
+        );
+        return;
+    };
+    let f = fixture(1);
+    let schema = format!("serve_cut_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    // The server reaches PostgreSQL through a forwarder the test can cut.
+    let pg: url_parts::Parts = url_parts::parse(&base);
+    let proxy = Cuttable::new(pg.addr);
+    let through = format!(
+        "postgres://{}@{}/{}?options=-c%20search_path%3D{schema}",
+        pg.user, proxy.addr, pg.database
+    );
+    let direct = {
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{sep}options=-c%20search_path%3D{schema}")
+    };
+    let v = f.store().model_version("fraud", 1).unwrap();
+    let mut store = fathom_registry::Store::open(&direct).unwrap();
+    let me = fathom_registry::Actor::new("test", "here");
+    store
+        .register_version(
+            &fathom_registry::NewVersion {
+                model: "fraud".into(),
+                artifact_uri: v.artifact_uri.clone(),
+                artifact_sha256: v.artifact_sha256.clone(),
+                schema_hash: v.schema_hash.clone(),
+                owner: "test".into(),
+                ..Default::default()
+            },
+            &me,
+            "test",
+        )
+        .unwrap();
+    store
+        .promote(
+            &fathom_registry::Promotion {
+                model: "fraud".into(),
+                version: 1,
+                alias: "production".into(),
+                force: true,
+            },
+            &fathom_registry::PromotionPolicy::default(),
+            &me,
+            "test",
+        )
+        .unwrap();
+    rt().block_on(async {
+        let mut options = f.options(no_log());
+        options.store = through;
+        let (addr, _s, stop, done) = serve(options).await;
+        let ready = http(addr, "GET", "/ready", &[], b"").await.json();
+        assert_eq!(ready["store"]["reachable"], true, "{ready}");
+        proxy.cut();
+        assert!(
+            eventually(|| async {
+                http(addr, "GET", "/ready", &[], b"").await.json()["store"]["reachable"] == false
+            })
+            .await,
+            "/ready did not notice"
+        );
+        let ready = http(addr, "GET", "/ready", &[], b"").await;
+        assert_eq!(ready.status, 200);
+        assert_eq!(ready.json()["status"], "degraded");
+        assert!(
+            !ready.json()["store"]["error"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty()
+        );
+        let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, 0))).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["version"], 1);
+        let m = http(addr, "GET", "/metrics", &[], b"").await.text();
+        assert!(m.contains("fathom_registry_up 0"), "{m}");
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
+}
+
+/// Just enough of a `postgres://user@host:port/db` URL for the forwarder.
+mod url_parts {
+    pub struct Parts {
+        pub user: String,
+        pub addr: std::net::SocketAddr,
+        pub database: String,
+    }
+
+    pub fn parse(url: &str) -> Parts {
+        let rest = url.split_once("://").unwrap().1;
+        let rest = rest.split('?').next().unwrap();
+        let (auth, hostdb) = rest.split_once('@').unwrap();
+        let (host, db) = hostdb.split_once('/').unwrap();
+        use std::net::ToSocketAddrs;
+        Parts {
+            user: auth.to_string(),
+            addr: host.to_socket_addrs().unwrap().next().unwrap(),
+            database: db.to_string(),
+        }
+    }
+}
