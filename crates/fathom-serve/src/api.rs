@@ -6,7 +6,7 @@ use crate::model::{Answer, ServedModel};
 use crate::rollout::{Deployment, Slot, Variant, fnv1a};
 use crate::state::{AppState, Logged};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -498,11 +498,22 @@ async fn batch_inner(
     Ok(json_response(StatusCode::OK, &out))
 }
 
-/// Query of `/v1/explain`.
-#[derive(Debug, Deserialize)]
-pub struct ExplainQuery {
-    /// How many contributions to return, largest first (default 10).
-    pub top: Option<usize>,
+/// `top` from the query string of `/v1/explain` (default 10).
+fn explain_top(query: Option<&str>) -> Result<usize, ApiError> {
+    let mut top = 10;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == "top" {
+            top = v.parse::<usize>().ok().filter(|&n| (1..=100_000).contains(&n)).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("top={v:?}: give a whole number of contributions from 1 to 100000"),
+                )
+            })?;
+        }
+    }
+    Ok(top)
 }
 
 #[derive(Serialize)]
@@ -531,12 +542,13 @@ struct Contribution {
 /// linear models), largest first.
 pub async fn explain(
     State(state): State<Shared>,
-    Query(q): Query<ExplainQuery>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let result = explain_inner(&state, &headers, &body, q.top.unwrap_or(10));
+    let result = explain_top(query.as_deref())
+        .and_then(|top| explain_inner(&state, &headers, &body, top));
     finish(&state, "/v1/explain", started, result)
 }
 

@@ -10,13 +10,34 @@ use axum::response::{IntoResponse, Response};
 use fathom_core::ColumnType;
 use serde_json::{Value, json};
 
-fn field_schema(t: ColumnType) -> Value {
+/// The JSON schema of one field; a required field may not be `null`.
+fn field_schema(t: ColumnType, required: bool) -> Value {
+    let types = |base: &[&str]| {
+        let mut v: Vec<Value> = base.iter().map(|s| json!(s)).collect();
+        if !required {
+            v.push(json!("null"));
+        }
+        Value::Array(v)
+    };
     match t {
-        ColumnType::Numeric => json!({"type": ["number", "null"]}),
-        ColumnType::Categorical => json!({"type": ["string", "null"]}),
-        ColumnType::Bool => json!({"type": ["boolean", "null"]}),
+        ColumnType::Numeric => json!({"type": types(&["number"])}),
+        ColumnType::Categorical => json!({
+            "type": types(&["string"]),
+            "description": "a level the model never saw is scored as \"other\""
+        }),
+        ColumnType::Bool => json!({"type": types(&["boolean"])}),
         ColumnType::Timestamp => {
-            json!({"type": ["string", "number", "null"], "description": "RFC 3339 time or seconds since 1970"})
+            let mut any = vec![
+                json!({"type": "string", "format": "date-time"}),
+                json!({"type": "number"}),
+            ];
+            if !required {
+                any.push(json!({"type": "null"}));
+            }
+            json!({
+                "anyOf": any,
+                "description": "RFC 3339 time (e.g. 2024-03-13T12:10:03Z) or seconds since 1970"
+            })
         }
     }
 }
@@ -28,7 +49,7 @@ pub fn spec(state: &Shared) -> Value {
     let mut required = Vec::new();
     if let Some(d) = &d {
         for (name, t, _used, req) in d.primary.model.plan.describe() {
-            properties.insert(name.clone(), field_schema(t));
+            properties.insert(name.clone(), field_schema(t, req));
             if req {
                 required.push(Value::String(name));
             }
@@ -83,6 +104,14 @@ pub fn spec(state: &Shared) -> Value {
     };
     let json_body = |schema: Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
     let model = d.as_ref().map_or(state.model.clone(), |d| d.model.clone());
+    let binary = d
+        .as_ref()
+        .is_none_or(|d| d.primary.model.objective == "binary");
+    let label_schema = if binary {
+        json!({"enum": [0, 1, true, false]})
+    } else {
+        json!({"type": "number"})
+    };
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -112,14 +141,14 @@ pub fn spec(state: &Shared) -> Value {
             "/v1/explain": {"post": {
                 "summary": "Score one record with its feature contributions",
                 "security": [{"bearer": []}, {}],
-                "parameters": [{"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "Contributions returned, largest first (default 10)"}],
+                "parameters": [{"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}, "description": "Contributions returned, largest first (default 10)"}],
                 "requestBody": json_body(json!({"$ref": "#/components/schemas/Record"})),
                 "responses": with(("200", json!({"description": "Score, base value and contributions", "content": {"application/json": {"schema": {"type": "object"}}}})), &["400", "401", "403", "422", "503"])
             }},
             "/v1/feedback": {"post": {
                 "summary": "The true outcome of an earlier prediction",
                 "security": [{"bearer": []}, {}],
-                "requestBody": json_body(json!({"type": "object", "required": ["request_id", "label"], "additionalProperties": false, "properties": {"request_id": {"type": "string", "minLength": 1, "maxLength": 160}, "label": {"type": ["number", "boolean"]}}})),
+                "requestBody": json_body(json!({"type": "object", "required": ["request_id", "label"], "additionalProperties": false, "properties": {"request_id": {"type": "string", "minLength": 1, "maxLength": 160}, "label": label_schema}})),
                 "responses": with(("202", json!({"description": "Stored in the prediction log", "content": {"application/json": {"schema": {"type": "object"}}}})), &["401", "403", "409", "422", "503"])
             }},
             "/v1/models": {"get": {
@@ -131,7 +160,7 @@ pub fn spec(state: &Shared) -> Value {
             "/ready": {"get": {"summary": "Readiness: a model version is loaded (store reachability reported)", "responses": {
                 "200": {"description": "Ready (or degraded, still answering)", "content": {"application/json": {"schema": {"type": "object"}}}},
                 "503": {"description": "No version loaded", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OpenMetrics text", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Prometheus text format (OpenMetrics when asked for with Accept)", "content": {"text/plain": {"schema": {"type": "string"}}, "application/openmetrics-text": {"schema": {"type": "string"}}}}}}},
             "/openapi.json": {"get": {"summary": "This description", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/docs": {"get": {"summary": "The API described for people", "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}}
         }
