@@ -1,0 +1,2 @@
+//! fathom's monitoring engine.
+pub mod stats;
