@@ -160,7 +160,7 @@ pub fn sort_f64(values: &mut [f64]) {
     let n = keys.len();
     for p in 0..passes {
         let h = &mut hist[p * buckets..(p + 1) * buckets];
-        if h.iter().any(|&c| c == n) {
+        if h.contains(&n) {
             continue;
         }
         let mut at = 0usize;

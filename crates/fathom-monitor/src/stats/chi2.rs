@@ -42,10 +42,10 @@ pub fn chi2_contingency(reference: &[u64], current: &[u64]) -> Option<Chi2Result
     }
     let total = row[0] + row[1];
     let mut stat = Sum::default();
-    for r in 0..2 {
+    for (r, row_sum) in row.iter().enumerate() {
         for &(a, b) in &cols {
             let observed = if r == 0 { a } else { b };
-            let expected = row[r] * (a + b) / total;
+            let expected = row_sum * (a + b) / total;
             let mut observed = observed;
             if dof == 1 {
                 // Yates: move each count half a unit towards its expectation.
