@@ -1,0 +1,49 @@
+//! Why a drift computation could not be done.
+
+use fathom_core::ColumnType;
+
+/// Errors of the monitoring engine. Each says what is wrong, where, and
+/// what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The drift configuration breaks a rule.
+    #[error("drift configuration: {0}")]
+    Config(String),
+    /// A schema column is absent from one of the two data sets.
+    #[error(
+        "column '{column}' is in the schema but not in the {side} data; the {side} columns are: {}. Pass data with the model's columns or a schema that matches the data",
+        valid.join(", ")
+    )]
+    MissingColumn {
+        /// The column looked for.
+        column: String,
+        /// `reference` or `current`.
+        side: &'static str,
+        /// The columns the data does have.
+        valid: Vec<String>,
+    },
+    /// A column's type in the data differs from the schema's.
+    #[error(
+        "column '{column}' is {found} in the {side} data but the schema says {expected}; convert it or fix the schema"
+    )]
+    TypeMismatch {
+        /// The column.
+        column: String,
+        /// `reference` or `current`.
+        side: &'static str,
+        /// The type the schema declares.
+        expected: ColumnType,
+        /// The type found in the data.
+        found: ColumnType,
+    },
+    /// A test chosen for a feature cannot be applied to its values.
+    #[error("feature '{feature}': the '{test}' test does not apply: {reason}")]
+    TestNotApplicable {
+        /// The feature.
+        feature: String,
+        /// The test's name.
+        test: &'static str,
+        /// Why not, and what to choose instead.
+        reason: String,
+    },
+}

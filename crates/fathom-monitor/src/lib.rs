@@ -1,0 +1,39 @@
+//! fathom's monitoring engine: is the data a model sees today still the
+//! data it learned from?
+//!
+//! * [`drift`]: every feature of a current data set against a reference
+//!   (the training data, a snapshot, or a window of the prediction log),
+//!   with a test chosen per feature by [`choice::auto_test`] or by the
+//!   configuration; the share of drifted features and a verdict; drift of
+//!   the model's score and of the label reported apart.
+//! * [`stats`]: the statistics themselves, equal to SciPy's to 1e-9
+//!   relative: two-sample Kolmogorov–Smirnov (exact and asymptotic),
+//!   chi-squared, proportion z-test, PSI, Wasserstein and Jensen–Shannon.
+//! * [`report`]: the self-contained HTML drift report.
+//!
+//! A plain synchronous library: no I/O, no HTTP.
+//!
+//! ```
+//! use fathom_core::{Column, ColumnSpec, ColumnType, Frame, Role, Schema};
+//! use fathom_monitor::{DriftConfig, Verdict, drift};
+//!
+//! let schema = Schema::new(vec![ColumnSpec::new("x", ColumnType::Numeric, Role::Feature)]);
+//! let reference = Frame::new(vec![Column::numeric("x", (0..500).map(f64::from).collect())]).unwrap();
+//! let current = Frame::new(vec![Column::numeric("x", (250..750).map(f64::from).collect())]).unwrap();
+//! let report = drift(&reference, &current, &schema, &DriftConfig::default()).unwrap();
+//! assert_eq!(report.features[0].test.unwrap().name(), "ks");
+//! assert!(report.features[0].drifted);
+//! assert_eq!(report.verdict, Verdict::Severe);
+//! ```
+
+pub mod choice;
+pub mod config;
+mod drift;
+mod error;
+pub mod report;
+pub mod sample;
+pub mod stats;
+
+pub use config::{DriftConfig, DriftTest, FeatureRule, FeatureSetting};
+pub use drift::{Chart, DriftReport, FeatureDrift, Summary, Verdict, drift};
+pub use error::MonitorError;
