@@ -67,6 +67,10 @@ for run in $(seq "$runs"); do
   echo "fathom RSS_MIB $(rss_tree_mib "$pid")" | tee -a "$log"
   load fathom_batch1000 http://127.0.0.1:18080/v1/predict/batch "$out/batch.jsonl" 4 | tee -a "$log"
   kill -TERM "$pid"; wait "$pid" || true
+  # Every answer was logged (about 700 bytes each): say how much, then
+  # free the disk for the next run.
+  echo "fathom LOG_MIB $(du -sm "$out/.fathom/predictions" | cut -f1)" | tee -a "$log"
+  rm -rf "$out/.fathom/predictions"
   # ceiling
   "$ceiling" 127.0.0.1:18090 2>/dev/null &
   pid=$!; pids+=("$pid")
@@ -107,6 +111,7 @@ for _ in range(5):
         time.sleep(0.001)
     times.append(time.perf_counter() - t0)
     p.terminate(); p.wait()
+    subprocess.run(["rm", "-rf", f"{out}/.fathom/predictions"])
 print("fathom COLD_START_MS %.1f" % (statistics.median(times) * 1e3))
 PY
 

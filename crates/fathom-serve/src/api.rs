@@ -193,17 +193,16 @@ fn shadows(
     parsed: &ParsedRecord<'_>,
     request_id: &str,
     started: Instant,
-    scratch: &mut Vec<f64>,
 ) {
     for s in &d.shadows {
         let answer = if same_contract(&s.model, &d.primary.model) {
-            Some(s.model.answer(parsed, scratch))
+            Some(s.model.answer(parsed))
         } else {
             s.model
                 .plan
                 .parse(inputs, "")
                 .ok()
-                .map(|p| s.model.answer(&p, scratch))
+                .map(|p| s.model.answer(&p))
         };
         let Some(a) = answer else {
             s.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -284,8 +283,7 @@ async fn predict_inner(
     let id = request_id(headers);
     let (slot, variant, parsed) =
         route_and_parse(&d, &body, "", fnv1a(id.as_bytes())).map_err(ApiError::invalid)?;
-    let mut scratch = Vec::new();
-    let answer = slot.model.answer(&parsed, &mut scratch);
+    let answer = slot.model.answer(&parsed);
     let latency = record_answer(state, slot, variant, answer, started);
     let ticket = state.log(Logged {
         request_id: id.clone(),
@@ -299,7 +297,7 @@ async fn predict_inner(
         degraded: variant == Variant::Fallback,
     });
     if !d.shadows.is_empty() {
-        shadows(state, &d, &body, &parsed, &id, started, &mut scratch);
+        shadows(state, &d, &body, &parsed, &id, started);
     }
     durable(state, ticket).await?;
     let out = Prediction {
@@ -433,11 +431,10 @@ async fn batch_inner(
     if !problems.is_empty() {
         return Err(ApiError::invalid(problems));
     }
-    let mut scratch = Vec::new();
     let mut items = Vec::with_capacity(parsed.len());
     let mut last_ticket = None;
     for (i, (slot, variant, rec)) in parsed.iter().enumerate() {
-        let a = slot.model.answer(rec, &mut scratch);
+        let a = slot.model.answer(rec);
         let latency = record_answer(state, slot, *variant, a, started);
         if state.log.is_some() {
             let raw = batch.records[i].get().as_bytes();
@@ -470,15 +467,7 @@ async fn batch_inner(
         }
         if !d.shadows.is_empty() {
             let raw = body.slice_ref(batch.records[i].get().as_bytes());
-            shadows(
-                state,
-                &d,
-                &raw,
-                rec,
-                &format!("{id}/{i}"),
-                started,
-                &mut scratch,
-            );
+            shadows(state, &d, &raw, rec, &format!("{id}/{i}"), started);
         }
         items.push(BatchItem {
             version: slot.model.version,
@@ -504,13 +493,17 @@ fn explain_top(query: Option<&str>) -> Result<usize, ApiError> {
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if k == "top" {
-            top = v.parse::<usize>().ok().filter(|&n| (1..=100_000).contains(&n)).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    format!("top={v:?}: give a whole number of contributions from 1 to 100000"),
-                )
-            })?;
+            top = v
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| (1..=100_000).contains(&n))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_query",
+                        format!("top={v:?}: give a whole number of contributions from 1 to 100000"),
+                    )
+                })?;
         }
     }
     Ok(top)
@@ -547,8 +540,8 @@ pub async fn explain(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let result = explain_top(query.as_deref())
-        .and_then(|top| explain_inner(&state, &headers, &body, top));
+    let result =
+        explain_top(query.as_deref()).and_then(|top| explain_inner(&state, &headers, &body, top));
     finish(&state, "/v1/explain", started, result)
 }
 
@@ -592,8 +585,7 @@ fn explain_inner(
             ));
         }
     };
-    let mut scratch = Vec::new();
-    let answer = model.answer(&parsed, &mut scratch);
+    let answer = model.answer(&parsed);
     let mut list: Vec<Contribution> = contrib
         .iter()
         .enumerate()

@@ -90,6 +90,26 @@ pub struct Metrics {
     /// Whether the registry store answered the last poll (1) or not (0).
     pub store_up: Gauge,
     last_log: Mutex<(u64, u64)>,
+    hot: Hot,
+}
+
+/// Handles to the series every prediction touches, looked up once: a
+/// family lookup hashes its labels under a lock, a handle does not.
+#[derive(Debug)]
+struct Hot {
+    predict_ok: Counter,
+    predict_latency: Histogram,
+    /// By variant (production, canary, shadow, fallback), then decision
+    /// (positive, negative, none).
+    predictions: [[Counter; 3]; 4],
+    scores: [Histogram; 4],
+}
+
+const VARIANTS: [&str; 4] = ["production", "canary", "shadow", "fallback"];
+const DECISIONS: [&str; 3] = ["positive", "negative", "none"];
+
+fn variant_index(variant: &str) -> usize {
+    VARIANTS.iter().position(|v| *v == variant).unwrap_or(0)
 }
 
 impl Default for Metrics {
@@ -175,7 +195,38 @@ impl Metrics {
             })
             .set(1);
         registry.register("fathom_build_info", "The server's build (value 1)", build);
+        let hot = Hot {
+            predict_ok: requests
+                .get_or_create(&RequestLabels {
+                    endpoint: "/v1/predict",
+                    status: 200,
+                })
+                .clone(),
+            predict_latency: latency
+                .get_or_create(&EndpointLabels {
+                    endpoint: "/v1/predict",
+                })
+                .clone(),
+            predictions: std::array::from_fn(|v| {
+                std::array::from_fn(|d| {
+                    predictions
+                        .get_or_create(&PredictionLabels {
+                            variant: VARIANTS[v],
+                            decision: DECISIONS[d],
+                        })
+                        .clone()
+                })
+            }),
+            scores: std::array::from_fn(|v| {
+                scores
+                    .get_or_create(&VariantLabels {
+                        variant: VARIANTS[v],
+                    })
+                    .clone()
+            }),
+        };
         Self {
+            hot,
             registry,
             requests,
             latency,
@@ -194,22 +245,24 @@ impl Metrics {
     /// Counts one scored record.
     #[inline]
     pub fn prediction(&self, variant: &'static str, decision: Option<bool>, score: f64) {
-        let decision = match decision {
-            Some(true) => "positive",
-            Some(false) => "negative",
-            None => "none",
+        let d = match decision {
+            Some(true) => 0,
+            Some(false) => 1,
+            None => 2,
         };
-        self.predictions
-            .get_or_create(&PredictionLabels { variant, decision })
-            .inc();
-        self.scores
-            .get_or_create(&VariantLabels { variant })
-            .observe(score);
+        let v = variant_index(variant);
+        self.hot.predictions[v][d].inc();
+        self.hot.scores[v].observe(score);
     }
 
     /// Counts one request.
     #[inline]
     pub fn request(&self, endpoint: &'static str, status: u16, seconds: f64) {
+        if endpoint == "/v1/predict" && status == 200 {
+            self.hot.predict_ok.inc();
+            self.hot.predict_latency.observe(seconds);
+            return;
+        }
         self.requests
             .get_or_create(&RequestLabels { endpoint, status })
             .inc();

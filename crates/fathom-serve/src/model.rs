@@ -62,10 +62,11 @@ impl ServedModel {
     }
 
     /// Scores a parsed record (parsed with this model's [`plan`](Self::plan)).
-    pub fn answer(&self, record: &ParsedRecord<'_>, scratch: &mut Vec<f64>) -> Answer {
+    pub fn answer(&self, record: &ParsedRecord<'_>) -> Answer {
         let mut values: Vec<Value<'_>> = Vec::with_capacity(record.values.len());
         record.fill_row(&self.plan, &mut values);
-        let score = self.predictor.score_values(&values, scratch);
+        // One feature buffer per worker thread, reused by every request.
+        let score = FEATURES.with_borrow_mut(|f| self.predictor.score_values(&values, f));
         self.answer_for(score)
     }
 
@@ -74,6 +75,10 @@ impl ServedModel {
         let decision = (self.objective == "binary").then(|| score >= self.threshold());
         Answer { score, decision }
     }
+}
+
+thread_local! {
+    static FEATURES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// `binary` or `regression`, from the estimator.
