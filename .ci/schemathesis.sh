@@ -11,7 +11,7 @@
 # 127.0.0.1 and runs every check.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin="${1:-$root/target/debug/fathom}"
+bin="$(realpath "${1:-$root/target/debug/fathom}")"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/fathom-ci/schemathesis"
 if [ ! -x "$cache/bin/schemathesis" ]; then
   command -v python3 >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; }

@@ -34,6 +34,9 @@ struct Active {
 }
 
 pub(crate) struct Writer {
+    /// After a failed write (a full disk, say), batches fail at once
+    /// until this time instead of touching the disk again and again.
+    backoff_until: Option<Instant>,
     dir: PathBuf,
     durability: Durability,
     max_batch: usize,
@@ -87,6 +90,7 @@ impl Writer {
             durability: config.durability,
             max_batch: config.max_batch,
             flush_interval: config.flush_interval,
+            backoff_until: None,
             segment_max_bytes: config.segment_max_bytes,
             retention: config.retention,
             sanitize: config.sanitize.clone(),
@@ -251,7 +255,18 @@ impl Writer {
             return;
         }
         let n = self.acks.len() as u64;
-        match self.write_batch(sync) {
+        let written = match self.backoff_until {
+            Some(t) if Instant::now() < t => Err(LogError::io(
+                &self.dir,
+                "write",
+                std::io::Error::other("an earlier write failed; retrying in a moment"),
+            )),
+            _ => self.write_batch(sync),
+        };
+        self.backoff_until = written
+            .is_err()
+            .then(|| Instant::now() + Duration::from_secs(1));
+        match written {
             Ok(()) => {
                 Counters::add(&self.counters.written, n);
                 for ack in self.acks.drain(..).flatten() {
@@ -336,9 +351,13 @@ impl Writer {
             .append(true)
             .open(&path)
             .map_err(|e| LogError::io(&path, "create segment", e))?;
-        file.write_all(MAGIC)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| LogError::io(&path, "write segment header", e))?;
+        if let Err(e) = file.write_all(MAGIC).and_then(|()| file.sync_all()) {
+            // Leave no empty segment behind (a full disk would otherwise
+            // collect one per attempt).
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(LogError::io(&path, "write segment header", e));
+        }
         sync_dir(&self.dir)?;
         Counters::add(&self.counters.fsyncs, 2);
         Counters::add(&self.counters.segments, 1);
