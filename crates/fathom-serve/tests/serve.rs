@@ -713,66 +713,17 @@ fn https_with_a_configured_certificate() {
 
 #[test]
 fn on_postgresql_a_promotion_reaches_the_server_by_notification() {
-    let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED on_postgresql_a_promotion_reaches_the_server_by_notification: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh`)"
-        );
+    let f = fixture(2);
+    let Some(mut pg) = pg_copy(
+        &f,
+        "notify",
+        "on_postgresql_a_promotion_reaches_the_server_by_notification",
+    ) else {
         return;
     };
-    let f = fixture(2);
-    let schema = format!("serve_notify_{}", std::process::id());
-    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let location = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    // The same two versions, registered in PostgreSQL.
-    let local = f.store().model_versions("fraud").unwrap();
-    let artifacts = fathom_registry::artifacts::open_artifact_store(
-        f.store_dir().join("artifacts").to_str().unwrap(),
-    )
-    .unwrap();
-    let mut pg = fathom_registry::Store::open(&location)
-        .unwrap()
-        .with_artifact_store(artifacts);
-    let me = fathom_registry::Actor::new("test", "here");
-    for v in &local {
-        pg.register_version(
-            &fathom_registry::NewVersion {
-                model: "fraud".into(),
-                artifact_uri: v.artifact_uri.clone(),
-                artifact_sha256: v.artifact_sha256.clone(),
-                schema_hash: v.schema_hash.clone(),
-                owner: "test".into(),
-                ..Default::default()
-            },
-            &me,
-            "test",
-        )
-        .unwrap();
-    }
-    let promote = |pg: &mut fathom_registry::Store, version: i64| {
-        let p = fathom_registry::Promotion {
-            model: "fraud".into(),
-            version,
-            alias: "production".into(),
-            force: true,
-        };
-        pg.promote(
-            &p,
-            &fathom_registry::PromotionPolicy::default(),
-            &me,
-            "test",
-        )
-        .unwrap();
-    };
-    promote(&mut pg, 1);
     rt().block_on(async {
         let mut options = f.options(no_log());
-        options.store = location.clone();
+        options.store = pg.location.clone();
         // Polling alone would take ten minutes.
         options.config.poll_ms = 600_000;
         let (addr, _s, stop, done) = serve(options).await;
@@ -782,7 +733,7 @@ fn on_postgresql_a_promotion_reaches_the_server_by_notification() {
             version(http(addr, "POST", "/v1/predict", &[], &body).await),
             1
         );
-        tokio::task::block_in_place(|| promote(&mut pg, 2));
+        tokio::task::block_in_place(|| pg.set_alias("production", 2));
         assert!(
             eventually(|| {
                 let body = body.clone();
@@ -794,9 +745,6 @@ fn on_postgresql_a_promotion_reaches_the_server_by_notification() {
         stop.send(()).unwrap();
         done.await.unwrap();
     });
-    admin
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .unwrap();
 }
 
 /// A TCP forwarder to `target` that can be cut: every connection through
@@ -851,20 +799,15 @@ impl Cuttable {
 
 #[test]
 fn an_unreachable_registry_leaves_the_loaded_model_serving_and_ready_says_so() {
-    let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED an_unreachable_registry_leaves_the_loaded_model_serving_and_ready_says_so: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh`)"
-        );
+    let f = fixture(1);
+    let Some(pg_store) = pg_copy(
+        &f,
+        "cut",
+        "an_unreachable_registry_leaves_the_loaded_model_serving_and_ready_says_so",
+    ) else {
         return;
     };
-    let f = fixture(1);
-    let schema = format!("serve_cut_{}", std::process::id());
-    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .unwrap();
+    let (base, schema) = (pg_store.base.clone(), pg_store.schema.clone());
     // The server reaches PostgreSQL through a forwarder the test can cut.
     let pg: url_parts::Parts = url_parts::parse(&base);
     let proxy = Cuttable::new(pg.addr);
@@ -872,40 +815,6 @@ fn an_unreachable_registry_leaves_the_loaded_model_serving_and_ready_says_so() {
         "postgres://{}@{}/{}?options=-c%20search_path%3D{schema}",
         pg.user, proxy.addr, pg.database
     );
-    let direct = {
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!("{base}{sep}options=-c%20search_path%3D{schema}")
-    };
-    let v = f.store().model_version("fraud", 1).unwrap();
-    let mut store = fathom_registry::Store::open(&direct).unwrap();
-    let me = fathom_registry::Actor::new("test", "here");
-    store
-        .register_version(
-            &fathom_registry::NewVersion {
-                model: "fraud".into(),
-                artifact_uri: v.artifact_uri.clone(),
-                artifact_sha256: v.artifact_sha256.clone(),
-                schema_hash: v.schema_hash.clone(),
-                owner: "test".into(),
-                ..Default::default()
-            },
-            &me,
-            "test",
-        )
-        .unwrap();
-    store
-        .promote(
-            &fathom_registry::Promotion {
-                model: "fraud".into(),
-                version: 1,
-                alias: "production".into(),
-                force: true,
-            },
-            &fathom_registry::PromotionPolicy::default(),
-            &me,
-            "test",
-        )
-        .unwrap();
     rt().block_on(async {
         let mut options = f.options(no_log());
         options.store = through;
@@ -937,9 +846,7 @@ fn an_unreachable_registry_leaves_the_loaded_model_serving_and_ready_says_so() {
         stop.send(()).unwrap();
         done.await.unwrap();
     });
-    admin
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .unwrap();
+    drop(pg_store);
 }
 
 /// Just enough of a `postgres://user@host:port/db` URL for the forwarder.

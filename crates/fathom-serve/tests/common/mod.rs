@@ -290,3 +290,93 @@ pub fn artifact_file(store_dir: &Path, sha256: &str) -> PathBuf {
         .unwrap()
         .path_for(sha256)
 }
+
+/// The fixture's versions of `fraud` (same artifacts) registered in a fresh
+/// PostgreSQL schema, version 1 in production; dropped with the value.
+pub struct PgCopy {
+    /// `FATHOM_TEST_POSTGRES_URL`.
+    pub base: String,
+    /// The schema.
+    pub schema: String,
+    /// The store location: the base URL with the schema as search path.
+    pub location: String,
+    /// The store, with the fixture's artifact store attached.
+    pub store: Store,
+    admin: postgres::Client,
+}
+
+impl Drop for PgCopy {
+    fn drop(&mut self) {
+        let _ = self
+            .admin
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+    }
+}
+
+impl PgCopy {
+    /// Moves `alias` to `version` (forced).
+    pub fn set_alias(&mut self, alias: &str, version: i64) {
+        let p = Promotion {
+            model: "fraud".into(),
+            version,
+            alias: alias.into(),
+            force: true,
+        };
+        self.store
+            .promote(
+                &p,
+                &PromotionPolicy::default(),
+                &Actor::new("test", "here"),
+                "test",
+            )
+            .unwrap();
+    }
+}
+
+/// [`PgCopy`] of `f` in schema `serve_<tag>_<pid>`; `None`, after printing
+/// SKIPPED for `test`, when no PostgreSQL server is configured.
+pub fn pg_copy(f: &Fixture, tag: &str, test: &str) -> Option<PgCopy> {
+    let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED {test}: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh`)");
+        return None;
+    };
+    let schema = format!("serve_{tag}_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let location = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let artifacts = LocalArtifactStore::new(f.store_dir().join("artifacts")).unwrap();
+    let mut store = Store::open(&location)
+        .unwrap()
+        .with_artifact_store(Arc::new(artifacts));
+    let me = Actor::new("test", "here");
+    for v in f.store().model_versions("fraud").unwrap() {
+        store
+            .register_version(
+                &NewVersion {
+                    model: "fraud".into(),
+                    artifact_uri: v.artifact_uri.clone(),
+                    artifact_sha256: v.artifact_sha256.clone(),
+                    schema_hash: v.schema_hash.clone(),
+                    owner: "test".into(),
+                    ..NewVersion::default()
+                },
+                &me,
+                "test",
+            )
+            .unwrap();
+    }
+    let mut copy = PgCopy {
+        base,
+        schema,
+        location,
+        store,
+        admin,
+    };
+    copy.set_alias("production", 1);
+    Some(copy)
+}
