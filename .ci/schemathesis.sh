@@ -34,5 +34,6 @@ for _ in range(400):
     except OSError:
         time.sleep(0.05)
 PY
-"$cache/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" --checks all --max-examples 100 --seed 1
+# Run from the work folder: schemathesis keeps its state in ./.schemathesis.
+(cd "$work" && "$cache/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" --checks all --max-examples 100 --seed 1)
 kill -0 "$pid" || { echo "the server died during the run:"; cat "$work/serve.err"; exit 1; }
