@@ -26,6 +26,16 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// The HTTP server (`[serve]`).
     pub serve: fathom_serve::ServeConfig,
+    /// Monitoring: drift thresholds, tests and overrides (`[monitor]`).
+    pub monitor: MonitorConfig,
+}
+
+/// `[monitor]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// The drift computation (`[monitor.drift]`).
+    pub drift: fathom_monitor::DriftConfig,
 }
 
 /// `[store]`
