@@ -134,6 +134,38 @@ fn same_process_no_drift_sudden_shock_severe_with_html_report() {
     let names = drifted(&shock);
     assert!(names.iter().any(|n| n == "is_online"), "{names:?}");
     assert!(shock["share_drifted"].as_f64().unwrap() >= 0.2);
+
+    // The contract of a registered model gives the same report.
+    ok(
+        d,
+        &[
+            "--store",
+            "store",
+            "train",
+            "--data",
+            "base.csv",
+            "--schema",
+            "schema.toml",
+            "--model",
+            "fraud",
+            "-q",
+        ],
+    );
+    let by_model = json_report(
+        d,
+        &[
+            "--store",
+            "store",
+            "--reference",
+            "base.csv",
+            "--current",
+            "sudden.csv",
+            "--model",
+            "fraud@1",
+        ],
+    );
+    assert_eq!(by_model["verdict"], "severe");
+    assert_eq!(drifted(&by_model), names);
 }
 
 /// One CSV row as the JSON object a client would have sent.
