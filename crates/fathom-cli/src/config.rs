@@ -26,6 +26,16 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// The HTTP server (`[serve]`).
     pub serve: fathom_serve::ServeConfig,
+    /// Monitoring: drift thresholds, tests and overrides (`[monitor]`).
+    pub monitor: MonitorConfig,
+}
+
+/// `[monitor]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// The drift computation (`[monitor.drift]`).
+    pub drift: fathom_monitor::DriftConfig,
 }
 
 /// `[store]`
@@ -221,6 +231,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monitor_drift_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fathom.toml");
+        std::fs::write(
+            &p,
+            "[monitor.drift]\nwarn_share = 0.1\nprediction = \"score\"\n[monitor.drift.features]\namount = \"psi\"\n",
+        )
+        .unwrap();
+        let d = Config::load(Some(&p)).unwrap().monitor.drift;
+        assert_eq!(d.warn_share, 0.1);
+        assert_eq!(d.severe_share, 0.2);
+        assert_eq!(d.prediction.as_deref(), Some("score"));
+        assert_eq!(
+            d.features["amount"].test(),
+            Some(fathom_monitor::DriftTest::Psi)
+        );
+        std::fs::write(&p, "[monitor.drift]\nwarn_shares = 0.1\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(e.contains("unknown field `warn_shares`"), "{e}");
+    }
 
     #[test]
     fn file_values_and_unknown_keys() {

@@ -102,6 +102,19 @@ enum Command {
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Monitoring: has the data moved away from what the model learned on?
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum MonitorCommand {
+    /// Compare current data (a file, or a window of the prediction log)
+    /// with a reference, feature by feature: a test per feature, the share
+    /// of drifted features and a verdict (none, warn, severe); optionally
+    /// the self-contained HTML report. Exit status 0 for any computed
+    /// report, drifted or not.
+    Drift(commands::monitor::DriftArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,6 +256,9 @@ fn main() -> ExitCode {
             Command::Data(DataCommand::Snapshot(a)) => commands::data::snapshot(&config, &ui, a),
             Command::Data(DataCommand::Snapshots(_)) => commands::data::snapshots(&config, &ui),
             Command::Data(DataCommand::Profile(a)) => commands::data::profile(&ui, a),
+            Command::Monitor(MonitorCommand::Drift(a)) => {
+                commands::monitor::drift_command(&config, &ui, a)
+            }
         }
     });
     match result {

@@ -5,6 +5,7 @@ pub mod events;
 pub mod gc;
 pub mod model;
 pub mod models;
+pub mod monitor;
 pub mod predict;
 pub mod quickstart;
 pub mod runs;
