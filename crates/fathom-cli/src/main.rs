@@ -21,8 +21,9 @@ use std::process::ExitCode;
 ///
 /// Data in, validated, snapshotted and profiled; models trained, inspected
 /// and used to score files; every training tracked as runs, models
-/// registered, promoted through a gate, rolled back and audited; (in later
-/// releases) served, monitored and retrained. Start with
+/// registered, promoted through a gate, rolled back and audited; served
+/// over HTTP with canary and shadow rollouts and a prediction log; checked
+/// for data drift; (in later releases) retrained on the evidence. Start with
 /// `fathom quickstart`, which runs the whole loop on generated card
 /// transactions with embedded defaults.
 ///
