@@ -21,7 +21,8 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 cargo build --release -p fathom-cli -p fathom-monitor --example drift_bench
 venv="$root/bench/.venv-monitor"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check evidently pandas pyarrow
+# Evidently 0.7 does not import with pandas 3.
+"$venv/bin/pip" install --quiet --disable-pip-version-check "evidently==0.7.23" "pandas<3" pyarrow
 mkdir -p "$out"
 log="$out/runs.txt"
 : >"$log"
