@@ -62,7 +62,8 @@ enum Command {
     /// Run the whole loop on generated data: generate → infer schema →
     /// validate → snapshot → profile → train (every candidate tracked as a
     /// run) → register the best as model `fraud` and promote it to
-    /// production through the gate, and say what was made where.
+    /// production through the gate → serve it over HTTP and send it a burst
+    /// of transactions (and feedback labels), and say what was made where.
     Quickstart(commands::quickstart::QuickstartArgs),
     /// Train the candidate ladder (baseline, logistic regression, random
     /// forest, gradient-boosted trees) on a data file, compare them on
