@@ -27,6 +27,7 @@ mod error;
 mod frame;
 mod hash;
 mod schema;
+pub mod special;
 pub mod time;
 mod types;
 
