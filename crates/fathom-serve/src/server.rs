@@ -260,11 +260,18 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     let mut follower = Follower::new(store, &options.model, options.config.clone());
     let actor = Actor::new("fathom-serve", fathom_registry::host_name());
     let print = options.print_events;
-    let (follower, actor) = {
+    // PostgreSQL announces changes at commit; SQLite is polled. Listening
+    // starts before the first read of the aliases, so a change committed
+    // in between is either read or heard, never missed.
+    let (follower, actor, listener) = {
         let st = state.clone();
+        let location = options.store.clone();
         tokio::task::spawn_blocking(move || {
+            let listener = fathom_registry::ChangeListener::open(&location)
+                .ok()
+                .flatten();
             poll(&mut follower, &st, &actor, print);
-            (follower, actor)
+            (follower, actor, listener)
         })
         .await
         .map_err(|e| ServeError::Config(e.to_string()))?
@@ -282,10 +289,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
             .spawn(move || {
                 let mut follower = follower;
                 let mut last = Instant::now();
-                // PostgreSQL announces changes at commit; SQLite is polled.
-                let mut listener = fathom_registry::ChangeListener::open(&location)
-                    .ok()
-                    .flatten();
+                let mut listener = listener;
                 let mut retry_listen = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     let heard = match listener.as_mut() {
@@ -304,8 +308,11 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
                                     .ok()
                                     .flatten();
                                 retry_listen = Instant::now() + Duration::from_secs(5);
+                                // Whatever changed while nobody listened.
+                                listener.is_some()
+                            } else {
+                                false
                             }
-                            false
                         }
                     };
                     if heard || last.elapsed() >= every {
