@@ -104,9 +104,19 @@ enum Command {
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
-    /// Monitoring: has the data moved away from what the model learned on?
+    /// Monitoring: has the data moved away from what the model learned on,
+    /// and does the model still do its job? Without a subcommand, checks a
+    /// registered model over a window of its prediction log.
+    Monitor(MonitorArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct MonitorArgs {
     #[command(subcommand)]
-    Monitor(MonitorCommand),
+    command: Option<MonitorCommand>,
+    #[command(flatten)]
+    check: commands::monitor::CheckArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,9 +268,14 @@ fn main() -> ExitCode {
             Command::Data(DataCommand::Snapshot(a)) => commands::data::snapshot(&config, &ui, a),
             Command::Data(DataCommand::Snapshots(_)) => commands::data::snapshots(&config, &ui),
             Command::Data(DataCommand::Profile(a)) => commands::data::profile(&ui, a),
-            Command::Monitor(MonitorCommand::Drift(a)) => {
-                commands::monitor::drift_command(&config, &ui, a)
-            }
+            Command::Monitor(MonitorArgs {
+                command: Some(MonitorCommand::Drift(a)),
+                ..
+            }) => commands::monitor::drift_command(&config, &ui, a),
+            Command::Monitor(MonitorArgs {
+                command: None,
+                check,
+            }) => commands::monitor::check_command(&config, &ui, check),
         }
     });
     match result {

@@ -79,13 +79,26 @@ fn quickstart_runs_the_loop_and_is_idempotent() {
     );
     // The serving step: every prediction answered by the registered
     // version, every answer and feedback label in the prediction log.
-    let burst = &v["serve"]["burst"];
-    assert_eq!(burst["answered"], 2000, "{}", v["serve"]);
-    assert_eq!(burst["failed"], 0);
-    assert_eq!(burst["feedback"], 200);
-    assert_eq!(v["serve"]["logged"], 2200, "{}", v["serve"]);
+    // Two bursts: today's traffic, then traffic after a sudden shift.
+    let bursts = v["serve"]["bursts"].as_array().unwrap();
+    assert_eq!(bursts.len(), 2, "{}", v["serve"]);
+    for burst in bursts {
+        assert_eq!(burst["answered"], 2000, "{}", v["serve"]);
+        assert_eq!(burst["failed"], 0);
+        assert_eq!(burst["feedback"], 200);
+        assert_eq!(burst["versions"][0][0], v["version"]["version"]);
+    }
+    assert_eq!(v["serve"]["logged"], 4400, "{}", v["serve"]);
     assert_eq!(v["serve"]["dropped"], 0);
-    assert_eq!(burst["versions"][0][0], v["version"]["version"]);
+    // The monitoring step compared that traffic with the training data.
+    assert!(
+        v["monitor"]["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("drift "),
+        "{}",
+        v["monitor"]
+    );
     // Batch scoring through the registry alias gives the same bytes as
     // scoring with the model file.
     let data = qs.join("transactions.parquet");

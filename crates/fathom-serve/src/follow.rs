@@ -61,6 +61,15 @@ pub enum Event {
     },
 }
 
+/// The findings of a finished monitoring check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestCheck {
+    /// When the check started, ms since the Unix epoch.
+    pub at_ms: i64,
+    /// Its metrics by name (`drift_score`, `drift:FEATURE`, ...).
+    pub metrics: BTreeMap<String, f64>,
+}
+
 /// Loads versions and keeps them, so an alias moving back is instant.
 pub struct Follower {
     store: Store,
@@ -144,6 +153,30 @@ impl Follower {
             shadows,
             previous,
         })
+    }
+
+    /// The findings of the model's latest finished monitoring check (the
+    /// metrics of the newest finished run of `NAME-monitoring`, written by
+    /// `fathom monitor`), with that run's start time in ms since the Unix
+    /// epoch; `None` when no check has finished yet.
+    pub fn latest_check(&mut self) -> Result<Option<LatestCheck>, RegistryError> {
+        let experiment = format!("{}-monitoring", self.model);
+        let page = match self.store.list_runs(&fathom_registry::RunQuery {
+            experiment: Some(experiment),
+            filter: "status = 'finished'".into(),
+            order_by: None,
+            limit: 1,
+            offset: 0,
+        }) {
+            Ok(p) => p,
+            // Nothing monitored yet: the experiment does not exist.
+            Err(RegistryError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(page.runs.into_iter().next().map(|r| LatestCheck {
+            at_ms: r.info.start_time.timestamp_millis(),
+            metrics: r.metrics,
+        }))
     }
 
     /// Loads a version (from the cache when already loaded).

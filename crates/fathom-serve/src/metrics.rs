@@ -51,6 +51,25 @@ pub struct ModelLabels {
     pub variant: &'static str,
 }
 
+/// Labels of a per-model monitoring gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    /// Registered model.
+    pub model: String,
+}
+
+/// Labels of a per-feature monitoring gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeatureLabels {
+    /// Registered model.
+    pub model: String,
+    /// Input feature.
+    pub feature: String,
+}
+
+/// A gauge holding a real number.
+pub type RealGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
 /// Labels of the build gauge.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
@@ -89,6 +108,16 @@ pub struct Metrics {
     pub load_failures: Counter,
     /// Whether the registry store answered the last poll (1) or not (0).
     pub store_up: Gauge,
+    /// From the latest `fathom monitor` check: the share of drifted features.
+    pub drift_score: Family<CheckLabels, RealGauge>,
+    /// From the latest check: 1 for each drifted feature, 0 for the others.
+    pub feature_drift: Family<FeatureLabels, RealGauge>,
+    /// From the latest check: each feature's share of missing values.
+    pub null_rate: Family<FeatureLabels, RealGauge>,
+    /// From the latest check: AUC-ROC over the labelled predictions.
+    pub rolling_auc: Family<CheckLabels, RealGauge>,
+    /// When the latest check ran, seconds since the Unix epoch.
+    pub last_check: Family<CheckLabels, RealGauge>,
     last_log: Mutex<(u64, u64)>,
     hot: Hot,
 }
@@ -188,6 +217,36 @@ impl Metrics {
             "1 when the registry store answered the last poll, 0 when it did not",
             store_up.clone(),
         );
+        let drift_score = Family::<CheckLabels, RealGauge>::default();
+        registry.register(
+            "fathom_drift_score",
+            "Share of drifted input features in the latest monitoring check",
+            drift_score.clone(),
+        );
+        let feature_drift = Family::<FeatureLabels, RealGauge>::default();
+        registry.register(
+            "fathom_feature_drift",
+            "1 when the feature drifted in the latest monitoring check, else 0",
+            feature_drift.clone(),
+        );
+        let null_rate = Family::<FeatureLabels, RealGauge>::default();
+        registry.register(
+            "fathom_feature_null_rate",
+            "Share of missing values of the feature in the latest monitoring check",
+            null_rate.clone(),
+        );
+        let rolling_auc = Family::<CheckLabels, RealGauge>::default();
+        registry.register(
+            "fathom_rolling_auc",
+            "AUC-ROC over the labelled predictions of the latest monitoring check",
+            rolling_auc.clone(),
+        );
+        let last_check = Family::<CheckLabels, RealGauge>::default();
+        registry.register(
+            "fathom_monitor_last_check_timestamp_seconds",
+            "When the latest monitoring check ran",
+            last_check.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -238,7 +297,54 @@ impl Metrics {
             canary_rollbacks,
             load_failures,
             store_up,
+            drift_score,
+            feature_drift,
+            null_rate,
+            rolling_auc,
+            last_check,
             last_log: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Shows the findings of `model`'s latest monitoring check (the run's
+    /// metrics: `drift_score`, `drift:FEATURE`, `null_rate:FEATURE`,
+    /// `auc_roc`), replacing the previous check's.
+    pub fn set_check(
+        &self,
+        model: &str,
+        at_ms: i64,
+        metrics: &std::collections::BTreeMap<String, f64>,
+    ) {
+        self.feature_drift.clear();
+        self.null_rate.clear();
+        self.drift_score.clear();
+        self.rolling_auc.clear();
+        let m = CheckLabels {
+            model: model.to_string(),
+        };
+        self.last_check.get_or_create(&m).set(at_ms as f64 / 1000.0);
+        for (key, &value) in metrics {
+            let feature = |name: &str| FeatureLabels {
+                model: model.to_string(),
+                feature: name.to_string(),
+            };
+            match key.split_once(':') {
+                Some(("drift", f)) => {
+                    self.feature_drift.get_or_create(&feature(f)).set(value);
+                }
+                Some(("null_rate", f)) => {
+                    self.null_rate.get_or_create(&feature(f)).set(value);
+                }
+                _ => match key.as_str() {
+                    "drift_score" => {
+                        self.drift_score.get_or_create(&m).set(value);
+                    }
+                    "auc_roc" => {
+                        self.rolling_auc.get_or_create(&m).set(value);
+                    }
+                    _ => {}
+                },
+            }
         }
     }
 

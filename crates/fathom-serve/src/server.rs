@@ -123,6 +123,22 @@ fn publish(state: &AppState, next: Option<Deployment>) {
 }
 
 /// One poll: sync with the registry, publish, judge the canary.
+/// How often the latest monitoring check is looked up for `/metrics`.
+const CHECK_REFRESH: Duration = Duration::from_secs(15);
+
+/// Shows the latest `fathom monitor` check's findings on `/metrics` when
+/// a newer one has finished (`shown` is the start time of the one shown).
+fn refresh_check(follower: &mut Follower, state: &AppState, shown: &mut Option<i64>) {
+    if let Ok(Some(check)) = follower.latest_check()
+        && *shown != Some(check.at_ms)
+    {
+        state
+            .metrics
+            .set_check(follower.model(), check.at_ms, &check.metrics);
+        *shown = Some(check.at_ms);
+    }
+}
+
 fn poll(follower: &mut Follower, state: &AppState, actor: &Actor, print: bool) {
     let event_line = |model: &str, e: &Event| {
         if print {
@@ -263,7 +279,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     // PostgreSQL announces changes at commit; SQLite is polled. Listening
     // starts before the first read of the aliases, so a change committed
     // in between is either read or heard, never missed.
-    let (follower, actor, listener) = {
+    let (follower, actor, listener, shown_check) = {
         let st = state.clone();
         let location = options.store.clone();
         tokio::task::spawn_blocking(move || {
@@ -271,7 +287,9 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
                 .ok()
                 .flatten();
             poll(&mut follower, &st, &actor, print);
-            (follower, actor, listener)
+            let mut shown_check = None;
+            refresh_check(&mut follower, &st, &mut shown_check);
+            (follower, actor, listener, shown_check)
         })
         .await
         .map_err(|e| ServeError::Config(e.to_string()))?
@@ -291,6 +309,8 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
                 let mut last = Instant::now();
                 let mut listener = listener;
                 let mut retry_listen = Instant::now();
+                let mut next_check = Instant::now() + CHECK_REFRESH;
+                let mut shown_check = shown_check;
                 while !stop.load(Ordering::Relaxed) {
                     let heard = match listener.as_mut() {
                         Some(l) => match l.wait(Duration::from_millis(50)) {
@@ -318,6 +338,10 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
                     if heard || last.elapsed() >= every {
                         poll(&mut follower, &st, &actor, print);
                         last = Instant::now();
+                    }
+                    if next_check <= Instant::now() {
+                        refresh_check(&mut follower, &st, &mut shown_check);
+                        next_check = Instant::now() + CHECK_REFRESH;
                     }
                 }
             })

@@ -419,6 +419,39 @@ fn explanations_add_up_to_the_raw_score() {
 #[test]
 fn metrics_pass_promtool_and_openapi_describes_the_record() {
     let f = fixture(1);
+    // A finished monitoring check, as `fathom monitor` records it: its
+    // findings show on /metrics.
+    {
+        let mut store = f.store();
+        let run = store
+            .start_run(&fathom_registry::NewRun::new(
+                "fraud-monitoring",
+                "check 1h",
+            ))
+            .unwrap();
+        let metrics = [
+            ("drift_score", 0.25),
+            ("drift:amount", 1.0),
+            ("drift:country", 0.0),
+            ("null_rate:amount", 0.0125),
+            ("auc_roc", 0.875),
+            ("predictions", 400.0),
+        ];
+        store
+            .log_batch(
+                run,
+                &fathom_registry::RunBatch {
+                    params: Vec::new(),
+                    metrics: metrics
+                        .iter()
+                        .map(|(k, v)| fathom_registry::MetricPoint::new(*k, *v))
+                        .collect(),
+                    tags: Vec::new(),
+                },
+            )
+            .unwrap();
+        store.finish_run(run).unwrap();
+    }
     rt().block_on(async {
         let (addr, _s, stop, done) = serve(f.options(no_log())).await;
         for i in 0..5 {
@@ -435,6 +468,12 @@ fn metrics_pass_promtool_and_openapi_describes_the_record() {
             "fathom_prediction_score_bucket",
             "fathom_model_info{model=\"fraud\",version=\"1\",variant=\"production\"} 1",
             "fathom_build_info",
+            "fathom_drift_score{model=\"fraud\"} 0.25",
+            "fathom_feature_drift{model=\"fraud\",feature=\"amount\"} 1.0",
+            "fathom_feature_drift{model=\"fraud\",feature=\"country\"} 0.0",
+            "fathom_feature_null_rate{model=\"fraud\",feature=\"amount\"} 0.0125",
+            "fathom_rolling_auc{model=\"fraud\"} 0.875",
+            "fathom_monitor_last_check_timestamp_seconds{model=\"fraud\"}",
         ] {
             assert!(text.contains(family), "{family} not in:\n{text}");
         }

@@ -47,7 +47,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     let report_path = args.dir.join("profile.html");
     let mut steps: Vec<(String, String, f64)> = Vec::new();
 
-    ui.note("1/8 generating card transactions …");
+    ui.note("1/9 generating card transactions …");
     let t = Instant::now();
     let gen_args = GenerateArgs {
         output: data.clone(),
@@ -60,6 +60,14 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     };
     let settings = generator_config(config, &gen_args)?;
     let seed = settings.seed;
+    // Traffic after the training period, after a sudden shift.
+    let shift = fathom_data::generate::GeneratorConfig {
+        seed: seed.wrapping_add(1),
+        scenario: fathom_data::generate::Scenario::Sudden,
+        start: settings.start + i64::from(settings.days) * 86_400_000_000,
+        days: 2,
+        ..settings.clone()
+    };
     let written = write_generated(settings, &data, ui)?;
     steps.push((
         "generate".into(),
@@ -72,7 +80,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("2/8 inferring the schema contract …");
+    ui.note("2/9 inferring the schema contract …");
     let t = Instant::now();
     let schema = infer_schema_of(&data, InferOptions::default(), ui)?;
     write_atomic(&schema_path, schema.to_toml().as_bytes())?;
@@ -90,7 +98,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("3/8 validating the data against the contract …");
+    ui.note("3/9 validating the data against the contract …");
     let t = Instant::now();
     let report = validate_with_progress(&data, &schema, ui)?;
     if !report.passed {
@@ -103,7 +111,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("4/8 storing a content-addressed snapshot …");
+    ui.note("4/9 storing a content-addressed snapshot …");
     let t = Instant::now();
     let created = snapshot_with_progress(config, &data, Some(&schema), ui)?;
     let snap_dir = config
@@ -126,7 +134,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("5/8 profiling the data …");
+    ui.note("5/9 profiling the data …");
     let t = Instant::now();
     let profile = profile_file(&data, &report_path, None, Some(&schema), 20, ui)?;
     let rate = profile.label.as_ref().map_or(String::new(), |l| {
@@ -142,7 +150,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("6/8 training baseline, logistic regression, random forest and GBDT …");
+    ui.note("6/9 training baseline, logistic regression, random forest and GBDT …");
     let t = Instant::now();
     let model_path = args.dir.join("model.fathom");
     let mut train = fathom_learn::trainer::TrainConfig {
@@ -199,7 +207,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("7/8 registering the best model and promoting it through the gate …");
+    ui.note("7/9 registering the best model and promoting it through the gate …");
     let t = Instant::now();
     let version = recorded
         .version
@@ -244,30 +252,60 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     let status = if refused.is_some() { EXIT_REFUSED } else { 0 };
 
     let mut served = None;
+    let mut monitored = None;
     if refused.is_none() && args.requests > 0 {
-        ui.note("8/8 serving it over HTTP and sending a burst of transactions …");
+        ui.note("8/9 serving it over HTTP: a burst of transactions, then traffic after a sudden shift …");
         let t = Instant::now();
         let label = contract
             .label()
             .map_or_else(|| "is_fraud".to_string(), |c| c.name.clone());
-        let (burst, report, log_dir) =
-            serve_burst(config, &version.model, &data, &label, args.requests)?;
-        let [p50, p90, p99, _] = burst.latency_us;
+        let normal = last_rows(&data, args.requests)?;
+        let shifted = shifted_traffic(&shift, args.requests)?;
+        let (bursts, report, log_dir) =
+            serve_burst(config, &version.model, &[normal, shifted], &label)?;
+        let answered: u64 = bursts.iter().map(|b| b.answered).sum();
+        let failed: u64 = bursts.iter().map(|b| b.failed).sum();
+        let positives: u64 = bursts.iter().map(|b| b.positives).sum();
+        let feedback: u64 = bursts.iter().map(|b| b.feedback).sum();
+        let [p50, p90, p99, _] = bursts[0].latency_us;
         steps.push((
             "serve".into(),
             format!(
-                "{} predictions over HTTP ({} failed, {:.0}/s from 4 connections): latency p50 {p50} µs, p90 {p90} µs, p99 {p99} µs at the client; {} flagged as fraud; {} records and {} feedback labels in the prediction log {}",
-                thousands(burst.answered),
-                burst.failed,
-                burst.per_second,
-                thousands(burst.positives),
-                thousands(report.logged.saturating_sub(burst.feedback)),
-                burst.feedback,
+                "{} predictions over HTTP, half of them after a sudden shift to online shopping ({} failed, {:.0}/s from 4 connections): latency p50 {p50} µs, p90 {p90} µs, p99 {p99} µs at the client; {} flagged as fraud; {} records and {} feedback labels in the prediction log {}",
+                thousands(answered),
+                failed,
+                bursts[0].per_second,
+                thousands(positives),
+                thousands(report.logged.saturating_sub(feedback)),
+                feedback,
                 log_dir.display()
             ),
             t.elapsed().as_secs_f64(),
         ));
-        served = Some((burst, report));
+        served = Some((bursts, report));
+
+        ui.note("9/9 monitoring the traffic against the training data …");
+        let t = Instant::now();
+        let checked = super::monitor::check::run_check(
+            config,
+            &super::monitor::CheckArgs {
+                model: Some(format!("{}@{}", version.model, version.version)),
+                window: "1h".into(),
+                reference: None,
+                output: None,
+            },
+        )?;
+        steps.push((
+            "monitor".into(),
+            format!(
+                "{}; report {} (run {})",
+                checked.report.verdict,
+                checked.files.html.display(),
+                checked.run
+            ),
+            t.elapsed().as_secs_f64(),
+        ));
+        monitored = Some(checked);
     }
 
     if ui.json {
@@ -276,7 +314,8 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
             "data": data, "schema": schema_path, "schema_hash": schema.hash(), "snapshot": created.manifest,
             "profile": report_path, "training_report": training_report, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
             "runs": recorded.runs, "version": version, "promotion": promoted, "refused": refused,
-            "serve": served.as_ref().map(|(b, r)| serde_json::json!({"burst": b, "logged": r.logged, "dropped": r.dropped})),
+            "serve": served.as_ref().map(|(b, r)| serde_json::json!({"bursts": b, "logged": r.logged, "dropped": r.dropped})),
+            "monitor": monitored.as_ref().map(|m| serde_json::json!({"report": m.files, "run": m.run, "verdict": m.report.verdict})),
             "steps": steps.iter().map(|(s, d, t)| serde_json::json!({"step": s, "result": d, "seconds": t})).collect::<Vec<_>>(),
         }))?;
         return Ok(status);
@@ -312,30 +351,47 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     Ok(status)
 }
 
-/// Starts the server for `model` on a free local port, sends `requests`
-/// records of the generated data (the last rows, with their labels as
-/// later feedback for one in ten), stops it, and reports.
-fn serve_burst(
-    config: &Config,
-    model: &str,
-    data: &std::path::Path,
-    label: &str,
-    requests: usize,
-) -> Result<(super::traffic::Burst, fathom_serve::ServeReport, PathBuf)> {
+/// The last `n` rows of the generated data: today's normal traffic.
+fn last_rows(data: &std::path::Path, n: usize) -> Result<fathom_core::Frame> {
     let mut batches = Vec::new();
     for b in fathom_data::ingest::open(data, &fathom_data::ingest::ReadOptions::default())? {
         batches.push(b?);
     }
     let frame = fathom_core::Frame::concat(&batches)?;
-    let take = requests.min(frame.num_rows());
-    let frame = frame.slice(frame.num_rows() - take, take);
+    let take = n.min(frame.num_rows());
+    Ok(frame.slice(frame.num_rows() - take, take))
+}
+
+/// `n` transactions after the `sudden` shock (the second half of a
+/// scenario run of 2·n rows).
+fn shifted_traffic(
+    settings: &fathom_data::generate::GeneratorConfig,
+    n: usize,
+) -> Result<fathom_core::Frame> {
+    let settings = fathom_data::generate::GeneratorConfig {
+        rows: 2 * n as u64,
+        ..settings.clone()
+    };
+    let frame = fathom_data::generate::generate_all(settings)?;
+    Ok(frame.slice(n, frame.num_rows() - n))
+}
+
+/// Starts the server for `model` on a free local port, sends every frame
+/// of `phases` in turn (with their labels as later feedback for one in
+/// ten), stops it, and reports one burst per phase.
+fn serve_burst(
+    config: &Config,
+    model: &str,
+    phases: &[fathom_core::Frame],
+    label: &str,
+) -> Result<(
+    Vec<super::traffic::Burst>,
+    fathom_serve::ServeReport,
+    PathBuf,
+)> {
     let mut serve = config.serve.clone();
     serve.listen = "127.0.0.1:0".into();
-    let log_dir = serve
-        .log
-        .dir
-        .clone()
-        .unwrap_or_else(|| config.store.path.join("predictions"));
+    let log_dir = super::monitor::log_dir(config);
     let options = fathom_serve::ServeOptions {
         config: serve,
         store: config.store.database_location(),
@@ -350,7 +406,7 @@ fn serve_burst(
         .build()
         .context("cannot start the async runtime")?;
     let label = label.to_string();
-    let (burst, report) = rt.block_on(async move {
+    let (bursts, report) = rt.block_on(async move {
         let running = fathom_serve::start(options).await?;
         if running.state.deployment.load().is_none() {
             bail!("the server could not load {model}@production");
@@ -360,12 +416,15 @@ fn serve_burst(
         let server = tokio::spawn(running.serve(async move {
             let _ = stopped.await;
         }));
-        let burst = super::traffic::send(addr, &frame, &label, 4, 10).await;
+        let mut bursts = Vec::new();
+        for frame in phases {
+            bursts.push(super::traffic::send(addr, frame, &label, 4, 10).await);
+        }
         let _ = stop.send(());
         let report = server
             .await
             .map_err(|e| anyhow::anyhow!("the server task failed: {e}"))??;
-        Ok((burst?, report))
+        Ok((bursts.into_iter().collect::<Result<Vec<_>>>()?, report))
     })?;
-    Ok((burst, report, log_dir))
+    Ok((bursts, report, log_dir))
 }

@@ -1,7 +1,7 @@
-//! `fathom monitor …`: is the data a model sees still the data it learned
-//! from? `monitor drift` compares a current data set (a file, or a window
-//! of the prediction log) with a reference, feature by feature.
+//! `fathom monitor drift`: a current data set (a file, or a window of the
+//! prediction log) against a reference, feature by feature.
 
+use super::{Window, now_ms, open_log, window_records};
 use crate::config::Config;
 use crate::ui::{Ui, print_out, table, thousands};
 use anyhow::{Context, Result, bail};
@@ -10,7 +10,6 @@ use fathom_core::{Column, Frame, Schema};
 use fathom_data::export::write_atomic;
 use fathom_data::ingest::{ReadOptions, read_frame};
 use fathom_monitor::{DriftReport, FeatureDrift, drift};
-use fathom_predlog::LogReader;
 use std::path::{Path, PathBuf};
 
 /// `fathom monitor drift`
@@ -95,7 +94,7 @@ fn contract(config: &Config, args: &DriftArgs) -> Result<Contract> {
 }
 
 /// Reads a CSV or Parquet file with the contract's types.
-fn read_with(path: &Path, schema: &Schema, what: &str) -> Result<Frame> {
+pub(super) fn read_with(path: &Path, schema: &Schema, what: &str) -> Result<Frame> {
     if !path.is_file() {
         bail!(
             "the {what} data {} does not exist; give a CSV or Parquet file",
@@ -110,55 +109,17 @@ fn read_with(path: &Path, schema: &Schema, what: &str) -> Result<Frame> {
         .with_context(|| format!("cannot read the {what} data {}", path.display()))
 }
 
-/// Parses `30s`, `15m`, `1h`, `7d` into milliseconds.
-pub fn parse_window(text: &str) -> Result<i64> {
-    let t = text.trim();
-    let unit_ms: i64 = match t.chars().last() {
-        Some('s') => 1_000,
-        Some('m') => 60_000,
-        Some('h') => 3_600_000,
-        Some('d') => 86_400_000,
-        _ => bail!("--window {text:?}: write a number followed by s, m, h or d (e.g. 1h, 30m, 7d)"),
-    };
-    let n: i64 = t[..t.len() - 1]
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .with_context(|| {
-            format!(
-                "--window {text:?}: the amount must be a positive whole number (e.g. 1h, 30m, 7d)"
-            )
-        })?;
-    n.checked_mul(unit_ms)
-        .with_context(|| format!("--window {text:?} is too long"))
-}
-
 /// The current data from the last `window` of the prediction log.
 fn read_log(config: &Config, args: &DriftArgs, contract: &Contract) -> Result<(Frame, String)> {
-    let window_ms = parse_window(&args.window)?;
-    let dir = config
-        .serve
-        .log
-        .dir
-        .clone()
-        .unwrap_or_else(|| config.store.path.join("predictions"));
-    let reader = LogReader::open(&dir).with_context(|| {
-        format!(
-            "no prediction log at {}; serve a model (`fathom serve`) or set [serve.log] dir",
-            dir.display()
-        )
-    })?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let mut records = reader
-        .predictions(now_ms.saturating_sub(window_ms), now_ms.saturating_add(1))
-        .with_context(|| format!("cannot read the prediction log at {}", dir.display()))?;
-    if let Some(name) = &contract.model_name {
-        records.retain(|r| &r.model == name);
-    }
+    let window = Window::parse(&args.window)?;
+    let (reader, dir) = open_log(config)?;
+    let records = window_records(
+        &reader,
+        &dir,
+        &window,
+        now_ms(),
+        contract.model_name.as_deref(),
+    )?;
     if records.is_empty() {
         bail!(
             "the prediction log at {} has no predictions{} in the last {}; widen --window or compare a file with --current",
@@ -168,7 +129,7 @@ fn read_log(config: &Config, args: &DriftArgs, contract: &Contract) -> Result<(F
                 .as_deref()
                 .map(|n| format!(" of model {n}"))
                 .unwrap_or_default(),
-            args.window
+            window.text
         );
     }
     let mut frame = reader
@@ -187,7 +148,7 @@ fn read_log(config: &Config, args: &DriftArgs, contract: &Contract) -> Result<(F
     Ok((frame, label))
 }
 
-fn number(v: Option<f64>) -> String {
+pub(super) fn number(v: Option<f64>) -> String {
     match v {
         None => "–".into(),
         Some(x) if x != 0.0 && x.abs() < 1e-4 => format!("{x:.2e}"),
@@ -208,7 +169,7 @@ fn row(f: &FeatureDrift, label: &str) -> Vec<String> {
     ]
 }
 
-fn print_report(report: &DriftReport) -> Result<()> {
+pub(super) fn print_report(report: &DriftReport) -> Result<()> {
     let mut t = table(&[
         "feature",
         "test",
@@ -297,21 +258,4 @@ pub fn drift_command(config: &Config, ui: &Ui, args: DriftArgs) -> Result<u8> {
         print_out(&format!("wrote the drift report to {}", out.display()))?;
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_window;
-
-    #[test]
-    fn windows_in_each_unit_and_bad_ones_refused() {
-        assert_eq!(parse_window("90s").unwrap(), 90_000);
-        assert_eq!(parse_window("30m").unwrap(), 1_800_000);
-        assert_eq!(parse_window("1h").unwrap(), 3_600_000);
-        assert_eq!(parse_window("7d").unwrap(), 604_800_000);
-        for bad in ["", "h", "1", "-1h", "0m", "1.5h", "1w"] {
-            let e = format!("{:#}", parse_window(bad).unwrap_err());
-            assert!(e.contains("--window"), "{bad}: {e}");
-        }
-    }
 }
