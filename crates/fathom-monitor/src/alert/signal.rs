@@ -139,7 +139,8 @@ impl SignalPattern {
         }
     }
 
-    /// The cause class of the signals it watches.
+    /// The cause class of the signals it watches (system for a name
+    /// outside the catalogue, which [`SignalPattern::parse`] never gives).
     pub fn cause(&self) -> Cause {
         let name = match self {
             SignalPattern::Exact(s) => s.as_str(),
