@@ -9,6 +9,15 @@ pub enum MonitorError {
     /// The drift configuration breaks a rule.
     #[error("drift configuration: {0}")]
     Config(String),
+    /// The alert rules, routes or escalation break a rule.
+    #[error("alert configuration: {0}")]
+    Alert(String),
+    /// The saved alert state cannot be read.
+    #[error("alert state: {0}")]
+    AlertState(String),
+    /// The drift policy's settings break a rule.
+    #[error("drift policy: {0}")]
+    Policy(String),
     /// A schema column is absent from one of the two data sets.
     #[error(
         "column '{column}' is in the schema but not in the {side} data; the {side} columns are: {}. Pass data with the model's columns or a schema that matches the data",

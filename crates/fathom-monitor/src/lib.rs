@@ -10,6 +10,10 @@
 //!   relative: two-sample Kolmogorov–Smirnov (exact and asymptotic),
 //!   chi-squared, proportion z-test, PSI, Wasserstein and Jensen–Shannon.
 //! * [`report`]: the self-contained HTML drift report.
+//! * [`alert`]: alert rules with owners over the monitoring signals;
+//!   routes, escalation, de-duplication and resolve messages.
+//! * [`policy`]: the drift policy, turning drift, performance and the
+//!   history of drifted features into a decision record.
 //!
 //! A plain synchronous library: no I/O, no HTTP.
 //!
@@ -26,10 +30,12 @@
 //! assert_eq!(report.verdict, Verdict::Severe);
 //! ```
 
+pub mod alert;
 pub mod choice;
 pub mod config;
 mod drift;
 mod error;
+pub mod policy;
 pub mod report;
 pub mod sample;
 pub mod stats;
