@@ -473,10 +473,16 @@ pub fn performance(
     let mut mature: Vec<&Outcome> = outcomes.iter().filter(|o| o.time_ms <= cutoff_ms).collect();
     mature.sort_by_key(|o| o.time_ms);
     let pending_predictions = (outcomes.len() - mature.len()) as u64;
-    let arrived = |o: &Outcome| -> Option<f64> {
-        o.label
-            .filter(|_| o.label_time_ms.is_none_or(|t| t <= now_ms))
+    let rules = Rules {
+        now_ms,
+        threshold,
+        baseline,
+        config,
     };
+    // Positions (in `mature`) of the predictions whose label has arrived.
+    let labeled: Vec<usize> = (0..mature.len())
+        .filter(|&i| rules.label(mature[i]).is_some())
+        .collect();
 
     let windows: Vec<WindowPerformance> = config
         .windows
@@ -484,9 +490,6 @@ pub fn performance(
         .map(|&window| {
             let (rows, from_ms, to_ms): (Vec<&Outcome>, Option<i64>, Option<i64>) = match window {
                 Window::Last(n) => {
-                    let labeled: Vec<usize> = (0..mature.len())
-                        .filter(|&i| arrived(mature[i]).is_some())
-                        .collect();
                     let chosen = &labeled[labeled.len().saturating_sub(n as usize)..];
                     match (chosen.first(), chosen.last()) {
                         (Some(&a), Some(&b)) => {
@@ -494,7 +497,8 @@ pub fn performance(
                             // predictions made between them.
                             let rows = (a..=b)
                                 .filter(|&i| {
-                                    arrived(mature[i]).is_none() || chosen.binary_search(&i).is_ok()
+                                    rules.label(mature[i]).is_none()
+                                        || chosen.binary_search(&i).is_ok()
                                 })
                                 .map(|i| mature[i])
                                 .collect();
@@ -513,9 +517,12 @@ pub fn performance(
                     (rows, Some(from), Some(cutoff_ms))
                 }
             };
-            measure(
-                window, &rows, from_ms, to_ms, threshold, baseline, config, &arrived,
-            )
+            rules.measure(Selection {
+                window,
+                rows,
+                from_ms,
+                to_ms,
+            })
         })
         .collect();
 
@@ -532,145 +539,166 @@ pub fn performance(
     })
 }
 
-/// The metrics of one window's predictions.
-#[allow(clippy::too_many_arguments)]
-fn measure(
+/// The predictions a window holds.
+struct Selection<'a> {
     window: Window,
-    rows: &[&Outcome],
+    rows: Vec<&'a Outcome>,
     from_ms: Option<i64>,
     to_ms: Option<i64>,
+}
+
+/// What every window is measured with.
+struct Rules<'a> {
+    now_ms: i64,
     threshold: f64,
-    baseline: &BTreeMap<String, f64>,
-    config: &PerformanceConfig,
-    arrived: &dyn Fn(&Outcome) -> Option<f64>,
-) -> WindowPerformance {
-    let mut y = Vec::new();
-    let mut score = Vec::new();
-    let mut decided = Vec::new();
-    for o in rows {
-        if let Some(label) = arrived(o) {
-            y.push(label);
-            score.push(o.score);
-            let positive = o.decision.unwrap_or(o.score >= threshold);
-            decided.push(if positive { 1.0 } else { 0.0 });
+    baseline: &'a BTreeMap<String, f64>,
+    config: &'a PerformanceConfig,
+}
+
+impl Rules<'_> {
+    /// The label of `o` if it has arrived by now.
+    fn label(&self, o: &Outcome) -> Option<f64> {
+        o.label
+            .filter(|_| o.label_time_ms.is_none_or(|t| t <= self.now_ms))
+    }
+
+    /// The metrics of one window's predictions.
+    fn measure(&self, selection: Selection<'_>) -> WindowPerformance {
+        let Selection {
+            window,
+            rows,
+            from_ms,
+            to_ms,
+        } = selection;
+        let (threshold, baseline, config) = (self.threshold, self.baseline, self.config);
+        let mut y = Vec::new();
+        let mut score = Vec::new();
+        let mut decided = Vec::new();
+        for o in &rows {
+            if let Some(label) = self.label(o) {
+                y.push(label);
+                score.push(o.score);
+                let positive = o.decision.unwrap_or(o.score >= threshold);
+                decided.push(if positive { 1.0 } else { 0.0 });
+            }
         }
-    }
-    let predictions = rows.len() as u64;
-    let labeled = y.len() as u64;
-    let positives = y.iter().filter(|&&l| l == 1.0).count() as u64;
-    let negatives = labeled - positives;
-    let mut out = WindowPerformance {
-        window,
-        name: window.to_string(),
-        from_ms,
-        to_ms,
-        predictions,
-        labeled,
-        label_coverage: (predictions > 0).then(|| labeled as f64 / predictions as f64),
-        positives,
-        auc_roc: None,
-        auc_pr: None,
-        precision: None,
-        recall: None,
-        f1: None,
-        brier: None,
-        confusion: None,
-        calibration: Vec::new(),
-        status: WindowStatus::Ok,
-        vs_baseline: Vec::new(),
-        notes: Vec::new(),
-    };
-    if predictions == 0 {
-        out.status = WindowStatus::NoPredictions;
-        out.notes
-            .push("no predictions in the window; nothing measured".to_string());
-        return out;
-    }
-    if labeled < config.min_labels {
-        out.status = WindowStatus::InsufficientLabels;
-        out.notes.push(format!(
-            "{labeled} labeled predictions, fewer than min_labels = {}; no metrics",
-            config.min_labels
-        ));
-        return out;
-    }
-    // The inputs were checked above (labels 0/1, finite scores), so the
-    // metric functions below cannot fail on them; a failure leaves the
-    // figure out with the reason.
-    let note = out_note;
-    let mut notes = Vec::new();
-    match confusion_at(&y, &decided, 0.5, None) {
-        Ok(c) => {
-            out.precision = Some(c.precision());
-            out.recall = Some(c.recall());
-            out.f1 = Some(c.f1());
-            out.confusion = Some(c);
+        let predictions = rows.len() as u64;
+        let labeled = y.len() as u64;
+        let positives = y.iter().filter(|&&l| l == 1.0).count() as u64;
+        let negatives = labeled - positives;
+        let mut out = WindowPerformance {
+            window,
+            name: window.to_string(),
+            from_ms,
+            to_ms,
+            predictions,
+            labeled,
+            label_coverage: (predictions > 0).then(|| labeled as f64 / predictions as f64),
+            positives,
+            auc_roc: None,
+            auc_pr: None,
+            precision: None,
+            recall: None,
+            f1: None,
+            brier: None,
+            confusion: None,
+            calibration: Vec::new(),
+            status: WindowStatus::Ok,
+            vs_baseline: Vec::new(),
+            notes: Vec::new(),
+        };
+        if predictions == 0 {
+            out.status = WindowStatus::NoPredictions;
+            out.notes
+                .push("no predictions in the window; nothing measured".to_string());
+            return out;
         }
-        Err(e) => notes.push(note("precision, recall and F1", &e)),
-    }
-    if positives >= config.min_positives && negatives >= config.min_positives {
-        match roc_auc(&y, &score, None) {
-            Ok(v) => out.auc_roc = Some(v),
-            Err(e) => notes.push(note("AUC-ROC", &e)),
+        if labeled < config.min_labels {
+            out.status = WindowStatus::InsufficientLabels;
+            out.notes.push(format!(
+                "{labeled} labeled predictions, fewer than min_labels = {}; no metrics",
+                config.min_labels
+            ));
+            return out;
         }
-    } else {
-        notes.push(format!(
+        // The inputs were checked above (labels 0/1, finite scores), so the
+        // metric functions below cannot fail on them; a failure leaves the
+        // figure out with the reason.
+        let note = out_note;
+        let mut notes = Vec::new();
+        match confusion_at(&y, &decided, 0.5, None) {
+            Ok(c) => {
+                out.precision = Some(c.precision());
+                out.recall = Some(c.recall());
+                out.f1 = Some(c.f1());
+                out.confusion = Some(c);
+            }
+            Err(e) => notes.push(note("precision, recall and F1", &e)),
+        }
+        if positives >= config.min_positives && negatives >= config.min_positives {
+            match roc_auc(&y, &score, None) {
+                Ok(v) => out.auc_roc = Some(v),
+                Err(e) => notes.push(note("AUC-ROC", &e)),
+            }
+        } else {
+            notes.push(format!(
             "{positives} positives and {negatives} negatives; AUC-ROC needs min_positives = {} of each",
             config.min_positives
         ));
-    }
-    if positives >= config.min_positives {
-        match average_precision(&y, &score, None) {
-            Ok(v) => out.auc_pr = Some(v),
-            Err(e) => notes.push(note("AUC-PR", &e)),
         }
-    } else {
-        notes.push(format!(
-            "{positives} positives; AUC-PR needs min_positives = {}",
-            config.min_positives
-        ));
-    }
-    if score.iter().all(|p| (0.0..=1.0).contains(p)) {
-        match brier_score(&y, &score, None) {
-            Ok(v) => out.brier = Some(v),
-            Err(e) => notes.push(note("Brier score", &e)),
+        if positives >= config.min_positives {
+            match average_precision(&y, &score, None) {
+                Ok(v) => out.auc_pr = Some(v),
+                Err(e) => notes.push(note("AUC-PR", &e)),
+            }
+        } else {
+            notes.push(format!(
+                "{positives} positives; AUC-PR needs min_positives = {}",
+                config.min_positives
+            ));
         }
-        match calibration_table(&y, &score, config.calibration_bins, BinStrategy::Uniform) {
-            Ok(t) => out.calibration = t,
-            Err(e) => notes.push(note("calibration", &e)),
-        }
-    } else {
-        notes.push(
+        if score.iter().all(|p| (0.0..=1.0).contains(p)) {
+            match brier_score(&y, &score, None) {
+                Ok(v) => out.brier = Some(v),
+                Err(e) => notes.push(note("Brier score", &e)),
+            }
+            match calibration_table(&y, &score, config.calibration_bins, BinStrategy::Uniform) {
+                Ok(t) => out.calibration = t,
+                Err(e) => notes.push(note("calibration", &e)),
+            }
+        } else {
+            notes.push(
             "some scores lie outside [0, 1]; no Brier score or calibration (they need probabilities)"
                 .to_string(),
         );
-    }
-    out.notes = notes;
-    for (metric, current) in [
-        ("auc_roc", out.auc_roc),
-        ("auc_pr", out.auc_pr),
-        ("precision", out.precision),
-        ("recall", out.recall),
-        ("f1", out.f1),
-        ("brier", out.brier),
-    ] {
-        if let (Some(current), Some(&base)) = (current, baseline.get(metric))
-            && base.is_finite()
-        {
-            let drop = if metric == "brier" {
-                current - base
-            } else {
-                base - current
-            };
-            out.vs_baseline.push(BaselineChange {
-                metric: metric.to_string(),
-                baseline: base,
-                current,
-                drop,
-            });
         }
+        out.notes = notes;
+        for (metric, current) in [
+            ("auc_roc", out.auc_roc),
+            ("auc_pr", out.auc_pr),
+            ("precision", out.precision),
+            ("recall", out.recall),
+            ("f1", out.f1),
+            ("brier", out.brier),
+        ] {
+            if let (Some(current), Some(&base)) = (current, baseline.get(metric))
+                && base.is_finite()
+            {
+                let drop = if metric == "brier" {
+                    current - base
+                } else {
+                    base - current
+                };
+                out.vs_baseline.push(BaselineChange {
+                    metric: metric.to_string(),
+                    baseline: base,
+                    current,
+                    drop,
+                });
+            }
+        }
+        out
     }
-    out
 }
 
 /// A note for a figure that could not be computed.
