@@ -284,8 +284,8 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Computes the signals of one window and checks each rule. Errors on
-/// invalid settings and inconsistent counts (more errors or degraded
-/// answers than requests, more positive decisions than decisions, a
+/// invalid settings and inconsistent counts (more errors, latencies or
+/// degraded answers than requests, more positive decisions than decisions, a
 /// non-finite KPI value).
 pub fn signals(input: &SignalInput, config: &SignalsConfig) -> Result<SignalsReport, MonitorError> {
     config.check()?;
@@ -294,6 +294,13 @@ pub fn signals(input: &SignalInput, config: &SignalsConfig) -> Result<SignalsRep
         return bad(format!(
             "{} errors but {} requests; count every request received, failed or not, in `requests`",
             input.errors, input.requests
+        ));
+    }
+    if input.latencies_us.len() as u64 > input.requests {
+        return bad(format!(
+            "{} latencies but {} requests; every answered request is a request",
+            input.latencies_us.len(),
+            input.requests
         ));
     }
     if input.degraded > input.requests {

@@ -41,9 +41,10 @@ fn healthy() -> SignalInput {
 fn latency_quantiles_equal_numpy_percentile() {
     let fx: Value = serde_json::from_str(include_str!("fixtures/latency_reference.json")).unwrap();
     for case in fx["cases"].as_array().unwrap() {
+        let latencies_us: Vec<u32> = serde_json::from_value(case["latencies_us"].clone()).unwrap();
         let input = SignalInput {
-            latencies_us: serde_json::from_value(case["latencies_us"].clone()).unwrap(),
-            requests: 1,
+            requests: latencies_us.len() as u64,
+            latencies_us,
             ..SignalInput::default()
         };
         let r = signals(&input, &SignalsConfig::default()).unwrap();
@@ -218,6 +219,15 @@ fn inconsistent_counts_and_bad_settings_are_clear_errors() {
     let err = signals(&input, &SignalsConfig::default()).unwrap_err();
     assert!(matches!(err, MonitorError::InvalidInput(_)));
     assert!(err.to_string().contains("6 errors but 5 requests"), "{err}");
+    let input = SignalInput {
+        latencies_us: vec![1000; 3],
+        requests: 2,
+        ..SignalInput::default()
+    };
+    let err = signals(&input, &SignalsConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("3 latencies but 2 requests"), "{err}");
     let input = SignalInput {
         requests: 5,
         decisions_positive: 3,
