@@ -10,13 +10,13 @@
 //!   relative: two-sample Kolmogorov–Smirnov (exact and asymptotic),
 //!   chi-squared, proportion z-test, PSI, Wasserstein and Jensen–Shannon.
 //! * [`report`]: the self-contained HTML drift report.
-//! * [`quality`]: data quality of a window against the contract: null
+//! * [`quality`](mod@quality): data quality of a window against the contract: null
 //!   rates, out-of-range values, unseen categories, schema change, volume
 //!   and freshness.
-//! * [`performance`]: live AUC-ROC, AUC-PR, precision, recall, F1, Brier
+//! * [`performance`](mod@performance): live AUC-ROC, AUC-PR, precision, recall, F1, Brier
 //!   score and calibration from late-arriving labels, over count and time
 //!   windows, against the model's holdout figures.
-//! * [`signals`]: latency quantiles, error rate, job success rate and a
+//! * [`signals`](mod@signals): latency quantiles, error rate, job success rate and a
 //!   business KPI with a relative-change rule.
 //!
 //! Each report's `signals()` gives flat named values for alert rules.
