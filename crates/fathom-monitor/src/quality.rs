@@ -684,12 +684,12 @@ fn feature_quality(
                             value: Some(share),
                             threshold: Some(config.unseen),
                             message: format!(
-                                "feature '{name}': {} of {present} values ({}) are in {} categor{} never seen{}: {}",
+                                "feature '{name}': {} of {present} values ({}) are in {} categor{} {}: {}",
                                 out.unseen,
                                 percent(share),
                                 unseen.len(),
                                 if unseen.len() == 1 { "y" } else { "ies" },
-                                if source == Source::Schema { " in the contract" } else { " in the reference" },
+                                if source == Source::Schema { "not in the contract" } else { "never seen in the reference" },
                                 listed.join(", ")
                             ),
                         });

@@ -476,3 +476,73 @@ fn settings_read_from_toml_with_clear_errors() {
     };
     assert!(bad.check().unwrap_err().to_string().contains("share"));
 }
+
+/// Generated card transactions: `rows` of a scenario.
+fn generated(rows: u64, seed: u64, scenario: fathom_data::generate::Scenario) -> Frame {
+    fathom_data::generate::generate_all(fathom_data::generate::GeneratorConfig {
+        rows,
+        seed,
+        scenario,
+        chunk_rows: 8_192,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn new_merchant_categories_are_caught_under_the_inferred_contract() {
+    use fathom_data::contract::{InferOptions, SchemaInferrer};
+    use fathom_data::generate::Scenario;
+    let reference = generated(20_000, 1, Scenario::Baseline);
+    let columns = reference
+        .columns()
+        .iter()
+        .map(|c| (c.name.clone(), c.column_type()))
+        .collect();
+    let mut inferrer = SchemaInferrer::new(columns, InferOptions::default());
+    inferrer.update(&reference).unwrap();
+    let contract = inferrer.finish();
+
+    // Another sample of the same stationary data passes.
+    let same = generated(10_000, 2, Scenario::Baseline);
+    let r = quality(
+        &same,
+        &contract,
+        &QualityContext::default(),
+        &QualityConfig::default(),
+    )
+    .unwrap();
+    assert!(r.ok, "{:#?}", r.findings);
+
+    // The end of the gradual scenario has two merchant categories the
+    // training data never had.
+    let gradual = generated(40_000, 3, Scenario::Gradual);
+    let late = gradual.slice(30_000, 10_000);
+    let r = quality(
+        &late,
+        &contract,
+        &QualityContext::default(),
+        &QualityConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        checks(&r),
+        vec![(
+            QualityCheck::UnseenCategories,
+            Some("merchant_category".into())
+        )]
+    );
+    assert!(r.findings[0].message.contains("not in the contract"));
+    let merchant = r
+        .features
+        .iter()
+        .find(|f| f.name == "merchant_category")
+        .unwrap();
+    let mut names: Vec<&str> = merchant
+        .unseen_top
+        .iter()
+        .map(|u| u.value.as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["crypto_exchange", "gift_cards"]);
+}
