@@ -55,4 +55,51 @@ pub enum MonitorError {
         /// Why not, and what to choose instead.
         reason: String,
     },
+    /// A `[monitor.quality]`, `[monitor.performance]` or `[monitor.signals]`
+    /// setting breaks a rule.
+    #[error("[monitor.{section}]: {detail}")]
+    Settings {
+        /// The table: `quality`, `performance` or `signals`.
+        section: &'static str,
+        /// What is wrong and what to write instead.
+        detail: String,
+    },
+    /// A feedback label is neither 0 nor 1.
+    #[error(
+        "outcome {position}{}: label {value} is not 0 or 1; send feedback with label 1 for the positive class (fraud) and 0 otherwise",
+        request_label(request_id)
+    )]
+    LabelNotBinary {
+        /// Position of the outcome in the input.
+        position: usize,
+        /// Its request id (may be empty).
+        request_id: String,
+        /// The label.
+        value: f64,
+    },
+    /// A logged score is NaN or infinite.
+    #[error(
+        "outcome {position}{}: score {value} is not a finite number; leave such predictions out of the outcomes",
+        request_label(request_id)
+    )]
+    ScoreNotFinite {
+        /// Position of the outcome in the input.
+        position: usize,
+        /// Its request id (may be empty).
+        request_id: String,
+        /// The score.
+        value: f64,
+    },
+    /// A monitoring input is inconsistent (e.g. more errors than requests).
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+/// ` (request ID)`, or nothing for an empty id.
+fn request_label(id: &str) -> String {
+    if id.is_empty() {
+        String::new()
+    } else {
+        format!(" (request {id})")
+    }
 }

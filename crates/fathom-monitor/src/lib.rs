@@ -14,6 +14,16 @@
 //!   routes, escalation, de-duplication and resolve messages.
 //! * [`policy`]: the drift policy, turning drift, performance and the
 //!   history of drifted features into a decision record.
+//! * [`quality`](mod@quality): data quality of a window against the contract: null
+//!   rates, out-of-range values, unseen categories, schema change, volume
+//!   and freshness.
+//! * [`performance`](mod@performance): live AUC-ROC, AUC-PR, precision, recall, F1, Brier
+//!   score and calibration from late-arriving labels, over count and time
+//!   windows, against the model's holdout figures.
+//! * [`signals`](mod@signals): latency quantiles, error rate, job success rate and a
+//!   business KPI with a relative-change rule.
+//!
+//! Each report's `signals()` gives flat named values for alert rules.
 //!
 //! A plain synchronous library: no I/O, no HTTP.
 //!
@@ -35,11 +45,22 @@ pub mod choice;
 pub mod config;
 mod drift;
 mod error;
+pub mod performance;
 pub mod policy;
+pub mod quality;
 pub mod report;
 pub mod sample;
+pub mod signals;
 pub mod stats;
 
 pub use config::{DriftConfig, DriftTest, FeatureRule, FeatureSetting};
 pub use drift::{Chart, DriftReport, FeatureDrift, Summary, Verdict, drift};
 pub use error::MonitorError;
+pub use performance::{
+    Outcome, PerformanceConfig, PerformanceReport, Span, Window, WindowPerformance, WindowStatus,
+    performance,
+};
+pub use quality::{
+    QualityCheck, QualityConfig, QualityContext, QualityFinding, QualityReport, quality,
+};
+pub use signals::{SignalInput, SignalsConfig, SignalsReport, signals};
