@@ -36,6 +36,22 @@ pub struct Config {
 pub struct MonitorConfig {
     /// The drift computation (`[monitor.drift]`).
     pub drift: fathom_monitor::DriftConfig,
+    /// Data-quality limits (`[monitor.quality]`).
+    pub quality: fathom_monitor::QualityConfig,
+    /// Live-performance windows and limits (`[monitor.performance]`).
+    pub performance: fathom_monitor::PerformanceConfig,
+    /// Latency, error, job and business-KPI limits (`[monitor.signals]`).
+    pub signals: fathom_monitor::SignalsConfig,
+    /// Alert rules (`[[monitor.alerts]]`); the default rules when none.
+    pub alerts: Vec<fathom_monitor::alert::AlertRule>,
+    /// Where notifications go, by name (`[monitor.routes.NAME]`); `log`
+    /// and `dashboard` exist without being declared.
+    pub routes: std::collections::BTreeMap<String, fathom_monitor::alert::Route>,
+    /// Who is told first and when an alert is handed off
+    /// (`[monitor.escalation]`).
+    pub escalation: fathom_monitor::alert::Escalation,
+    /// What the findings lead to (`[monitor.policy]`).
+    pub policy: fathom_monitor::policy::PolicyConfig,
 }
 
 /// `[store]`
@@ -214,6 +230,14 @@ impl Config {
             .delivery
             .validate()
             .with_context(file_name)?;
+        let m = &config.monitor;
+        fathom_monitor::alert::check_alerting(&m.alerts, &m.routes, &m.escalation)
+            .and_then(|()| m.policy.check())
+            .and_then(|()| m.quality.check())
+            .and_then(|()| m.performance.check())
+            .and_then(|()| m.signals.check())
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("{}: [monitor]", file_name()))?;
         if let Some(v) = env_parse("FATHOM_SEED")? {
             config.data.seed = v;
             config.train.seed = v;

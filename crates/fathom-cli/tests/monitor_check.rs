@@ -5,6 +5,7 @@
 mod common;
 
 use common::{fathom, ok, text};
+use fathom_predlog::{FeedbackRecord, LogConfig, PredictionLog, PredictionRecord, Variant};
 use serde_json::Value;
 use std::path::Path;
 
@@ -37,7 +38,8 @@ fn quickstart_traffic_after_a_shift_is_found_reported_and_recorded() {
 
     let done = json(d, &["--json", "monitor", "--model", "fraud@production"]);
     let report = &done["report"];
-    assert_eq!(report["model"], "fraud@1");
+    assert_eq!(report["model"], "fraud");
+    assert_eq!(report["version"], 1);
     assert_eq!(report["predictions"].as_u64(), Some(800));
     // One in ten answers got its label as feedback.
     assert_eq!(report["labelled"].as_u64(), Some(80));
@@ -59,11 +61,25 @@ fn quickstart_traffic_after_a_shift_is_found_reported_and_recorded() {
     // Reports on disk, and the run records them as artifacts.
     let html = std::fs::read_to_string(d.join(done["files"]["html"].as_str().unwrap())).unwrap();
     assert!(html.contains("entry_mode"));
+    for section in [
+        "Decision",
+        "Alerts",
+        "Data quality",
+        "Live performance",
+        "System and business signals",
+        "Features",
+    ] {
+        assert!(
+            html.contains(&format!(">{section}<")),
+            "no {section} section"
+        );
+    }
+    assert!(html.contains("<svg") && !html.contains("<script"));
     let json_file: Value = serde_json::from_slice(
         &std::fs::read(d.join(done["files"]["json"].as_str().unwrap())).unwrap(),
     )
     .unwrap();
-    assert_eq!(json_file["model"], "fraud@1");
+    assert_eq!(json_file["model"], "fraud");
     let run = done["run"].as_i64().unwrap().to_string();
     let shown = json(d, &["--json", "runs", "show", &run]);
     assert_eq!(shown["info"]["experiment"], "fraud-monitoring");
@@ -106,12 +122,12 @@ fn an_empty_window_is_a_verdict_and_bad_references_are_errors() {
     assert_eq!(done["report"]["predictions"].as_u64(), Some(0));
     assert!(done["report"]["drift"].is_null());
     assert!(
-        done["report"]["verdict"]
+        done["summary"]
             .as_str()
             .unwrap()
             .contains("no predictions of fraud in the last 30m"),
         "{}",
-        done["report"]
+        done["summary"]
     );
 
     for (args, says) in [
@@ -126,4 +142,309 @@ fn an_empty_window_is_a_verdict_and_bad_references_are_errors() {
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
     }
+}
+
+/// One CSV row as the JSON object a client would have sent (the label
+/// left out: it arrives as feedback).
+fn row_json(header: &[&str], line: &str) -> String {
+    let mut obj = serde_json::Map::new();
+    for (name, cell) in header.iter().zip(line.split(',')) {
+        let v = if cell.is_empty() || *name == "is_fraud" {
+            continue;
+        } else if let Ok(x) = cell.parse::<f64>() {
+            Value::from(x)
+        } else if let Ok(b) = cell.parse::<bool>() {
+            Value::Bool(b)
+        } else {
+            Value::String(cell.to_string())
+        };
+        obj.insert(name.to_string(), v);
+    }
+    Value::Object(obj).to_string()
+}
+
+/// Generates `rows` transactions of `scenario` after the training period,
+/// keeps those after its half-way switch, scores them with the production
+/// model (`fathom predict`), and writes them to the prediction log as
+/// served answers, each with its true label as feedback.
+fn serve_scenario(d: &Path, scenario: &str, seed: &str, rows: usize) -> usize {
+    let all = format!("{scenario}.csv");
+    ok(
+        d,
+        &[
+            "-q",
+            "data",
+            "generate",
+            "--rows",
+            &rows.to_string(),
+            "--seed",
+            seed,
+            "--scenario",
+            scenario,
+            "--start",
+            "2024-04-01",
+            "--days",
+            "60",
+            "-o",
+            &all,
+        ],
+    );
+    let text = std::fs::read_to_string(d.join(&all)).unwrap();
+    let mut lines = text.lines();
+    let header_line = lines.next().unwrap();
+    let body: Vec<&str> = lines.skip(rows / 2).collect();
+    let after = format!("{scenario}_after.csv");
+    std::fs::write(
+        d.join(&after),
+        format!("{header_line}\n{}\n", body.join("\n")),
+    )
+    .unwrap();
+    let scores = format!("{scenario}_scores.csv");
+    ok(
+        d,
+        &[
+            "-q",
+            "predict",
+            "--model",
+            "fraud@production",
+            "--input",
+            &after,
+            "--output",
+            &scores,
+        ],
+    );
+    let scored = std::fs::read_to_string(d.join(&scores)).unwrap();
+    let mut scored = scored.lines();
+    let cols: Vec<&str> = scored.next().unwrap().split(',').collect();
+    let (si, di) = (
+        cols.iter().position(|c| *c == "score").unwrap(),
+        cols.iter().position(|c| *c == "decision").unwrap(),
+    );
+    let header: Vec<&str> = header_line.split(',').collect();
+    let li = header.iter().position(|c| *c == "is_fraud").unwrap();
+    let log = PredictionLog::open(LogConfig::new(d.join(".fathom").join("predictions"))).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for (i, (line, s)) in body.iter().zip(scored).enumerate() {
+        let s: Vec<&str> = s.split(',').collect();
+        let id = format!("{scenario}-{i}");
+        log.append_detached(PredictionRecord {
+            request_id: id.clone(),
+            time_ms: now - 600_000 + i as i64,
+            model: "fraud".into(),
+            version: 1,
+            variant: Variant::Production,
+            inputs: bytes::Bytes::from(row_json(&header, line)),
+            score: s[si].parse().unwrap(),
+            decision: Some(s[di] == "true"),
+            latency_us: 300,
+            degraded: false,
+        })
+        .unwrap();
+        let label: f64 = if matches!(line.split(',').nth(li).unwrap(), "true" | "1") {
+            1.0
+        } else {
+            0.0
+        };
+        log.append_feedback_detached(FeedbackRecord {
+            request_id: id,
+            time_ms: now - 60_000,
+            label,
+        })
+        .unwrap();
+    }
+    log.shutdown().unwrap();
+    body.len()
+}
+
+/// Measures over every labelled prediction of the window.
+const WHOLE_WINDOW: &str = "[monitor.performance]\nwindows = [{ last = 100000 }]\n";
+
+#[test]
+fn concept_drift_is_a_performance_drop_without_input_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("fathom.toml"), WHOLE_WINDOW).unwrap();
+    ok(
+        d,
+        &["-q", "quickstart", "--rows", "30000", "--requests", "0"],
+    );
+    let served = serve_scenario(d, "concept", "7", 16000);
+    let done = json(d, &["--json", "monitor", "--window", "1h"]);
+    let r = &done["report"];
+    assert_eq!(r["predictions"].as_u64(), Some(served as u64));
+    assert_eq!(r["labelled"].as_u64(), Some(served as u64));
+    // The inputs did not move …
+    assert_eq!(r["drift"]["verdict"], "none", "{}", r["drift"]);
+    // … but the model no longer separates fraud as it did on the holdout.
+    let p = &r["performance"];
+    assert_eq!(p["degraded"], true, "{p}");
+    let w = &p["windows"][0];
+    let auc = w["auc_roc"].as_f64().unwrap();
+    let drop = w["vs_baseline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "auc_roc")
+        .unwrap()["drop"]
+        .as_f64()
+        .unwrap();
+    assert!(drop > 0.05, "AUC-ROC {auc}, drop {drop}");
+    // The policy calls it concept drift and retrains.
+    let decision = &r["decision"];
+    assert_eq!(decision["action"], "retrain", "{decision}");
+    let reasons = decision["reasons"].to_string().to_lowercase();
+    assert!(reasons.contains("concept drift"), "{reasons}");
+    let on_disk: Value = serde_json::from_slice(
+        &std::fs::read(d.join(done["files"]["decision"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(&on_disk, decision);
+}
+
+#[test]
+fn a_sudden_shift_is_input_drift_and_alerts_reach_their_routes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A local webhook receiver standing in for the chat tool.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read, Write};
+        for stream in receiver.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .unwrap();
+            tx.send(format!(
+                "{} {}",
+                first.trim(),
+                String::from_utf8(body).unwrap()
+            ))
+            .unwrap();
+        }
+    });
+    std::fs::write(
+        d.join("fathom.toml"),
+        format!(
+            r#"{WHOLE_WINDOW}
+[[monitor.alerts]]
+name = "inputs-moved"
+signal = "drift_score"
+condition = ">= 0.1"
+severity = "warning"
+owner = "data-science"
+routes = ["ds-chat"]
+
+[monitor.routes.ds-chat]
+kind = "webhook"
+url = "http://127.0.0.1:{port}/hook"
+
+[monitor.routes.oncall-log]
+kind = "log"
+path = "oncall.jsonl"
+
+[monitor.escalation]
+oncall = "platform-oncall"
+oncall_routes = ["oncall-log"]
+"#
+        ),
+    )
+    .unwrap();
+    ok(
+        d,
+        &["-q", "quickstart", "--rows", "30000", "--requests", "0"],
+    );
+    serve_scenario(d, "sudden", "8", 8000);
+    let done = json(d, &["--json", "monitor", "--window", "1h"]);
+    let r = &done["report"];
+    let verdict = r["drift"]["verdict"].as_str().unwrap();
+    assert!(verdict == "warn" || verdict == "severe", "{}", r["drift"]);
+    let drifted: Vec<&str> = r["drift"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["drifted"] == true)
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(drifted.contains(&"is_online"), "{drifted:?}");
+
+    // First the on-call team hears of it (its log), then the data-science
+    // owner gets it in its chat (a Slack-compatible message).
+    let kinds: Vec<(&str, &str)> = r["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["kind"].as_str().unwrap(), n["team"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("firing", "platform-oncall"), ("handoff", "data-science")]
+    );
+    let oncall = std::fs::read_to_string(d.join("oncall.jsonl")).unwrap();
+    assert_eq!(oncall.lines().count(), 1, "{oncall}");
+    let line: Value = serde_json::from_str(oncall.trim()).unwrap();
+    assert_eq!(line["rule"], "inputs-moved");
+    let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let (request_line, body) = got
+        .split_once(' ')
+        .map(|(m, rest)| {
+            let (path, body) = rest.split_once(' ').unwrap();
+            (format!("{m} {path}"), body.to_string())
+        })
+        .unwrap();
+    assert_eq!(request_line, "POST /hook");
+    let body = body
+        .split_once(' ')
+        .map_or(body.as_str(), |(_, b)| b)
+        .to_string();
+    let slack: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert!(
+        slack["text"].as_str().unwrap().contains("inputs-moved"),
+        "{slack}"
+    );
+    assert_eq!(slack["blocks"][0]["type"], "section");
+    assert!(
+        done["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["delivered"] == true)
+    );
+
+    // The next check still sees the drift: the alert keeps firing, nobody
+    // is told twice.
+    let again = json(d, &["--json", "monitor", "--window", "1h"]);
+    assert_eq!(
+        again["report"]["notifications"].as_array().unwrap().len(),
+        0
+    );
+    assert_eq!(again["report"]["firing"][0], "inputs-moved/drift_score");
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(300))
+            .is_err()
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("oncall.jsonl")).unwrap(),
+        oncall
+    );
 }

@@ -9,7 +9,10 @@
 //! * [`stats`]: the statistics themselves, equal to SciPy's to 1e-9
 //!   relative: two-sample Kolmogorov–Smirnov (exact and asymptotic),
 //!   chi-squared, proportion z-test, PSI, Wasserstein and Jensen–Shannon.
-//! * [`report`]: the self-contained HTML drift report.
+//! * [`report`]: the self-contained HTML drift report, and the page of a
+//!   whole check ([`report::check`]).
+//! * [`check`]: one monitoring check whole: drift, quality, performance,
+//!   signals, the alerts raised and the decision.
 //! * [`alert`]: alert rules with owners over the monitoring signals;
 //!   routes, escalation, de-duplication and resolve messages.
 //! * [`policy`]: the drift policy, turning drift, performance and the
@@ -41,6 +44,7 @@
 //! ```
 
 pub mod alert;
+pub mod check;
 pub mod choice;
 pub mod config;
 mod drift;
@@ -51,16 +55,18 @@ pub mod quality;
 pub mod report;
 pub mod sample;
 pub mod signals;
+pub mod span;
 pub mod stats;
 
 pub use config::{DriftConfig, DriftTest, FeatureRule, FeatureSetting};
 pub use drift::{Chart, DriftReport, FeatureDrift, Summary, Verdict, drift};
 pub use error::MonitorError;
 pub use performance::{
-    Outcome, PerformanceConfig, PerformanceReport, Span, Window, WindowPerformance, WindowStatus,
+    Outcome, PerformanceConfig, PerformanceReport, Window, WindowPerformance, WindowStatus,
     performance,
 };
 pub use quality::{
     QualityCheck, QualityConfig, QualityContext, QualityFinding, QualityReport, quality,
 };
 pub use signals::{SignalInput, SignalsConfig, SignalsReport, signals};
+pub use span::Span;

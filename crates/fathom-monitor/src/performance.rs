@@ -38,80 +38,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A length of time, written as a whole number and a unit: `"90s"`,
-/// `"15m"`, `"6h"`, `"14d"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Span {
-    ms: i64,
-}
-
-impl Span {
-    /// No time at all.
-    pub const ZERO: Span = Span { ms: 0 };
-
-    /// A span of `ms` milliseconds (negative values are taken as 0).
-    pub fn from_ms(ms: i64) -> Span {
-        Span { ms: ms.max(0) }
-    }
-
-    /// The span in milliseconds.
-    pub fn ms(self) -> i64 {
-        self.ms
-    }
-
-    /// Reads `"<whole number><unit>"` with unit `s`, `m`, `h` or `d`
-    /// (`"0s"` is zero); the error says how to write it.
-    pub fn parse(text: &str) -> Result<Span, String> {
-        let t = text.trim();
-        let how = "write a whole number followed by s, m, h or d (e.g. 30m, 6h, 14d)";
-        let unit_ms: i64 = match t.chars().last() {
-            Some('s') => 1_000,
-            Some('m') => 60_000,
-            Some('h') => 3_600_000,
-            Some('d') => 86_400_000,
-            _ => return Err(format!("duration {text:?}: {how}")),
-        };
-        let n: i64 = t[..t.len() - 1]
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| format!("duration {text:?}: {how}"))?;
-        n.checked_mul(unit_ms)
-            .map(|ms| Span { ms })
-            .ok_or_else(|| format!("duration {text:?} is too long"))
-    }
-}
-
-impl fmt::Display for Span {
-    /// The largest unit that divides the span exactly (`"14d"`, `"90m"`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, ms) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)] {
-            if self.ms != 0 && self.ms % ms == 0 {
-                return write!(f, "{}{unit}", self.ms / ms);
-            }
-        }
-        if self.ms % 1_000 == 0 {
-            write!(f, "{}s", self.ms / 1_000)
-        } else {
-            write!(f, "{}ms", self.ms)
-        }
-    }
-}
-
-impl TryFrom<String> for Span {
-    type Error = String;
-    fn try_from(text: String) -> Result<Span, String> {
-        Span::parse(&text)
-    }
-}
-
-impl From<Span> for String {
-    fn from(s: Span) -> String {
-        s.to_string()
-    }
-}
+pub use crate::span::Span;
 
 /// A window of predictions to measure over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,12 +127,7 @@ pub struct PerformanceConfig {
 impl Default for PerformanceConfig {
     fn default() -> Self {
         PerformanceConfig {
-            windows: vec![
-                Window::Last(1000),
-                Window::Span(Span {
-                    ms: 14 * 86_400_000,
-                }),
-            ],
+            windows: vec![Window::Last(1000), Window::Span(Span::hours(14 * 24))],
             label_delay: Span::ZERO,
             min_labels: 100,
             min_positives: 5,
@@ -237,7 +159,7 @@ impl PerformanceConfig {
                 Window::Last(0) => {
                     return bad("a window { last = 0 } holds nothing; give a positive count".into());
                 }
-                Window::Span(s) if s.ms == 0 => {
+                Window::Span(s) if s.is_zero() => {
                     return bad(
                         "a window { span = \"0s\" } holds nothing; give a positive span".into(),
                     );
@@ -467,7 +389,7 @@ pub fn performance(
             });
         }
     }
-    let cutoff_ms = now_ms.saturating_sub(config.label_delay.ms);
+    let cutoff_ms = now_ms.saturating_sub(config.label_delay.ms());
     // Mature predictions in prediction-time order (ties in input order), so
     // the result does not depend on how the caller ordered them.
     let mut mature: Vec<&Outcome> = outcomes.iter().filter(|o| o.time_ms <= cutoff_ms).collect();
@@ -508,7 +430,7 @@ pub fn performance(
                     }
                 }
                 Window::Span(s) => {
-                    let from = cutoff_ms.saturating_sub(s.ms);
+                    let from = cutoff_ms.saturating_sub(s.ms());
                     let rows = mature
                         .iter()
                         .filter(|o| o.time_ms > from)

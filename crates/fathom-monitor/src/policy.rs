@@ -135,6 +135,17 @@ pub enum Action {
     Retrain,
 }
 
+impl Action {
+    /// `none`, `investigate` or `retrain`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Investigate => "investigate",
+            Action::Retrain => "retrain",
+        }
+    }
+}
+
 /// Advice carried beside the action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -158,7 +169,7 @@ pub struct RepeatedFeature {
 }
 
 /// The figures behind a decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Default, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// This run's drift verdict, if measured.
     pub drift_verdict: Option<Verdict>,

@@ -313,7 +313,8 @@ pub struct QualityReport {
 
 impl QualityReport {
     /// Flat named values for alert rules: `null_rate:<feature>`,
-    /// `null_rate_max`, `out_of_range_share:<feature>`,
+    /// `null_rate_max`, `null_excess:<feature>` (null rate minus the
+    /// feature's limit), `out_of_range_share:<feature>`,
     /// `unseen_share:<feature>`, `schema_changed` (0 or 1), `volume_ratio`,
     /// `freshness_minutes` and `quality_findings` (the count). A value that
     /// could not be computed is left out.
@@ -328,6 +329,13 @@ impl QualityReport {
         }
         if let Some(m) = max {
             out.push(("null_rate_max".to_string(), m));
+        }
+        // Above zero when a feature has more nulls than its limit (the
+        // configured rate, or the contract's own when higher).
+        for f in &self.features {
+            if let Some(r) = f.null_rate {
+                out.push((format!("null_excess:{}", f.name), r - f.null_limit));
+            }
         }
         for f in &self.features {
             if let Some(s) = f.out_of_range_share {

@@ -131,8 +131,10 @@ pub struct SignalInput {
     pub latencies_us: Vec<u32>,
     /// Requests received: answered and failed.
     pub requests: u64,
-    /// Of which failed (no answer, or a server error).
-    pub errors: u64,
+    /// Of which failed (no answer, or a server error); `None` when the
+    /// source does not know (a prediction log holds answers only), and then
+    /// no error rate is reported.
+    pub errors: Option<u64>,
     /// Answers that were degraded (fallback, missing features, ...).
     pub degraded: u64,
     /// Scheduled jobs that succeeded.
@@ -290,10 +292,11 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 pub fn signals(input: &SignalInput, config: &SignalsConfig) -> Result<SignalsReport, MonitorError> {
     config.check()?;
     let bad = |m: String| Err(MonitorError::InvalidInput(m));
-    if input.errors > input.requests {
+    let errors = input.errors.unwrap_or(0);
+    if errors > input.requests {
         return bad(format!(
             "{} errors but {} requests; count every request received, failed or not, in `requests`",
-            input.errors, input.requests
+            errors, input.requests
         ));
     }
     if input.latencies_us.len() as u64 > input.requests {
@@ -377,7 +380,7 @@ pub fn signals(input: &SignalInput, config: &SignalsConfig) -> Result<SignalsRep
     } else {
         let n = input.requests as f64;
         (
-            Some(input.errors as f64 / n),
+            input.errors.map(|e| e as f64 / n),
             Some(input.degraded as f64 / n),
         )
     };
@@ -390,7 +393,7 @@ pub fn signals(input: &SignalInput, config: &SignalsConfig) -> Result<SignalsRep
             threshold: Some(config.error_rate),
             message: format!(
                 "{} of {} requests failed ({}), above the limit of {}",
-                input.errors,
+                errors,
                 input.requests,
                 r4(r),
                 config.error_rate

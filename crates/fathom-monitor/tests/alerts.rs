@@ -286,7 +286,7 @@ fn default_rules_cover_the_documented_signals_and_check() {
     assert_eq!(drift.condition.to_string(), ">= 0.2");
     assert!(drift.condition.holds(0.2) && !drift.condition.holds(0.19));
     assert_eq!(drift.cause(), Cause::Data);
-    assert_eq!(find("null-rate-high").signal.to_string(), "null_rate:*");
+    assert_eq!(find("null-rate-high").signal.to_string(), "null_excess:*");
     let stale = find("data-stale");
     assert_eq!(
         (
@@ -840,7 +840,7 @@ fn the_state_survives_a_round_trip_between_evaluations() {
     let s = signals(&[
         ("auc_roc", 0.6),
         ("latency_p95_ms", 90.0),
-        ("null_rate:amount", 0.5),
+        ("null_excess:amount", 0.5),
     ]);
     let first = evaluate(&rules, &esc, &s, T0, &mut state);
     let saved = state.to_json().unwrap();
@@ -850,7 +850,7 @@ fn the_state_survives_a_round_trip_between_evaluations() {
     let later = signals(&[
         ("auc_roc", 0.7),
         ("latency_p95_ms", 95.0),
-        ("null_rate:amount", 0.5),
+        ("null_excess:amount", 0.5),
     ]);
     let a = evaluate(&rules, &esc, &later, T0 + 15 * MIN, &mut state);
     let b = evaluate(&rules, &esc, &later, T0 + 15 * MIN, &mut restored);
@@ -864,12 +864,12 @@ fn the_state_survives_a_round_trip_between_evaluations() {
             (
                 NotificationKind::Firing,
                 "null-rate-high",
-                "null_rate:amount"
+                "null_excess:amount"
             ),
             (
                 NotificationKind::Handoff,
                 "null-rate-high",
-                "null_rate:amount"
+                "null_excess:amount"
             ),
         ]
     );

@@ -26,7 +26,7 @@ fn healthy() -> SignalInput {
     SignalInput {
         latencies_us: (0..998).map(|i| 2_000 + (i % 100) * 100).collect(),
         requests: 1000,
-        errors: 2,
+        errors: Some(2),
         degraded: 5,
         jobs_succeeded: 20,
         jobs_failed: 0,
@@ -89,7 +89,7 @@ fn each_broken_rule_is_a_finding() {
             .map(|i| if i < 93 { 10_000 } else { 80_000 })
             .collect(),
         requests: 100,
-        errors: 3,
+        errors: Some(3),
         jobs_succeeded: 8,
         jobs_failed: 2,
         decisions_positive: 17,
@@ -213,7 +213,7 @@ fn other_kpis_take_their_value_from_the_caller() {
 fn inconsistent_counts_and_bad_settings_are_clear_errors() {
     let input = SignalInput {
         requests: 5,
-        errors: 6,
+        errors: Some(6),
         ..SignalInput::default()
     };
     let err = signals(&input, &SignalsConfig::default()).unwrap_err();

@@ -299,7 +299,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
             "monitor".into(),
             format!(
                 "{}; report {} (run {})",
-                checked.report.verdict,
+                checked.summary,
                 checked.files.html.display(),
                 checked.run
             ),
@@ -315,7 +315,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
             "profile": report_path, "training_report": training_report, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
             "runs": recorded.runs, "version": version, "promotion": promoted, "refused": refused,
             "serve": served.as_ref().map(|(b, r)| serde_json::json!({"bursts": b, "logged": r.logged, "dropped": r.dropped})),
-            "monitor": monitored.as_ref().map(|m| serde_json::json!({"report": m.files, "run": m.run, "verdict": m.report.verdict})),
+            "monitor": monitored.as_ref().map(|m| serde_json::json!({"report": m.files, "run": m.run, "verdict": m.summary, "decision": m.report.decision.action.name()})),
             "steps": steps.iter().map(|(s, d, t)| serde_json::json!({"step": s, "result": d, "seconds": t})).collect::<Vec<_>>(),
         }))?;
         return Ok(status);

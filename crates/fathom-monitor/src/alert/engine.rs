@@ -28,8 +28,8 @@
 use super::route::Escalation;
 use super::rule::{AlertRule, Severity};
 use super::signal::Cause;
-use super::span::human;
 use crate::MonitorError;
+use crate::span::human;
 use fathom_report::format::fmt_num;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -33,8 +33,8 @@ pub mod payload;
 pub mod route;
 pub mod rule;
 pub mod signal;
-pub mod span;
 
+pub use crate::span::Span;
 pub use engine::{
     AlertInstance, AlertState, AlertStatus, Notification, NotificationKind, evaluate,
 };
@@ -42,7 +42,6 @@ pub use payload::{log_line, slack_payload};
 pub use route::{Escalation, Route, all_routes, builtin_routes};
 pub use rule::{AlertRule, Comparison, Condition, Severity, default_rules};
 pub use signal::{Cause, SignalPattern, cause_of};
-pub use span::Span;
 
 use crate::MonitorError;
 use std::collections::{BTreeMap, BTreeSet};

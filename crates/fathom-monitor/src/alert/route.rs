@@ -22,8 +22,8 @@
 //! (notifications kept for the dashboard). Declaring a route of the same
 //! name replaces the built-in one, e.g. to give the log a path.
 
-use super::span::Span;
 use crate::MonitorError;
+use crate::span::Span;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

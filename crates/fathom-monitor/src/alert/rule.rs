@@ -14,8 +14,8 @@
 //! ```
 
 use super::signal::{Cause, SignalPattern};
-use super::span::Span;
 use crate::MonitorError;
+use crate::span::Span;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -359,7 +359,7 @@ impl From<AlertRule> for RuleText {
 /// |---|---|---|---|---|---|
 /// | `rolling-auc-low` | `auc_roc` | `< 0.65` | 0s | critical | data-science |
 /// | `drift-share-high` | `drift_score` | `>= 0.2` | 0s | warning | data-science |
-/// | `null-rate-high` | `null_rate:*` | `> 0.05` | 0s | warning | data-science |
+/// | `null-rate-high` | `null_excess:*` | `> 0` | 0s | warning | data-science |
 /// | `data-stale` | `freshness_minutes` | `> 15` | 0s | critical | platform |
 /// | `latency-p95-high` | `latency_p95_ms` | `> 50` | 10m | warning | platform |
 /// | `error-rate-high` | `error_rate` | `> 0.01` | 5m | critical | platform |
@@ -387,9 +387,9 @@ pub fn default_rules() -> Vec<AlertRule> {
         ),
         (
             "null-rate-high",
-            "null_rate:*",
+            "null_excess:*",
             Above,
-            0.05,
+            0.0,
             0,
             Severity::Warning,
             "data-science",

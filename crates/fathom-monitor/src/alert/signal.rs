@@ -8,8 +8,8 @@
 //!
 //! | cause | signals |
 //! |---|---|
-//! | system | `latency_p95_ms`, `latency_p99_ms`, `error_rate`, `job_success_rate`, `freshness_minutes`, `volume_ratio`, `label_coverage`, `pending_predictions` |
-//! | data | `drift_score`, `drift:*`, `null_rate:*`, `null_rate_max`, `out_of_range_share:*`, `unseen_share:*`, `schema_changed`, `quality_findings` |
+//! | system | `latency_p95_ms`, `latency_p99_ms`, `error_rate`, `degraded_rate`, `job_success_rate`, `freshness_minutes`, `volume_ratio`, `label_coverage`, `pending_predictions` |
+//! | data | `drift_score`, `drift:*`, `null_rate:*`, `null_excess:*`, `null_rate_max`, `out_of_range_share:*`, `unseen_share:*`, `schema_changed`, `quality_findings` |
 //! | model | `auc_roc`, `auc_pr`, `precision`, `recall`, `f1`, `brier`, `auc_roc_drop`, `prediction_drift`, `kpi:*`, `kpi_drop:*` |
 
 use serde::{Deserialize, Serialize};
@@ -46,10 +46,11 @@ impl fmt::Display for Cause {
 }
 
 /// Every single-valued signal, with its cause.
-pub const SIGNALS: [(&str, Cause); 20] = [
+pub const SIGNALS: [(&str, Cause); 21] = [
     ("latency_p95_ms", Cause::System),
     ("latency_p99_ms", Cause::System),
     ("error_rate", Cause::System),
+    ("degraded_rate", Cause::System),
     ("job_success_rate", Cause::System),
     ("freshness_minutes", Cause::System),
     ("volume_ratio", Cause::System),
@@ -71,9 +72,10 @@ pub const SIGNALS: [(&str, Cause); 20] = [
 
 /// Every family of signals (`family:name`, one per feature or KPI), with
 /// its cause.
-pub const FAMILIES: [(&str, Cause); 6] = [
+pub const FAMILIES: [(&str, Cause); 7] = [
     ("drift", Cause::Data),
     ("null_rate", Cause::Data),
+    ("null_excess", Cause::Data),
     ("out_of_range_share", Cause::Data),
     ("unseen_share", Cause::Data),
     ("kpi", Cause::Model),

@@ -1,8 +1,8 @@
 //! `fathom monitor`: the whole check of a registered model over a window
 //! of its prediction log, recorded as a tracked run.
 
-use super::drift::{print_report, read_with};
-use super::{Window, now_ms, open_log, window_records};
+use super::drift::{number, print_report, read_with};
+use super::{Window, notify, now_ms, open_log, window_records};
 use crate::config::Config;
 use crate::store::Opened;
 use crate::ui::{Ui, print_out, thousands};
@@ -12,9 +12,16 @@ use fathom_core::{Column, Frame};
 use fathom_data::export::write_atomic;
 use fathom_model::artifact::ModelArtifact;
 use fathom_model::predictor::Predictor;
-use fathom_monitor::{DriftConfig, DriftReport};
+use fathom_monitor::alert::AlertState;
+use fathom_monitor::check::CheckReport;
+use fathom_monitor::policy::{
+    Decision, DriftFinding, PastFinding, PerformanceDrop, PolicyInput, decide,
+};
+use fathom_monitor::{DriftConfig, Outcome, QualityContext, SignalInput};
 use fathom_predlog::PredictionRecord;
-use fathom_registry::{ArtifactRecord, MetricPoint, ModelVersion, NewRun, RunBatch, RunId};
+use fathom_registry::{
+    ArtifactRecord, MetricPoint, ModelVersion, NewRun, RegistryError, RunBatch, RunId, RunQuery,
+};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -54,31 +61,6 @@ pub struct CheckArgs {
 
 /// The column the model's score is compared under, on both sides.
 const PREDICTION: &str = "__prediction";
-
-/// What one check found, as written to report.json.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
-    /// `NAME@VERSION` checked.
-    pub model: String,
-    /// The reference's description.
-    pub reference: String,
-    /// The window, as given.
-    pub window: String,
-    /// Start and end of the window, ms since the Unix epoch.
-    pub from_ms: i64,
-    /// End of the window.
-    pub to_ms: i64,
-    /// Answered predictions in the window.
-    pub predictions: u64,
-    /// Of which labelled by feedback so far.
-    pub labelled: u64,
-    /// Input drift, unless the window was empty.
-    pub drift: Option<DriftReport>,
-    /// One line: what the check concluded.
-    pub verdict: String,
-    /// The experiment the check is recorded in.
-    pub experiment: String,
-}
 
 /// The model version being checked, with its artifact.
 struct Checked {
@@ -159,12 +141,16 @@ fn labels_of(
 /// A finished check: the report, the files written and the run recorded.
 #[derive(Debug, Clone, Serialize)]
 pub struct Done {
+    /// One line: what it found and decided.
+    pub summary: String,
     /// What it found.
     pub report: CheckReport,
     /// Where the reports are.
     pub files: ReportFiles,
     /// The tracked run.
     pub run: RunId,
+    /// Where each notification went.
+    pub deliveries: Vec<notify::Delivery>,
 }
 
 /// Runs `fathom monitor`.
@@ -176,8 +162,9 @@ pub fn check_command(config: &Config, ui: &Ui, args: CheckArgs) -> Result<u8> {
     }
     let report = &done.report;
     ui.note(format!(
-        "{}: {} predictions in the last {} ({} labelled) against {}",
+        "{}@{}: {} predictions in the last {} ({} labelled) against {}",
         report.model,
+        report.version,
         thousands(report.predictions),
         report.window,
         thousands(report.labelled),
@@ -185,20 +172,66 @@ pub fn check_command(config: &Config, ui: &Ui, args: CheckArgs) -> Result<u8> {
     ));
     if let Some(d) = &report.drift {
         print_report(d)?;
-    } else {
-        print_out(&report.verdict)?;
     }
+    print_findings(report)?;
+    for d in done.deliveries.iter().filter(|d| !d.delivered) {
+        ui.note(format!(
+            "warning: alert {} ({}) did not reach route {}: {}",
+            d.alert, d.kind, d.route, d.detail
+        ));
+    }
+    print_out(&format!("check: {}", done.summary))?;
     print_out(&format!(
-        "report: {} (recorded as run {} in experiment {})",
+        "report: {} (recorded as run {} in experiment {}-monitoring)",
         done.files.html.display(),
         done.run,
-        report.experiment
+        report.model
     ))?;
     Ok(0)
 }
 
-/// Checks a registered model (see [`CheckArgs`]), writes the reports and
-/// records the run.
+/// Quality findings, performance, signals, alerts and the decision, as text.
+fn print_findings(report: &CheckReport) -> Result<()> {
+    for f in &report.quality.findings {
+        print_out(&format!("quality: {}", f.message))?;
+    }
+    let p = &report.performance;
+    for w in &p.windows {
+        print_out(&format!(
+            "performance, {}: {} labelled of {}; AUC-ROC {}, AUC-PR {}, precision {}, recall {}",
+            w.name,
+            thousands(w.labeled),
+            thousands(w.predictions),
+            number(w.auc_roc),
+            number(w.auc_pr),
+            number(w.precision),
+            number(w.recall)
+        ))?;
+    }
+    print_out(&format!("performance: {}", p.message))?;
+    for f in &report.signals.findings {
+        print_out(&format!("signals: {}", f.message))?;
+    }
+    for n in &report.notifications {
+        print_out(&format!(
+            "alert {} [{}] to {} ({}): {}",
+            n.kind.name(),
+            format!("{:?}", n.severity).to_lowercase(),
+            n.team,
+            n.routes.join(", "),
+            n.message
+        ))?;
+    }
+    let d = &report.decision;
+    print_out(&format!("decision: {}", d.action.name()))?;
+    for r in &d.reasons {
+        print_out(&format!("  - {r}"))?;
+    }
+    Ok(())
+}
+
+/// Checks a registered model (see [`CheckArgs`]), sends the alerts,
+/// writes the reports and records the run.
 pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
     let reference_name = args.model.clone().unwrap_or_else(|| {
         format!(
@@ -207,78 +240,295 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
         )
     });
     let window = Window::parse(&args.window)?;
+    let monitor = &config.monitor;
     let mut opened = crate::store::open(config)?;
     let checked = load_version(&mut opened, &reference_name)?;
-    let model = format!("{}@{}", checked.version.model, checked.version.version);
-    let schema = checked.artifact.schema.clone();
+    let model = checked.version.model.clone();
+    let artifact = &checked.artifact;
+    let schema = artifact.schema.clone();
+    let experiment = format!("{model}-monitoring");
 
     let (reader, dir) = open_log(config)?;
     let to_ms = now_ms();
     let from_ms = to_ms.saturating_sub(window.ms);
-    let records = window_records(&reader, &dir, &window, to_ms, Some(&checked.version.model))?;
+    let records = window_records(&reader, &dir, &window, to_ms, Some(&model))?;
     let labels = labels_of(&reader, &records, from_ms)
         .with_context(|| format!("cannot read the feedback in {}", dir.display()))?;
+    let past = History::read(
+        &mut opened,
+        &experiment,
+        &window,
+        monitor.policy.repeat_window,
+    )?;
 
-    let (drift, reference_label) = if records.is_empty() {
-        (None, String::from("–"))
+    let current = reader
+        .inputs_frame(&records, &schema)
+        .with_context(|| format!("cannot type the logged inputs at {}", dir.display()))?;
+    // The reference (and the model's scores on it) is needed only when
+    // there is something to compare.
+    let reference = if records.is_empty() {
+        None
     } else {
-        let (reference, reference_label) = reference_frame(config, args, &checked)?;
-        let predictor = Predictor::new(checked.artifact.clone())?;
-        let reference_scores = predictor
-            .score_frame(&reference)
+        let (frame, name) = reference_frame(config, args, &checked)?;
+        let predictor = Predictor::new(artifact.clone())?;
+        let scores = predictor
+            .score_frame(&frame)
             .context("cannot score the reference data with the model")?;
-        let reference = with_scores(reference, reference_scores)?;
-        let current = reader
-            .inputs_frame(&records, &schema)
-            .with_context(|| format!("cannot type the logged inputs at {}", dir.display()))?;
-        let current = with_scores(current, records.iter().map(|r| r.score).collect())?;
-        let drift_config = DriftConfig {
-            prediction: Some(PREDICTION.into()),
-            ..config.monitor.drift.clone()
-        };
-        let report = fathom_monitor::drift(&reference, &current, &schema, &drift_config)
-            .with_context(|| format!("cannot compare the window with {reference_label}"))?;
-        (Some(report), reference_label)
+        Some((frame, name, scores))
     };
 
-    let labelled = labels.iter().filter(|l| l.is_some()).count() as u64;
-    let verdict = match &drift {
-        None => format!(
-            "no predictions of {} in the last {}: nothing to check",
-            checked.version.model, window.text
-        ),
-        Some(d) => format!(
-            "drift {}: {} of {} features drifted ({:.1}%)",
-            d.verdict.name(),
-            d.drifted,
-            d.tested,
-            d.share_drifted * 100.0
-        ),
+    let drift = match &reference {
+        None => None,
+        Some((frame, name, scores)) => {
+            let reference = with_scores(frame.clone(), scores.clone())?;
+            let current = with_scores(current.clone(), records.iter().map(|r| r.score).collect())?;
+            let drift_config = DriftConfig {
+                prediction: Some(PREDICTION.into()),
+                ..monitor.drift.clone()
+            };
+            Some(
+                fathom_monitor::drift(&reference, &current, &schema, &drift_config)
+                    .with_context(|| format!("cannot compare the window with {name}"))?,
+            )
+        }
     };
-    let report = CheckReport {
+
+    let quality = fathom_monitor::quality(
+        &current,
+        &schema,
+        &QualityContext {
+            now_ms: to_ms,
+            // With nothing in the window, the newest record is at least
+            // as old as the window.
+            newest_ms: Some(records.iter().map(|r| r.time_ms).max().unwrap_or(from_ms)),
+            expected_schema_hash: Some(artifact.lineage.schema_hash.clone())
+                .filter(|h| !h.is_empty()),
+            current_schema_hash: None,
+            previous_counts: past.counts.clone(),
+            reference: reference.as_ref().map(|(f, _, _)| f),
+        },
+        &monitor.quality,
+    )
+    .context("cannot check the window's data quality")?;
+
+    let outcomes: Vec<Outcome> = records
+        .iter()
+        .zip(&labels)
+        .map(|(r, l)| Outcome {
+            request_id: r.request_id.clone(),
+            time_ms: r.time_ms,
+            score: r.score,
+            decision: r.decision,
+            label: l.map(|(y, _)| y),
+            label_time_ms: l.map(|(_, t)| t),
+        })
+        .collect();
+    let performance = fathom_monitor::performance(
+        &outcomes,
+        to_ms,
+        artifact.threshold,
+        &artifact.metrics,
+        &monitor.performance,
+    )
+    .context("cannot measure the model on the labelled predictions")?;
+
+    let positive = records.iter().filter(|r| r.decision == Some(true)).count() as u64;
+    let decided = records.iter().filter(|r| r.decision.is_some()).count() as u64;
+    let kpi_baseline = reference.as_ref().and_then(|(_, _, scores)| {
+        (!scores.is_empty()).then(|| {
+            scores.iter().filter(|&&s| s >= artifact.threshold).count() as f64 / scores.len() as f64
+        })
+    });
+    let signals = fathom_monitor::signals(
+        &SignalInput {
+            latencies_us: records.iter().map(|r| r.latency_us).collect(),
+            requests: records.len() as u64,
+            // The log holds answers only: failed requests are counted by
+            // the server (/metrics), not here.
+            errors: None,
+            degraded: records.iter().filter(|r| r.degraded).count() as u64,
+            jobs_succeeded: 0,
+            jobs_failed: 0,
+            decisions_positive: positive,
+            decisions_total: decided,
+            kpi_value: None,
+            kpi_baseline,
+        },
+        &monitor.signals,
+    )
+    .context("cannot compute the system and business signals")?;
+
+    let mut report = CheckReport {
         model: model.clone(),
-        reference: reference_label,
+        version: checked.version.version,
+        reference: reference
+            .as_ref()
+            .map_or_else(|| "–".to_string(), |(_, n, _)| n.clone()),
         window: window.text.clone(),
         from_ms,
         to_ms,
         predictions: records.len() as u64,
-        labelled,
+        labelled: labels.iter().filter(|l| l.is_some()).count() as u64,
         drift,
-        verdict,
-        experiment: format!("{}-monitoring", checked.version.model),
+        quality,
+        performance,
+        signals,
+        notifications: Vec::new(),
+        firing: Vec::new(),
+        decision: Decision {
+            model: model.clone(),
+            version: Some(checked.version.version),
+            time_ms: to_ms,
+            action: fathom_monitor::policy::Action::None,
+            recommendations: Vec::new(),
+            reasons: Vec::new(),
+            evidence: fathom_monitor::policy::Evidence::default(),
+        },
     };
+
+    // Alerts: the rules over every signal, from the previous check's state.
+    let mut state = past.alert_state.clone();
+    let rules = fathom_monitor::alert::rules_in_force(&monitor.alerts);
+    let signal_values = report.signals();
+    report.notifications = fathom_monitor::alert::evaluate(
+        &rules,
+        &monitor.escalation,
+        &signal_values,
+        to_ms,
+        &mut state,
+    );
+    report.firing = state
+        .firing()
+        .map(|a| format!("{}/{}", a.rule, a.instance))
+        .collect();
+
+    // The policy's decision.
+    report.decision = decide(
+        &PolicyInput {
+            model: model.clone(),
+            version: Some(checked.version.version),
+            time_ms: to_ms,
+            drift: report.drift.as_ref().map(|d| DriftFinding {
+                verdict: d.verdict,
+                share: d.share_drifted,
+                drifted_features: d.drifted_features().iter().map(|s| s.to_string()).collect(),
+            }),
+            performance_drop: performance_drop(&report, artifact, monitor),
+            history: past.findings.clone(),
+        },
+        &monitor.policy,
+    )
+    .context("cannot apply the drift policy")?;
 
     let out_dir = args.output.clone().unwrap_or_else(|| {
         config
             .store
             .path
             .join("monitoring")
-            .join(&checked.version.model)
+            .join(&model)
             .join(folder_time(to_ms))
     });
-    let files = write_reports(&out_dir, &report)?;
-    let run = record_check(&mut opened, &checked, &report, &files)?;
-    Ok(Done { report, files, run })
+    let deliveries = notify::deliver(config, &report.notifications);
+    let files = write_reports(&out_dir, &report, &deliveries, &state)?;
+    let run = record_check(&mut opened, &experiment, &checked, &report, &files)?;
+    Ok(Done {
+        summary: report.summary(),
+        report,
+        files,
+        run,
+        deliveries,
+    })
+}
+
+/// The performance drop the policy weighs, when the primary window is
+/// degraded: AUC-ROC against the holdout's (or the alert level).
+fn performance_drop(
+    report: &CheckReport,
+    artifact: &ModelArtifact,
+    monitor: &crate::config::MonitorConfig,
+) -> Option<PerformanceDrop> {
+    let p = &report.performance;
+    if !p.degraded {
+        return None;
+    }
+    let current = p.windows.first()?.auc_roc?;
+    Some(PerformanceDrop {
+        metric: "auc_roc".into(),
+        baseline: artifact
+            .metrics
+            .get("auc_roc")
+            .copied()
+            .unwrap_or(monitor.performance.auc_alert),
+        current,
+        message: p.message.clone(),
+    })
+}
+
+/// What earlier checks of the model left: the alert state, the drifted
+/// features of each, and the window sizes of those with the same window.
+#[derive(Debug, Default)]
+struct History {
+    alert_state: AlertState,
+    findings: Vec<PastFinding>,
+    counts: Vec<u64>,
+}
+
+impl History {
+    /// Reads the newest `keep` (at least 5) finished checks of `experiment`.
+    fn read(
+        opened: &mut Opened,
+        experiment: &str,
+        window: &Window,
+        keep: usize,
+    ) -> Result<History> {
+        let page = match opened.store.list_runs(&RunQuery {
+            experiment: Some(experiment.to_string()),
+            filter: "status = 'finished'".into(),
+            order_by: None,
+            limit: keep.clamp(5, 1000),
+            offset: 0,
+        }) {
+            Ok(p) => p,
+            Err(RegistryError::NotFound { .. }) => return Ok(History::default()),
+            Err(e) => return Err(e).context("reading the earlier monitoring checks"),
+        };
+        let mut history = History::default();
+        for r in &page.runs {
+            let time_ms = r.info.start_time.timestamp_millis();
+            if r.tags.get("verdict").is_some_and(|v| v != "no data") {
+                history.findings.push(PastFinding {
+                    time_ms,
+                    drifted_features: r
+                        .tags
+                        .get("drifted_features")
+                        .map(|t| {
+                            t.split(',')
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            if r.params.get("window") == Some(&window.text)
+                && let Some(n) = r.metrics.get("predictions")
+            {
+                history.counts.push(*n as u64);
+            }
+        }
+        if let Some(latest) = page.runs.first() {
+            let run = opened.store.run(latest.info.id)?;
+            if let Some(a) = run.artifacts.iter().find(|a| a.name == "alert_state.json") {
+                let bytes = opened
+                    .artifacts
+                    .read_verified(&a.uri, &a.sha256)
+                    .context("reading the previous alert state")?;
+                history.alert_state = AlertState::from_json(&String::from_utf8_lossy(&bytes))
+                    .context("reading the previous alert state")?;
+            }
+        }
+        Ok(history)
+    }
 }
 
 /// `2026-11-26T10-15-03Z`: a time usable as a folder name everywhere.
@@ -294,48 +544,60 @@ pub struct ReportFiles {
     pub html: PathBuf,
     /// The report as JSON.
     pub json: PathBuf,
+    /// The policy's decision record.
+    pub decision: PathBuf,
+    /// The notifications raised and where they went.
+    pub alerts: PathBuf,
+    /// The alert state the next check starts from.
+    pub alert_state: PathBuf,
 }
 
-fn write_reports(dir: &Path, report: &CheckReport) -> Result<ReportFiles> {
+fn write_reports(
+    dir: &Path,
+    report: &CheckReport,
+    deliveries: &[notify::Delivery],
+    state: &AlertState,
+) -> Result<ReportFiles> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
     let files = ReportFiles {
         html: dir.join("report.html"),
         json: dir.join("report.json"),
+        decision: dir.join("decision.json"),
+        alerts: dir.join("alerts.json"),
+        alert_state: dir.join("alert_state.json"),
     };
-    let html = match &report.drift {
-        Some(d) => fathom_monitor::report::render(
-            d,
-            &report.reference,
-            &format!("prediction log, last {}", report.window),
+    let alerts = serde_json::json!({
+        "notifications": report.notifications,
+        "deliveries": deliveries,
+        "firing": report.firing,
+    });
+    for (path, bytes) in [
+        (
+            &files.html,
+            fathom_monitor::report::check::render(report).into_bytes(),
         ),
-        None => fathom_report::page::Page::begin(
-            &fathom_report::page::Header {
-                title: "Monitoring report".into(),
-                source: report.model.clone(),
-                tiles: Vec::new(),
-                notes: vec![report.verdict.clone()],
-            },
-            "",
-        )
-        .finish("fathom monitoring report"),
-    };
-    write_atomic(&files.html, html.as_bytes())
-        .with_context(|| format!("cannot write {}", files.html.display()))?;
-    write_atomic(&files.json, serde_json::to_vec_pretty(report)?.as_slice())
-        .with_context(|| format!("cannot write {}", files.json.display()))?;
+        (&files.json, serde_json::to_vec_pretty(report)?),
+        (&files.decision, report.decision.to_json()?.into_bytes()),
+        (&files.alerts, serde_json::to_vec_pretty(&alerts)?),
+        (&files.alert_state, state.to_json()?.into_bytes()),
+    ] {
+        write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(files)
 }
 
 /// Records the check as a run of `NAME-monitoring`: the window and version
-/// as params, the findings as metrics and tags, the reports as artifacts.
+/// as params, every signal as a metric, the verdict, decision and drifted
+/// features as tags, the files as artifacts.
 fn record_check(
     opened: &mut Opened,
+    experiment: &str,
     checked: &Checked,
     report: &CheckReport,
     files: &ReportFiles,
 ) -> Result<RunId> {
-    let mut new = NewRun::new(&report.experiment, format!("check {}", report.window));
+    let mut new = NewRun::new(experiment, format!("check {}", report.window));
     new.data_snapshot = checked.artifact.lineage.data_snapshot.clone();
     new.source_version = Some(crate::tracking::source_version());
     let store = &mut opened.store;
@@ -344,40 +606,45 @@ fn record_check(
         MetricPoint::new("predictions", report.predictions as f64),
         MetricPoint::new("labelled", report.labelled as f64),
     ];
+    metrics.extend(
+        report
+            .signals()
+            .into_iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(k, v)| MetricPoint::new(k, v)),
+    );
     let mut tags = vec![
         ("model".to_string(), checked.version.model.clone()),
         ("version".to_string(), checked.version.version.to_string()),
+        ("decision".to_string(), report.decision.action.name().into()),
     ];
-    if let Some(d) = &report.drift {
-        metrics.push(MetricPoint::new("drift_score", d.share_drifted));
-        for f in d.features.iter().filter(|f| f.test.is_some()) {
-            metrics.push(MetricPoint::new(
-                format!("drift:{}", f.name),
-                f64::from(u8::from(f.drifted)),
-            ));
+    match &report.drift {
+        Some(d) => {
+            tags.push(("verdict".into(), d.verdict.name().into()));
+            tags.push(("drifted_features".into(), d.drifted_features().join(",")));
         }
-        if let Some(p) = &d.prediction {
-            metrics.push(MetricPoint::new(
-                "prediction_drift",
-                f64::from(u8::from(p.drifted)),
-            ));
-        }
-        tags.push(("verdict".into(), d.verdict.name().into()));
-        tags.push(("drifted_features".into(), d.drifted_features().join(",")));
-    } else {
-        tags.push(("verdict".into(), "no data".into()));
+        None => tags.push(("verdict".into(), "no data".into())),
     }
     let batch = RunBatch {
         params: vec![
             ("window".into(), report.window.clone()),
-            ("model_version".into(), report.model.clone()),
+            (
+                "model_version".into(),
+                format!("{}@{}", report.model, report.version),
+            ),
             ("reference".into(), report.reference.clone()),
         ],
         metrics,
         tags,
     };
     let logged = store.log_batch(id, &batch).and_then(|()| {
-        for (name, path) in [("report.html", &files.html), ("report.json", &files.json)] {
+        for (name, path) in [
+            ("report.html", &files.html),
+            ("report.json", &files.json),
+            ("decision.json", &files.decision),
+            ("alerts.json", &files.alerts),
+            ("alert_state.json", &files.alert_state),
+        ] {
             let a = opened.artifacts.put_file(path)?;
             store.log_artifact(
                 id,

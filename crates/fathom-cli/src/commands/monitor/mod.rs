@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod drift;
+pub mod notify;
 
 pub use check::{CheckArgs, check_command};
 pub use drift::{DriftArgs, drift_command};
@@ -39,28 +40,14 @@ impl Window {
     }
 }
 
-/// Parses `30s`, `15m`, `1h`, `7d` into milliseconds.
+/// Parses `30s`, `15m`, `1h`, `7d` into milliseconds (more than zero).
 pub fn parse_window(text: &str) -> Result<i64> {
-    let t = text.trim();
-    let unit_ms: i64 = match t.chars().last() {
-        Some('s') => 1_000,
-        Some('m') => 60_000,
-        Some('h') => 3_600_000,
-        Some('d') => 86_400_000,
-        _ => bail!("--window {text:?}: write a number followed by s, m, h or d (e.g. 1h, 30m, 7d)"),
-    };
-    let n: i64 = t[..t.len() - 1]
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .with_context(|| {
-            format!(
-                "--window {text:?}: the amount must be a positive whole number (e.g. 1h, 30m, 7d)"
-            )
-        })?;
-    n.checked_mul(unit_ms)
-        .with_context(|| format!("--window {text:?} is too long"))
+    let span =
+        fathom_monitor::Span::parse(text).map_err(|e| anyhow::anyhow!("--window {text:?}: {e}"))?;
+    if span.is_zero() {
+        bail!("--window {text:?}: the window must be longer than zero (e.g. 1h, 30m, 7d)");
+    }
+    Ok(span.ms())
 }
 
 /// Milliseconds since the Unix epoch, now.

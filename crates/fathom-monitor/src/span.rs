@@ -1,5 +1,5 @@
-//! Lengths of time as written in `fathom.toml`: a whole number and a unit,
-//! `0s`, `45s`, `30m`, `1h`, `2d`.
+//! Lengths of time as written in `fathom.toml` and on the command line: a
+//! whole number and a unit, `0s`, `45s`, `30m`, `1h`, `2d`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -43,6 +43,12 @@ impl Span {
     /// The length in milliseconds.
     pub fn ms(self) -> i64 {
         self.ms
+    }
+
+    /// Reads a whole number followed by `s`, `m`, `h` or `d` (`"0s"` is
+    /// zero); the error says how to write it.
+    pub fn parse(text: &str) -> Result<Span, String> {
+        text.parse()
     }
 
     /// Whether it is `0s`.

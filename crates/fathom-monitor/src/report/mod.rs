@@ -3,6 +3,9 @@
 //! test, statistic, p-value, threshold and outcome, prediction and label
 //! drift, and per-feature charts of the reference against the current
 //! distribution (overlaid bins for numbers, grouped bars for levels).
+//! [`check`] renders a whole monitoring check on the same pattern.
+
+pub mod check;
 
 use crate::drift::{Chart, DriftReport, FeatureDrift, Verdict};
 use fathom_report::format::{escape, fmt_count, fmt_num, fmt_pct, truncate_middle};
@@ -14,7 +17,7 @@ const REFERENCE: &str = "#4c78a8";
 /// Colour of the current side.
 const CURRENT: &str = "#f58518";
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 .badge.drift{background:#fde2e1;color:#a61b1b}.badge.stable{background:#e3f4e8;color:#1d6b34}
 .badge.untested{background:#eef0f3;color:#616e7c}
 .verdict-none{color:#1d6b34}.verdict-warn{color:#b7791f}.verdict-severe{color:#a61b1b}
@@ -51,6 +54,14 @@ pub fn render(report: &DriftReport, reference: &str, current: &str) -> String {
         },
         CSS,
     );
+    drift_sections(&mut page, report);
+    page.finish("fathom drift report")
+}
+
+/// The drift part of a page: the verdict, the feature table, prediction
+/// and label drift, and one chart per feature.
+pub(crate) fn drift_sections(page: &mut Page, report: &DriftReport) {
+    let verdict = report.verdict;
     page.heading(
         "Verdict",
         Some(&format!(
@@ -94,7 +105,6 @@ pub fn render(report: &DriftReport, reference: &str, current: &str) -> String {
         page.push(&card(f));
     }
     page.push("</div>");
-    page.finish("fathom drift report")
 }
 
 fn badge(f: &FeatureDrift) -> &'static str {
