@@ -122,6 +122,47 @@ fn with_scores(frame: Frame, scores: Vec<f64>) -> Result<Frame> {
     Ok(Frame::new(columns)?)
 }
 
+/// `frame` with the feedback labels as the schema's label column (null
+/// where none arrived), so that label drift is compared too; unchanged when
+/// no label arrived or the label is not a number or a boolean.
+fn with_labels(
+    frame: Frame,
+    schema: &fathom_core::Schema,
+    labels: &[Option<(f64, i64)>],
+) -> Result<Frame> {
+    let Some(spec) = schema.label() else {
+        return Ok(frame);
+    };
+    if labels.iter().all(Option::is_none) || frame.column(&spec.name).is_some() {
+        return Ok(frame);
+    }
+    let column = match spec.column_type {
+        fathom_core::ColumnType::Numeric => Column::numeric(
+            spec.name.clone(),
+            labels
+                .iter()
+                .map(|l| l.map_or(f64::NAN, |(y, _)| y))
+                .collect(),
+        ),
+        fathom_core::ColumnType::Bool => Column::new(
+            spec.name.clone(),
+            fathom_core::ColumnData::Bool(
+                labels
+                    .iter()
+                    .map(|l| l.is_some_and(|(y, _)| y == 1.0))
+                    .collect(),
+            ),
+            Some(fathom_core::Bitmap::from_bools(
+                &labels.iter().map(Option::is_some).collect::<Vec<_>>(),
+            )),
+        ),
+        _ => return Ok(frame),
+    };
+    let mut columns: Vec<Column> = frame.columns().to_vec();
+    columns.push(column);
+    Ok(Frame::new(columns)?)
+}
+
 /// Labels that arrived for `records`, by position.
 fn labels_of(
     reader: &fathom_predlog::LogReader,
@@ -281,7 +322,8 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
         None => None,
         Some((frame, name, scores)) => {
             let reference = with_scores(frame.clone(), scores.clone())?;
-            let current = with_scores(current.clone(), records.iter().map(|r| r.score).collect())?;
+            let current = with_labels(current.clone(), &schema, &labels)?;
+            let current = with_scores(current, records.iter().map(|r| r.score).collect())?;
             let drift_config = DriftConfig {
                 prediction: Some(PREDICTION.into()),
                 ..monitor.drift.clone()
