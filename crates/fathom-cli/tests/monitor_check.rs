@@ -279,8 +279,15 @@ fn concept_drift_is_a_performance_drop_without_input_drift() {
     // The inputs did not move …
     assert_eq!(r["drift"]["verdict"], "none", "{}", r["drift"]);
     // The labels that came back are compared with the training labels too.
-    assert!(r["drift"]["label"]["test"].is_string(), "{}", r["drift"]["label"]);
-    assert_eq!(r["drift"]["label"]["current_summary"]["values"].as_u64(), Some(served as u64));
+    assert!(
+        r["drift"]["label"]["test"].is_string(),
+        "{}",
+        r["drift"]["label"]
+    );
+    assert_eq!(
+        r["drift"]["label"]["current_summary"]["values"].as_u64(),
+        Some(served as u64)
+    );
     // … but the model no longer separates fraud as it did on the holdout.
     let p = &r["performance"];
     assert_eq!(p["degraded"], true, "{p}");

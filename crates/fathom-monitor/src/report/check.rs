@@ -12,6 +12,7 @@ use fathom_report::page::{Header, Page, Tile};
 use std::fmt::Write;
 
 const EXTRA_CSS: &str = r#"
+.calibration{max-width:320px}
 .action-none{color:#1d6b34}.action-investigate{color:#b7791f}.action-retrain{color:#a61b1b}
 .sev-critical{color:#a61b1b;font-weight:600}.sev-warning{color:#b7791f;font-weight:600}.sev-info{color:#616e7c}
 "#;
@@ -147,7 +148,7 @@ fn quality_section(page: &mut Page, report: &CheckReport) {
             "{} rows; freshness {}",
             fmt_count(q.rows),
             q.freshness_minutes
-                .map_or("unknown".to_string(), |m| format!("{} min", fmt_num(m)))
+                .map_or("unknown".to_string(), |m| format!("{m:.1} min"))
         )),
     );
     if q.findings.is_empty() {
@@ -196,7 +197,7 @@ fn performance_section(page: &mut Page, report: &CheckReport) {
     for w in &p.windows {
         let _ = write!(
             t,
-            r#"<tr><td class="l">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="l">{:?}</td></tr>"#,
+            r#"<tr><td class="l">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="l">{}</td></tr>"#,
             escape(&w.name),
             fmt_count(w.predictions),
             fmt_count(w.labeled),
@@ -207,7 +208,7 @@ fn performance_section(page: &mut Page, report: &CheckReport) {
             opt(w.recall),
             opt(w.f1),
             opt(w.brier),
-            w.status
+            w.status.name().replace('_', " ")
         );
     }
     t.push_str("</table></div>");
@@ -232,7 +233,11 @@ fn performance_section(page: &mut Page, report: &CheckReport) {
         page.push(&t);
     }
     if let Some(w) = p.windows.first().filter(|w| !w.calibration.is_empty()) {
-        page.push(&calibration_chart(w));
+        page.push(&format!(
+            r#"<div class="card calibration"><div class="card-head"><h3>Calibration</h3></div><p class="stat">{}: mean score against the observed fraud rate per bin; on the diagonal when calibrated</p>{}</div>"#,
+            escape(&w.name),
+            calibration_chart(w)
+        ));
     }
 }
 
