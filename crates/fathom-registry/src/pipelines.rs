@@ -322,6 +322,9 @@ pub struct TaskRun {
     pub error: Option<String>,
     /// Its output (small JSON: paths, ids, metrics), on success.
     pub output: Option<Value>,
+    /// Why it stopped the pipeline on purpose, if it did (its downstream
+    /// tasks are skipped).
+    pub stop: Option<String>,
     /// The lines it logged (the last [`MAX_TASK_LOG`] bytes).
     pub log: String,
 }
@@ -335,6 +338,8 @@ pub struct TaskAttemptEnd {
     pub error: Option<String>,
     /// Its output, on success (at most [`MAX_TASK_OUTPUT`] bytes as JSON).
     pub output: Option<Value>,
+    /// On success: why it stops the pipeline here, if it does.
+    pub stop: Option<String>,
     /// What it logged (longer logs keep their end).
     pub log: String,
 }
@@ -379,7 +384,7 @@ pub struct Lease {
 const RUN_COLUMNS: &str = "id, pipeline, logical_date, status, trigger, reason, params, scheduled_for, created_at, started_at, ended_at, invocations, error, failed_task, alert_owner, note";
 
 const TASK_COLUMNS: &str =
-    "id, run_id, task, attempt, status, started_at, ended_at, error, output, log";
+    "id, run_id, task, attempt, status, started_at, ended_at, error, output, stop, log";
 
 fn run_from_row(r: &Row) -> Result<PipelineRun> {
     Ok(PipelineRun {
@@ -415,7 +420,8 @@ fn task_from_row(r: &Row) -> Result<TaskRun> {
         output: r
             .opt_text(8)?
             .map(|s| serde_json::from_str(&s).unwrap_or(Value::Null)),
-        log: r.text(9)?,
+        stop: r.opt_text(9)?,
+        log: r.text(10)?,
     })
 }
 
@@ -766,13 +772,14 @@ impl Store {
                 )));
             }
             tx.exec(
-                "UPDATE pipeline_task_runs SET status = $1, ended_at = $2, error = $3, output = $4, log = $5
-                 WHERE id = $6",
+                "UPDATE pipeline_task_runs SET status = $1, ended_at = $2, error = $3, output = $4, stop = $5, log = $6
+                 WHERE id = $7",
                 params![
                     end.status.as_str(),
                     now,
                     end.error.as_deref(),
                     output.as_deref(),
+                    end.stop.as_deref(),
                     log.as_str(),
                     attempt_id
                 ],

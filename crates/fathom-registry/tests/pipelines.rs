@@ -64,6 +64,7 @@ fn ok_end(log: &str, output: serde_json::Value) -> TaskAttemptEnd {
         status: TaskRunStatus::Succeeded,
         error: None,
         output: Some(output),
+        stop: None,
         log: log.into(),
     }
 }
@@ -190,6 +191,7 @@ fn attempts_are_numbered_across_resumes_and_interrupted_ones_closed(f: &Fixture)
                 status: TaskRunStatus::Failed,
                 error: Some("connection reset".into()),
                 output: None,
+                stop: None,
                 log: "reading s3://bucket/tx.csv\n".into(),
             },
         )
@@ -208,7 +210,13 @@ fn attempts_are_numbered_across_resumes_and_interrupted_ones_closed(f: &Fixture)
     let a2 = store.start_task_attempt(run.id, "ingest").unwrap();
     assert_eq!(a2.attempt, 2);
     store
-        .finish_task_attempt(a2.id, &ok_end("42 rows\n", json!({"rows": 42})))
+        .finish_task_attempt(
+            a2.id,
+            &TaskAttemptEnd {
+                stop: Some("no new rows since the last run".into()),
+                ..ok_end("42 rows\n", json!({"rows": 42}))
+            },
+        )
         .unwrap();
     let v = store.start_task_attempt(run.id, "validate").unwrap();
     store
@@ -255,6 +263,7 @@ fn attempts_are_numbered_across_resumes_and_interrupted_ones_closed(f: &Fixture)
     let ingest = &store.pipeline_task_runs(run.id).unwrap()[1];
     assert_eq!(ingest.output, Some(json!({"rows": 42})));
     assert_eq!(ingest.log, "42 rows\n");
+    assert_eq!(ingest.stop.as_deref(), Some("no new rows since the last run"));
 
     // Not-run records take only the not-run statuses; ends only end states.
     let err = store
@@ -268,6 +277,7 @@ fn attempts_are_numbered_across_resumes_and_interrupted_ones_closed(f: &Fixture)
                 status: TaskRunStatus::Running,
                 error: None,
                 output: None,
+                stop: None,
                 log: String::new(),
             },
         )

@@ -30,7 +30,8 @@ CREATE INDEX pipeline_runs_by_status ON pipeline_runs (status, id);
 
 -- One row per attempt of a task in a run, numbered from 1 across resumes.
 -- Rows for tasks that did not run (an upstream task failed, or stopped
--- the pipeline) have no start time.
+-- the pipeline) have no start time. stop: set when a succeeded attempt
+-- stopped the pipeline on purpose (its downstream tasks are skipped).
 CREATE TABLE pipeline_task_runs (
     id         INTEGER PRIMARY KEY,
     run_id     INTEGER NOT NULL REFERENCES pipeline_runs (id),
@@ -41,6 +42,7 @@ CREATE TABLE pipeline_task_runs (
     ended_at   INTEGER,
     error      TEXT,
     output     TEXT,
+    stop       TEXT,
     log        TEXT    NOT NULL,
     UNIQUE (run_id, task, attempt)
 );
