@@ -28,7 +28,9 @@ impl LogicalDate {
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
             return Ok(LogicalDate::time(dt.with_timezone(&Utc)));
         }
-        Err(PipelineError::BadLogicalDate { value: s.to_owned() })
+        Err(PipelineError::BadLogicalDate {
+            value: s.to_owned(),
+        })
     }
 
     /// The time `t`, cut to whole seconds.
@@ -81,7 +83,13 @@ mod tests {
         let t = LogicalDate::parse("2026-03-02T16:00:00.75+02:00").unwrap();
         assert_eq!(t.to_string(), "2026-03-02T14:00:00Z");
         assert_eq!(t, LogicalDate::parse(" 2026-03-02T14:00:00Z ").unwrap());
-        for bad in ["2026-3-2", "2026-02-30", "yesterday", "", "2026-03-02 14:00"] {
+        for bad in [
+            "2026-3-2",
+            "2026-02-30",
+            "yesterday",
+            "",
+            "2026-03-02 14:00",
+        ] {
             let err = LogicalDate::parse(bad).unwrap_err();
             assert!(err.to_string().contains("YYYY-MM-DD"), "{bad}: {err}");
         }

@@ -368,8 +368,7 @@ impl Runner {
     }
 
     fn ttl(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.options.lease_ttl)
-            .unwrap_or(chrono::Duration::seconds(120))
+        chrono::Duration::from_std(self.options.lease_ttl).unwrap_or(chrono::Duration::seconds(120))
     }
 
     fn renew_every(&self) -> Duration {
@@ -532,10 +531,7 @@ impl Runner {
             let (report, state) =
                 self.run_task(pipeline, task, &run, request, &date, lease, upstream)?;
             if matches!(state, State::Failed) {
-                failures.push((
-                    name.to_owned(),
-                    report.error.clone().unwrap_or_default(),
-                ));
+                failures.push((name.to_owned(), report.error.clone().unwrap_or_default()));
             }
             states.insert(name.to_owned(), state);
             reports.push(report);
@@ -583,14 +579,14 @@ impl Runner {
                 error: None,
                 failed_task: None,
                 alert_owner: None,
-                note: pipeline.ordered().find_map(|t| {
-                    match states.get(t.spec.name.as_str()) {
+                note: pipeline
+                    .ordered()
+                    .find_map(|t| match states.get(t.spec.name.as_str()) {
                         Some(State::Succeeded {
                             stop: Some(reason), ..
                         }) => Some(format!("stopped at task '{}': {reason}", t.spec.name)),
                         _ => None,
-                    }
-                }),
+                    }),
             },
         };
         let run = self.store.finish_pipeline_run(run.id, &end)?;
@@ -620,12 +616,7 @@ impl Runner {
         loop {
             if tries > 0 {
                 let wait = spec.backoff.delay(tries);
-                self.emit(
-                    pipeline.name(),
-                    date,
-                    name,
-                    RunEventKind::Retrying { wait },
-                );
+                self.emit(pipeline.name(), date, name, RunEventKind::Retrying { wait });
                 self.sleep_keeping_lease(lease, wait)?;
             }
             tries += 1;
@@ -669,7 +660,13 @@ impl Runner {
                             false,
                         )
                     } else {
-                        (TaskRunStatus::Succeeded, None, Some(out.value), out.stop, false)
+                        (
+                            TaskRunStatus::Succeeded,
+                            None,
+                            Some(out.value),
+                            out.stop,
+                            false,
+                        )
                     }
                 }
                 AttemptResult::Done(Err(e)) => {
@@ -690,7 +687,9 @@ impl Runner {
                 AttemptResult::TimedOut { stopped } => {
                     let limit = show_duration(spec.timeout);
                     if stopped {
-                        log.push(&format!("timed out after {limit}; the task stopped when cancelled"));
+                        log.push(&format!(
+                            "timed out after {limit}; the task stopped when cancelled"
+                        ));
                         (
                             TaskRunStatus::TimedOut,
                             Some(format!("timed out after {limit}")),
@@ -829,7 +828,10 @@ impl Runner {
 /// Whether `task` must not run because of an upstream task: a failure
 /// (`upstream_failed`) wins over a stop (`skipped`). Returns the status,
 /// the task at the root of it and the reason.
-fn not_run(task: &Task, states: &BTreeMap<String, State>) -> Option<(TaskRunStatus, String, String)> {
+fn not_run(
+    task: &Task,
+    states: &BTreeMap<String, State>,
+) -> Option<(TaskRunStatus, String, String)> {
     let mut skipped = None;
     for dep in &task.spec.depends_on {
         match states.get(dep.as_str()) {

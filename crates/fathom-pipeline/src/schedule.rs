@@ -235,7 +235,11 @@ mod tests {
         assert_eq!(d.run, [t(2, 2, 0), t(3, 2, 0), t(4, 2, 0)]);
         assert!(d.skipped.is_empty());
         let s = daily(CatchUp::All);
-        let dates: Vec<String> = d.run.iter().map(|&x| s.logical_date(x).to_string()).collect();
+        let dates: Vec<String> = d
+            .run
+            .iter()
+            .map(|&x| s.logical_date(x).to_string())
+            .collect();
         assert_eq!(dates, ["2026-03-02", "2026-03-03", "2026-03-04"]);
     }
 
@@ -269,7 +273,10 @@ mod tests {
     #[test]
     fn hourly_schedules_name_runs_by_time_and_long_downtime_is_capped() {
         let s = Schedule::new("monitoring", "@hourly", CatchUp::All).unwrap();
-        assert_eq!(s.logical_date(t(2, 14, 0)).to_string(), "2026-03-02T14:00:00Z");
+        assert_eq!(
+            s.logical_date(t(2, 14, 0)).to_string(),
+            "2026-03-02T14:00:00Z"
+        );
         let d = due(&s, Some(t(2, 10, 0)), t(2, 13, 30));
         assert_eq!(d.run, [t(2, 11, 0), t(2, 12, 0), t(2, 13, 0)]);
         // A year down: the newest MAX_CATCH_UP only.
@@ -287,7 +294,13 @@ mod tests {
 
     #[test]
     fn bad_expressions_are_refused_with_an_example() {
-        for bad in ["0 2 * *", "0 25 * * *", "every day", "0 0 30 2 *", "0 0 2 * * *"] {
+        for bad in [
+            "0 2 * *",
+            "0 25 * * *",
+            "every day",
+            "0 0 30 2 *",
+            "0 0 2 * * *",
+        ] {
             let err = Schedule::new("data", bad, CatchUp::Latest).unwrap_err();
             let text = err.to_string();
             assert!(text.contains("\"0 2 * * *\""), "{bad}: {text}");

@@ -124,7 +124,10 @@ impl Scheduler {
 
     /// The earliest next occurrence of any schedule after `now`.
     pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.schedules.iter().filter_map(|s| s.next_after(now)).min()
+        self.schedules
+            .iter()
+            .filter_map(|s| s.next_after(now))
+            .min()
     }
 
     /// Runs what is due at `now`: for each schedule, the occurrences after
@@ -187,9 +190,7 @@ impl Scheduler {
         let pipeline = self.pipeline(name)?.clone();
         for &at in &due.run {
             let date = schedule.logical_date(at);
-            let result = self
-                .runner
-                .run(&pipeline, &RunRequest::scheduled(date, at));
+            let result = self.runner.run(&pipeline, &RunRequest::scheduled(date, at));
             report.runs.push(TickRun {
                 pipeline: name.to_owned(),
                 logical_date: date.to_string(),

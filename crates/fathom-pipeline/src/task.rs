@@ -106,7 +106,9 @@ impl TaskContext {
     /// safe points of a long task.
     pub fn check_cancelled(&self) -> Result<(), TaskError> {
         if self.is_cancelled() {
-            Err(TaskError::retryable("cancelled: the attempt ran past its timeout"))
+            Err(TaskError::retryable(
+                "cancelled: the attempt ran past its timeout",
+            ))
         } else {
             Ok(())
         }

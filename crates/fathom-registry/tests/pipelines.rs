@@ -263,7 +263,10 @@ fn attempts_are_numbered_across_resumes_and_interrupted_ones_closed(f: &Fixture)
     let ingest = &store.pipeline_task_runs(run.id).unwrap()[1];
     assert_eq!(ingest.output, Some(json!({"rows": 42})));
     assert_eq!(ingest.log, "42 rows\n");
-    assert_eq!(ingest.stop.as_deref(), Some("no new rows since the last run"));
+    assert_eq!(
+        ingest.stop.as_deref(),
+        Some("no new rows since the last run")
+    );
 
     // Not-run records take only the not-run statuses; ends only end states.
     let err = store
@@ -513,7 +516,12 @@ fn threads_racing_for_one_lease_exactly_one_wins(f: &Fixture) {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for round in 0..ROUNDS {
-        let winners: Vec<usize> = (0..THREADS).filter(|&i| wins[i][round]).collect();
+        let winners: Vec<usize> = wins
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w[round])
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
         let holder = stores[0]
             .lease(&format!("pipeline:data:round-{round}"))
