@@ -135,7 +135,12 @@ impl Schedule {
         self.cron.find_next_occurrence(&t, false).ok()
     }
 
-    /// The last occurrence at or before `t`.
+    /// The latest occurrence at or before `t` (for a run by hand of the
+    /// current period: its logical date is `logical_date` of this).
+    pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.at_or_before(t, true)
+    }
+
     fn at_or_before(&self, t: DateTime<Utc>, inclusive: bool) -> Option<DateTime<Utc>> {
         self.cron.find_previous_occurrence(&t, inclusive).ok()
     }
@@ -289,6 +294,8 @@ mod tests {
         let w = Schedule::new("training", "0 3 * * SUN", CatchUp::Latest).unwrap();
         let next = w.next_after(t(2, 0, 0)).unwrap();
         assert_eq!(next, t(8, 3, 0));
+        assert_eq!(w.latest_at_or_before(t(8, 3, 0)), Some(t(8, 3, 0)));
+        assert_eq!(w.latest_at_or_before(t(8, 2, 59)), Some(t(1, 3, 0)));
         assert_eq!(w.logical_date(next).to_string(), "2026-03-08");
     }
 
