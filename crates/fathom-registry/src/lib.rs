@@ -20,7 +20,9 @@
 //!   content-addressed files in a local folder or (feature `s3`) an
 //!   S3-compatible bucket;
 //! * garbage collection ([`gc`]): runs and artifacts nothing needs any
-//!   more, shown by a dry run, deleted on request and audited.
+//!   more, shown by a dry run, deleted on request and audited;
+//! * pipeline state ([`pipelines`]): runs per (pipeline, logical date),
+//!   their task attempts with outputs and logs, and leases.
 //!
 //! The API is synchronous; each call is one transaction.
 //!
@@ -70,6 +72,7 @@ pub mod filter;
 pub mod gate;
 pub mod gc;
 pub mod listen;
+pub mod pipelines;
 pub mod registry;
 mod store;
 pub mod tracking;
@@ -88,6 +91,10 @@ pub use filter::{Filter, SortKey};
 pub use gate::{GateFailure, PromotionPolicy};
 pub use gc::{GcPlan, GcPolicy, GcReport};
 pub use listen::ChangeListener;
+pub use pipelines::{
+    Lease, NewPipelineRun, PipelineRun, PipelineRunEnd, PipelineRunId, PipelineRunQuery,
+    PipelineRunStatus, PipelineTrigger, TaskAttemptEnd, TaskRun, TaskRunStatus,
+};
 pub use registry::{
     AliasEvent, AliasMove, Lineage, ModelVersion, NewModel, NewVersion, PRODUCTION, Promotion,
     RegisteredModel, VersionStatus,

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../../migrations/postgres/0003_events.sql"),
     },
+    Migration {
+        version: 4,
+        name: "pipelines",
+        sql: include_str!("../../migrations/postgres/0004_pipelines.sql"),
+    },
 ];
 
 /// A store in a PostgreSQL database.

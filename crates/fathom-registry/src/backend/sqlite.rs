@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../../migrations/sqlite/0003_events.sql"),
     },
+    Migration {
+        version: 4,
+        name: "pipelines",
+        sql: include_str!("../../migrations/sqlite/0004_pipelines.sql"),
+    },
 ];
 
 /// Settings of the SQLite back end.

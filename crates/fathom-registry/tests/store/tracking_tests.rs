@@ -12,7 +12,7 @@ use crate::fixture::{Fixture, Kind};
 pub fn migrations_apply_once(f: &Fixture) {
     let mut store = f.open();
     let latest = store.latest_schema_version();
-    assert_eq!(latest, 3);
+    assert_eq!(latest, 4);
     assert_eq!(store.schema_version().unwrap(), latest);
     store.create_experiment("kept", "").unwrap();
     drop(store);
@@ -33,11 +33,11 @@ pub fn newer_schema_is_refused_and_store_left_unchanged(f: &Fixture) {
         Err(RegistryError::NewerSchema {
             found, supported, ..
         }) => {
-            assert_eq!((found, supported), (99, 3));
+            assert_eq!((found, supported), (99, 4));
         }
         other => panic!("expected NewerSchema, got {other:?}"),
     }
-    assert_eq!(f.raw_int("SELECT COUNT(*) FROM schema_migrations"), 4);
+    assert_eq!(f.raw_int("SELECT COUNT(*) FROM schema_migrations"), 5);
     assert_eq!(f.raw_int("SELECT COUNT(*) FROM experiments"), 1);
 }
 
