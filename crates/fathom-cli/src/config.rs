@@ -28,6 +28,38 @@ pub struct Config {
     pub serve: fathom_serve::ServeConfig,
     /// Monitoring: drift thresholds, tests and overrides (`[monitor]`).
     pub monitor: MonitorConfig,
+    /// Schedules, owners and task settings of the pipelines
+    /// (`[pipelines.data]`, `[pipelines.training]`, `[pipelines.monitoring]`).
+    pub pipelines: std::collections::BTreeMap<String, fathom_pipeline::PipelineConfig>,
+    /// How a canary becomes production (`[rollout]`).
+    pub rollout: RolloutConfig,
+}
+
+/// `[rollout]`: what the monitoring pipeline does with a canary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutConfig {
+    /// How long a version stays canary before it is judged (`1h`, `1d`).
+    pub canary_period: fathom_monitor::Span,
+    /// Promote a canary that held automatically (else only roll back the
+    /// ones that did not).
+    pub auto_promote: bool,
+    /// Labelled canary answers needed to compare live metrics; with fewer,
+    /// the guardrails alone decide.
+    pub min_labels: u64,
+    /// How much lower the canary's live AUC-ROC may be than production's.
+    pub tolerance: f64,
+}
+
+impl Default for RolloutConfig {
+    fn default() -> Self {
+        RolloutConfig {
+            canary_period: fathom_monitor::Span::hours(1),
+            auto_promote: true,
+            min_labels: 200,
+            tolerance: 0.02,
+        }
+    }
 }
 
 /// `[monitor]`
@@ -142,6 +174,12 @@ pub struct DataConfig {
     pub fraud_rate: f64,
     /// Drift scenario: baseline, gradual, sudden or concept (env `FATHOM_SCENARIO`).
     pub scenario: String,
+    /// Where the data pipeline reads each batch: a CSV or Parquet file,
+    /// `{date}` replaced by the run's logical date (`landing/tx-{date}.csv`).
+    pub source: Option<String>,
+    /// The schema contract batches are validated against (from `fathom data
+    /// schema infer`); default: the production model's contract.
+    pub schema: Option<PathBuf>,
 }
 
 impl Default for DataConfig {
@@ -151,6 +189,8 @@ impl Default for DataConfig {
             seed: 42,
             fraud_rate: 0.015,
             scenario: "baseline".into(),
+            source: None,
+            schema: None,
         }
     }
 }
@@ -230,6 +270,7 @@ impl Config {
             .delivery
             .validate()
             .with_context(file_name)?;
+        crate::pipelines::check(&config).with_context(file_name)?;
         let m = &config.monitor;
         fathom_monitor::alert::check_alerting(&m.alerts, &m.routes, &m.escalation)
             .and_then(|()| m.policy.check())

@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod commands;
 mod config;
+mod pipelines;
 mod store;
 mod tracking;
 mod train_report;
@@ -108,6 +109,26 @@ enum Command {
     /// and does the model still do its job? Without a subcommand, checks a
     /// registered model over a window of its prediction log.
     Monitor(MonitorArgs),
+    /// The built-in pipelines (data, training, monitoring): run one for a
+    /// date, see their state and history. A date that succeeded is not run
+    /// again; a failed one resumes from the failed task.
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
+    /// Run the pipelines on their cron schedules (UTC) until interrupted;
+    /// missed runs after downtime follow each pipeline's catch-up policy,
+    /// and two schedulers on one store never run the same run twice.
+    Scheduler,
+}
+
+#[derive(Subcommand, Debug)]
+enum PipelineCommand {
+    /// Run a pipeline for a logical date (default: its latest scheduled
+    /// time), task by task, retrying what may pass later.
+    Run(commands::pipeline::RunArgs),
+    /// Each pipeline's schedule, next run and last run.
+    Status,
+    /// Past runs, newest first (--tasks for attempts and their logs).
+    History(commands::pipeline::HistoryArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -254,6 +275,12 @@ fn main() -> ExitCode {
             Command::Models(ModelsCommand::Card(a)) => commands::models::card(&config, &ui, a),
             Command::Audit(a) => commands::models::audit(&config, &ui, a),
             Command::Serve(a) => commands::serve::run(&config, &ui, a),
+            Command::Pipeline(PipelineCommand::Run(a)) => commands::pipeline::run(&config, &ui, a),
+            Command::Pipeline(PipelineCommand::Status) => commands::pipeline::status(&config, &ui),
+            Command::Pipeline(PipelineCommand::History(a)) => {
+                commands::pipeline::history(&config, &ui, a)
+            }
+            Command::Scheduler => commands::pipeline::scheduler_command(&config, &ui),
             Command::Events(EventsCommand::List(a)) => commands::events::list(&config, &ui, a),
             Command::Events(EventsCommand::Deliver(a)) => {
                 commands::events::deliver(&config, &ui, a)

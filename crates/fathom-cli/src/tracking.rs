@@ -170,6 +170,44 @@ fn candidate_metrics(c: &CandidateResult) -> Vec<MetricPoint> {
     out
 }
 
+/// Registers `model_file` (whose contents are `artifact`) as a new version
+/// of `model`, produced by `run`, with the artifact's finite metrics.
+#[allow(clippy::too_many_arguments)]
+pub fn register_model_file(
+    opened: &mut Opened,
+    model: &str,
+    run: Option<RunId>,
+    model_file: &Path,
+    artifact: &fathom_model::artifact::ModelArtifact,
+    holdout: Option<String>,
+    description: String,
+    reason: &str,
+) -> Result<ModelVersion> {
+    let stored = opened.artifacts.put_file(model_file)?;
+    let metrics = artifact
+        .metrics
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let who = actor();
+    Ok(opened.store.register_version(
+        &NewVersion {
+            model: model.to_string(),
+            run_id: run,
+            artifact_uri: stored.uri,
+            artifact_sha256: stored.sha256,
+            schema_hash: artifact.lineage.schema_hash.clone(),
+            holdout_snapshot: holdout,
+            metrics,
+            owner: who.user.clone(),
+            description,
+        },
+        &who,
+        reason,
+    )?)
+}
+
 /// Records one run per candidate (params, metrics, tags; the winner also
 /// gets the model file, its report and the settings as artifacts), then
 /// registers the winner as a new version of `input.model` unless told not
@@ -277,37 +315,23 @@ pub fn record_training(
         version: None,
     };
     if input.register {
-        let stored = opened.artifacts.put_file(model_file)?;
-        let metrics = result
-            .artifact
-            .metrics
-            .iter()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        let who = actor();
-        let version = opened.store.register_version(
-            &NewVersion {
-                model: input.model.to_string(),
-                run_id: recorded.best_run(),
-                artifact_uri: stored.uri,
-                artifact_sha256: stored.sha256,
-                schema_hash: lineage.schema_hash.clone(),
-                holdout_snapshot: holdout,
-                metrics,
-                owner: who.user.clone(),
-                description: format!(
-                    "{} (best of {} candidates by {}) trained on {}",
-                    result.best,
-                    result.candidates.len(),
-                    result.ranked_by,
-                    input.data.display()
-                ),
-            },
-            &who,
+        let description = format!(
+            "{} (best of {} candidates by {}) trained on {}",
+            result.best,
+            result.candidates.len(),
+            result.ranked_by,
+            input.data.display()
+        );
+        recorded.version = Some(register_model_file(
+            opened,
+            input.model,
+            recorded.best_run(),
+            model_file,
+            &result.artifact,
+            holdout,
+            description,
             "fathom train",
-        )?;
-        recorded.version = Some(version);
+        )?);
     }
     Ok(recorded)
 }

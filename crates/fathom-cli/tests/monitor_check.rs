@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{fathom, ok, text};
-use fathom_predlog::{FeedbackRecord, LogConfig, PredictionLog, PredictionRecord, Variant};
+use common::{fathom, ok, serve_scenario, text};
 use serde_json::Value;
 use std::path::Path;
 
@@ -142,121 +141,6 @@ fn an_empty_window_is_a_verdict_and_bad_references_are_errors() {
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
     }
-}
-
-/// One CSV row as the JSON object a client would have sent (the label
-/// left out: it arrives as feedback).
-fn row_json(header: &[&str], line: &str) -> String {
-    let mut obj = serde_json::Map::new();
-    for (name, cell) in header.iter().zip(line.split(',')) {
-        let v = if cell.is_empty() || *name == "is_fraud" {
-            continue;
-        } else if let Ok(x) = cell.parse::<f64>() {
-            Value::from(x)
-        } else if let Ok(b) = cell.parse::<bool>() {
-            Value::Bool(b)
-        } else {
-            Value::String(cell.to_string())
-        };
-        obj.insert(name.to_string(), v);
-    }
-    Value::Object(obj).to_string()
-}
-
-/// Generates `rows` transactions of `scenario` after the training period,
-/// keeps those after its half-way switch, scores them with the production
-/// model (`fathom predict`), and writes them to the prediction log as
-/// served answers, each with its true label as feedback.
-fn serve_scenario(d: &Path, scenario: &str, seed: &str, rows: usize) -> usize {
-    let all = format!("{scenario}.csv");
-    ok(
-        d,
-        &[
-            "-q",
-            "data",
-            "generate",
-            "--rows",
-            &rows.to_string(),
-            "--seed",
-            seed,
-            "--scenario",
-            scenario,
-            "--start",
-            "2024-04-01",
-            "--days",
-            "60",
-            "-o",
-            &all,
-        ],
-    );
-    let text = std::fs::read_to_string(d.join(&all)).unwrap();
-    let mut lines = text.lines();
-    let header_line = lines.next().unwrap();
-    let body: Vec<&str> = lines.skip(rows / 2).collect();
-    let after = format!("{scenario}_after.csv");
-    std::fs::write(
-        d.join(&after),
-        format!("{header_line}\n{}\n", body.join("\n")),
-    )
-    .unwrap();
-    let scores = format!("{scenario}_scores.csv");
-    ok(
-        d,
-        &[
-            "-q",
-            "predict",
-            "--model",
-            "fraud@production",
-            "--input",
-            &after,
-            "--output",
-            &scores,
-        ],
-    );
-    let scored = std::fs::read_to_string(d.join(&scores)).unwrap();
-    let mut scored = scored.lines();
-    let cols: Vec<&str> = scored.next().unwrap().split(',').collect();
-    let (si, di) = (
-        cols.iter().position(|c| *c == "score").unwrap(),
-        cols.iter().position(|c| *c == "decision").unwrap(),
-    );
-    let header: Vec<&str> = header_line.split(',').collect();
-    let li = header.iter().position(|c| *c == "is_fraud").unwrap();
-    let log = PredictionLog::open(LogConfig::new(d.join(".fathom").join("predictions"))).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    for (i, (line, s)) in body.iter().zip(scored).enumerate() {
-        let s: Vec<&str> = s.split(',').collect();
-        let id = format!("{scenario}-{i}");
-        log.append_detached(PredictionRecord {
-            request_id: id.clone(),
-            time_ms: now - 600_000 + i as i64,
-            model: "fraud".into(),
-            version: 1,
-            variant: Variant::Production,
-            inputs: bytes::Bytes::from(row_json(&header, line)),
-            score: s[si].parse().unwrap(),
-            decision: Some(s[di] == "true"),
-            latency_us: 300,
-            degraded: false,
-        })
-        .unwrap();
-        let label: f64 = if matches!(line.split(',').nth(li).unwrap(), "true" | "1") {
-            1.0
-        } else {
-            0.0
-        };
-        log.append_feedback_detached(FeedbackRecord {
-            request_id: id,
-            time_ms: now - 60_000,
-            label,
-        })
-        .unwrap();
-    }
-    log.shutdown().unwrap();
-    body.len()
 }
 
 /// Measures over every labelled prediction of the window.

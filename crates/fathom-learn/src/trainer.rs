@@ -220,6 +220,9 @@ pub struct TrainResult {
     pub artifact: ModelArtifact,
     /// Labels of the test rows the candidates were compared on.
     pub test_labels: Vec<f64>,
+    /// Those rows' positions in the training frame, in the same order (to
+    /// score another model on the very same holdout).
+    pub test_rows: Vec<usize>,
 }
 
 /// Why training failed.
@@ -892,6 +895,7 @@ pub fn train_binary_with_progress(
         selection: prep.selection.clone(),
         artifact,
         test_labels: test_y,
+        test_rows: outer.test.clone(),
     })
 }
 

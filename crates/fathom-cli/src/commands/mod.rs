@@ -6,6 +6,7 @@ pub mod gc;
 pub mod model;
 pub mod models;
 pub mod monitor;
+pub mod pipeline;
 pub mod predict;
 pub mod quickstart;
 pub mod runs;

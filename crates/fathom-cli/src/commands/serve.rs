@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also run the pipelines on their schedules in this process (the
+    /// all-in-one single node; see `fathom scheduler`).
+    #[arg(long)]
+    pub with_scheduler: bool,
     #[command(subcommand)]
     pub action: Option<ServeAction>,
 }
@@ -100,6 +104,27 @@ pub fn run(config: &Config, ui: &Ui, args: ServeArgs) -> Result<u8> {
     }
     let rt = rt.build().context("cannot start the async runtime")?;
     let model = options.model.clone();
+    // The scheduler runs beside the server on its own thread and store
+    // connection, and stops with it.
+    let stop_scheduler = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scheduler = if args.with_scheduler {
+        let stop = stop_scheduler.clone();
+        let config = config.clone();
+        let quiet = ui.quiet;
+        Some(
+            std::thread::Builder::new()
+                .name("fathom-scheduler".into())
+                .spawn(move || {
+                    if let Err(e) = crate::commands::pipeline::run_scheduler(&config, &stop, quiet)
+                    {
+                        eprintln!("scheduler: stopped: {e:#}");
+                    }
+                })
+                .context("cannot start the scheduler")?,
+        )
+    } else {
+        None
+    };
     let report = rt.block_on(async move {
         let running = fathom_serve::start(options).await?;
         let addr = running.addr;
@@ -115,7 +140,12 @@ pub fn run(config: &Config, ui: &Ui, args: ServeArgs) -> Result<u8> {
             )),
         }
         running.serve(shutdown_signal()).await
-    })?;
+    });
+    stop_scheduler.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(handle) = scheduler {
+        let _ = handle.join();
+    }
+    let report = report?;
     ui.note(format!(
         "stopped: {} predictions logged, {} dropped",
         report.logged, report.dropped

@@ -1,0 +1,463 @@
+//! `fathom pipeline run|status|history` and `fathom scheduler`: the built-in
+//! pipelines (see [`crate::pipelines`]) run by hand or on their schedules.
+
+use crate::config::Config;
+use crate::pipelines::{self, BUILT_IN};
+use crate::ui::{Ui, print_out, table};
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use clap::Args;
+use fathom_monitor::alert::{Cause, Notification, NotificationKind, Severity};
+use fathom_pipeline::{
+    Alert, LogicalDate, RunEvent, RunEventKind, RunObserver, RunOutcome, RunReport, RunRequest,
+    Runner, Scheduler,
+};
+use fathom_registry::{PipelineRunQuery, Store};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `fathom pipeline run`
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  fathom pipeline run data --date 2026-03-02
+  fathom pipeline run training --reason \"new fraud pattern\"
+  fathom pipeline run monitoring --window 6h
+
+A date that already succeeded is not run again; a failed one resumes
+from the task that failed. Exit status 0 when the run succeeded (or had
+already), 1 when a task failed, 3 when another runner holds the run.")]
+pub struct RunArgs {
+    /// data, training or monitoring.
+    pub name: String,
+    /// The logical date (YYYY-MM-DD, or an RFC 3339 time for hourly
+    /// pipelines); default: the pipeline's latest scheduled time.
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// Why the run is started (recorded with it).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+    /// monitoring: the prediction-log window to check (default 1h).
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+    /// training: the snapshot to train on (default: the newest validated).
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+}
+
+/// `fathom pipeline history`
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Only this pipeline's runs.
+    pub name: Option<String>,
+    /// Most runs to show, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Show each run's task attempts, with their logs.
+    #[arg(long)]
+    pub tasks: bool,
+}
+
+/// Exit status when another runner holds the run's lease.
+const EXIT_BUSY: u8 = 3;
+
+/// Prints each task's progress as it happens.
+struct Progress {
+    quiet: bool,
+}
+
+impl RunObserver for Progress {
+    fn on_event(&self, e: &RunEvent<'_>) {
+        if self.quiet {
+            return;
+        }
+        let what = match &e.kind {
+            RunEventKind::Reused => "done earlier, output reused".to_string(),
+            RunEventKind::Started { attempt } => format!("started (attempt {attempt})"),
+            RunEventKind::Ended {
+                status,
+                error: None,
+                ..
+            } => status.as_str().to_string(),
+            RunEventKind::Ended {
+                status,
+                error: Some(err),
+                ..
+            } => format!("{}: {err}", status.as_str()),
+            RunEventKind::Retrying { wait } => {
+                format!("retrying in {}", fathom_pipeline::show_duration(*wait))
+            }
+            RunEventKind::NotRun { status, reason } => format!("{}: {reason}", status.as_str()),
+        };
+        eprintln!("{} {}: {} {what}", e.pipeline, e.logical_date, e.task);
+    }
+}
+
+/// The default logical date of `name`: its latest scheduled time, else
+/// today.
+fn default_date(config: &Config, name: &str) -> Result<LogicalDate> {
+    let now = Utc::now();
+    let schedule = pipelines::settings(config, name).schedule(name)?;
+    Ok(match schedule {
+        Some(s) => s
+            .latest_at_or_before(now)
+            .map_or_else(|| LogicalDate::day_of(now), |t| s.logical_date(t)),
+        None => LogicalDate::day_of(now),
+    })
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Ok(crate::store::open(config)?.store)
+}
+
+/// Tells the owners of failed tasks, through the monitoring routes: the
+/// on-call team's routes, and the owner's name in the message.
+pub fn alert_owners(config: &Config, alerts: &[Alert]) {
+    let esc = &config.monitor.escalation;
+    let now = Utc::now().timestamp_millis();
+    let notes: Vec<Notification> = alerts
+        .iter()
+        .map(|a| Notification {
+            kind: NotificationKind::Firing,
+            rule: format!("pipeline-{}", a.pipeline),
+            instance: format!("{}/{}", a.task, a.logical_date),
+            severity: Severity::Critical,
+            cause: Cause::System,
+            owner: a.owner.clone().unwrap_or_else(|| esc.oncall.clone()),
+            team: a.owner.clone().unwrap_or_else(|| esc.oncall.clone()),
+            routes: esc.oncall_routes.clone(),
+            value: 1.0,
+            threshold: "task failed".into(),
+            since_ms: now,
+            at_ms: now,
+            message: format!(
+                "pipeline {} ({}) stopped: task {} failed: {} — owner {}",
+                a.pipeline,
+                a.logical_date,
+                a.task,
+                a.error,
+                a.owner.as_deref().unwrap_or("unassigned")
+            ),
+        })
+        .collect();
+    for d in crate::commands::monitor::notify::deliver(config, &notes) {
+        if !d.delivered {
+            eprintln!(
+                "warning: the alert for {} did not reach {}: {}",
+                d.alert, d.route, d.detail
+            );
+        }
+    }
+}
+
+fn print_report(report: &RunReport) -> Result<()> {
+    let mut t = table(&["task", "status", "attempts", "note"]);
+    for task in &report.tasks {
+        t.add_row(vec![
+            task.task.clone(),
+            task.status.as_str().to_string(),
+            task.attempts.to_string(),
+            task.error.clone().unwrap_or_else(|| {
+                if task.reused {
+                    "done in an earlier invocation".into()
+                } else {
+                    String::new()
+                }
+            }),
+        ]);
+    }
+    print_out(&t.to_string())?;
+    let run = &report.run;
+    print_out(&format!(
+        "{} {}: {}{}{}",
+        run.pipeline,
+        run.logical_date,
+        run.status.as_str(),
+        if report.resumed { " (resumed)" } else { "" },
+        run.note
+            .as_deref()
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default()
+    ))?;
+    for a in &report.alerts {
+        print_out(&format!(
+            "alert to {}: task {} failed: {}",
+            a.owner.as_deref().unwrap_or("the on-call team"),
+            a.task,
+            a.error
+        ))?;
+    }
+    Ok(())
+}
+
+/// Runs `fathom pipeline run`.
+pub fn run(config: &Config, ui: &Ui, args: RunArgs) -> Result<u8> {
+    let pipeline = pipelines::build(config, &args.name)?;
+    let date = match &args.date {
+        Some(d) => LogicalDate::parse(d).with_context(|| format!("--date {d:?}"))?,
+        None => default_date(config, &args.name)?,
+    };
+    let mut params = serde_json::Map::new();
+    if let Some(w) = &args.window {
+        crate::commands::monitor::parse_window(w)?;
+        params.insert("window".into(), w.clone().into());
+    }
+    if let Some(s) = &args.snapshot {
+        params.insert("snapshot".into(), s.clone().into());
+    }
+    let mut request = RunRequest::manual(date).with_params(serde_json::Value::Object(params));
+    request.reason = args.reason.clone();
+    let mut runner = Runner::new(open_store(config)?).with_observer(Arc::new(Progress {
+        quiet: ui.quiet || ui.json,
+    }));
+    let outcome = runner.run(&pipeline, &request)?;
+    if let RunOutcome::Ran(report) = &outcome {
+        alert_owners(config, &report.alerts);
+    }
+    if ui.json {
+        ui.print_json(&outcome)?;
+    }
+    Ok(match outcome {
+        RunOutcome::Ran(report) => {
+            if !ui.json {
+                print_report(&report)?;
+            }
+            if report.succeeded() { 0 } else { 1 }
+        }
+        RunOutcome::AlreadySucceeded(run) => {
+            if !ui.json {
+                print_out(&format!(
+                    "{} {} already succeeded (run {}, ended {}); nothing to do",
+                    run.pipeline,
+                    run.logical_date,
+                    run.id,
+                    run.ended_at.map_or("–".into(), |t| t.to_rfc3339())
+                ))?;
+            }
+            0
+        }
+        RunOutcome::Busy { lease, holder } => {
+            if !ui.json {
+                print_out(&format!(
+                    "another runner ({}) is running it (lease {lease}); try again when it is done",
+                    holder.as_deref().unwrap_or("unknown")
+                ))?;
+            }
+            EXIT_BUSY
+        }
+    })
+}
+
+/// Runs `fathom pipeline status`.
+pub fn status(config: &Config, ui: &Ui) -> Result<u8> {
+    let mut store = open_store(config)?;
+    let latest = store.latest_pipeline_runs()?;
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for name in BUILT_IN {
+        let settings = pipelines::settings(config, name);
+        let schedule = settings.schedule(name)?;
+        let last = latest.iter().find(|r| r.pipeline == name);
+        rows.push(serde_json::json!({
+            "pipeline": name,
+            "schedule": schedule.as_ref().map(|s| s.expression().to_string()),
+            "catch_up": settings.catch_up.as_str(),
+            "next": schedule.as_ref().and_then(|s| s.next_after(now)),
+            "last": last,
+        }));
+    }
+    if ui.json {
+        ui.print_json(&rows)?;
+        return Ok(0);
+    }
+    let mut t = table(&[
+        "pipeline",
+        "schedule (UTC)",
+        "next",
+        "last run",
+        "status",
+        "note",
+    ]);
+    for r in &rows {
+        let last = &r["last"];
+        t.add_row(vec![
+            r["pipeline"].as_str().unwrap_or_default().to_string(),
+            r["schedule"].as_str().unwrap_or("on demand").to_string(),
+            r["next"].as_str().unwrap_or("–").to_string(),
+            if last.is_null() {
+                "never".into()
+            } else {
+                format!(
+                    "{} (run {})",
+                    last["logical_date"].as_str().unwrap_or(""),
+                    last["id"]
+                )
+            },
+            last["status"].as_str().unwrap_or("–").to_string(),
+            last["error"]
+                .as_str()
+                .or(last["note"].as_str())
+                .unwrap_or("")
+                .to_string(),
+        ]);
+    }
+    print_out(&t.to_string())?;
+    Ok(0)
+}
+
+/// Runs `fathom pipeline history`.
+pub fn history(config: &Config, ui: &Ui, args: HistoryArgs) -> Result<u8> {
+    if let Some(n) = &args.name
+        && !BUILT_IN.contains(&n.as_str())
+    {
+        bail!(
+            "no pipeline named '{n}'; the pipelines are: {}",
+            BUILT_IN.join(", ")
+        );
+    }
+    let mut store = open_store(config)?;
+    let runs = store.pipeline_runs(&PipelineRunQuery {
+        pipeline: args.name.clone(),
+        status: None,
+        before_id: None,
+        limit: args.limit.clamp(1, 1000),
+    })?;
+    let mut with_tasks = Vec::new();
+    if args.tasks || ui.json {
+        for r in &runs {
+            with_tasks.push(store.pipeline_task_runs(r.id)?);
+        }
+    }
+    if ui.json {
+        let out: Vec<_> = runs
+            .iter()
+            .zip(with_tasks.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(r, t)| serde_json::json!({"run": r, "tasks": t}))
+            .collect();
+        ui.print_json(&out)?;
+        return Ok(0);
+    }
+    let mut t = table(&[
+        "run", "pipeline", "date", "trigger", "status", "started", "note",
+    ]);
+    for r in &runs {
+        t.add_row(vec![
+            r.id.to_string(),
+            r.pipeline.clone(),
+            r.logical_date.clone(),
+            r.trigger.as_str().to_string(),
+            r.status.as_str().to_string(),
+            r.started_at
+                .map_or("–".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            r.error
+                .clone()
+                .or_else(|| r.note.clone())
+                .or_else(|| (!r.reason.is_empty()).then(|| r.reason.clone()))
+                .unwrap_or_default(),
+        ]);
+    }
+    print_out(&t.to_string())?;
+    if args.tasks {
+        for (r, tasks) in runs.iter().zip(&with_tasks) {
+            print_out(&format!(
+                "\nrun {} ({} {}):",
+                r.id, r.pipeline, r.logical_date
+            ))?;
+            for a in tasks {
+                print_out(&format!(
+                    "  {} attempt {}: {}{}",
+                    a.task,
+                    a.attempt,
+                    a.status.as_str(),
+                    a.error
+                        .as_deref()
+                        .map(|e| format!(" — {e}"))
+                        .unwrap_or_default()
+                ))?;
+                for line in a.log.lines() {
+                    print_out(&format!("    | {line}"))?;
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// A scheduler of every built-in pipeline.
+pub fn scheduler(config: &Config, quiet: bool) -> Result<Scheduler> {
+    let runner = Runner::new(open_store(config)?).with_observer(Arc::new(Progress { quiet }));
+    let mut scheduler = Scheduler::new(runner);
+    // Every pipeline is added: one without a schedule still runs when
+    // queued (training, when the monitoring policy asks for it).
+    for name in BUILT_IN {
+        let settings = pipelines::settings(config, name);
+        scheduler.add(pipelines::build(config, name)?, settings.schedule(name)?)?;
+    }
+    Ok(scheduler)
+}
+
+/// Runs the scheduler until `stop` is set; prints what each tick did.
+pub fn run_scheduler(config: &Config, stop: &AtomicBool, quiet: bool) -> Result<()> {
+    let mut s = scheduler(config, quiet)?;
+    if !quiet {
+        for sc in s.schedules() {
+            eprintln!(
+                "scheduler: {} at \"{}\" UTC (catch-up {}), next {}",
+                sc.pipeline(),
+                sc.expression(),
+                sc.catch_up().as_str(),
+                sc.next_after(Utc::now())
+                    .map_or("–".into(), |t| t.to_rfc3339())
+            );
+        }
+    }
+    s.run_forever(&fathom_registry::SystemClock, stop, |tick| {
+        for r in &tick.runs {
+            let what = match &r.result {
+                Ok(RunOutcome::Ran(report)) => {
+                    alert_owners(config, &report.alerts);
+                    report.run.status.as_str().to_string()
+                }
+                Ok(RunOutcome::AlreadySucceeded(_)) => "already succeeded".into(),
+                Ok(RunOutcome::Busy { .. }) => "held by another runner".into(),
+                Err(e) => format!("error: {e}"),
+            };
+            if !quiet {
+                eprintln!(
+                    "scheduler: {} {} ({}): {what}",
+                    r.pipeline,
+                    r.logical_date,
+                    r.trigger.as_str()
+                );
+            }
+        }
+        for (name, e) in &tick.errors {
+            eprintln!("scheduler: {name}: {e}");
+        }
+    });
+    Ok(())
+}
+
+/// Runs `fathom scheduler` until interrupted (Ctrl-C or SIGTERM).
+pub fn scheduler_command(config: &Config, ui: &Ui) -> Result<u8> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("fathom-signals".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    rt.block_on(fathom_serve::shutdown_signal());
+                }
+                stop.store(true, Ordering::SeqCst);
+            })
+            .context("cannot start the signal listener")?;
+    }
+    run_scheduler(config, &stop, ui.quiet)?;
+    if !ui.quiet {
+        eprintln!("scheduler: stopped");
+    }
+    Ok(0)
+}

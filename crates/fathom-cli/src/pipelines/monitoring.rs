@@ -1,0 +1,329 @@
+//! The `monitoring` pipeline: the hourly check of the production model,
+//! the policy's decision acted on, and the canary judged.
+//!
+//! collect → check → decide; canary
+//!
+//! A `retrain` decision queues the `training` pipeline for today with the
+//! decision's reasons (once per day: a second request for the same date
+//! finds the first). A canary that has served its period is promoted when
+//! the guardrails held (the server removes one that departs) and its live
+//! AUC-ROC, where enough labels came back, is not worse than production's;
+//! otherwise it is rolled back. Both moves are audited with the evidence.
+
+use super::training::pipeline_actor;
+use super::{fatal, retryable, work_dir};
+use crate::commands::monitor::check::{CheckArgs, run_check};
+use crate::commands::monitor::{Window, log_dir, now_ms, open_log};
+use crate::config::Config;
+use anyhow::anyhow;
+use fathom_pipeline::{
+    LogicalDate, Pipeline, PipelineError, TaskContext, TaskError, TaskOutput, TaskSpec, enqueue,
+};
+use fathom_predlog::Variant;
+use fathom_registry::{PRODUCTION, PipelineTrigger, Promotion, RegistryError};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The window a scheduled check reads when the run gives none.
+pub const DEFAULT_WINDOW: &str = "1h";
+
+/// The `monitoring` pipeline.
+pub fn pipeline(config: Arc<Config>) -> Result<Pipeline, PipelineError> {
+    let [c1, c2, c3, c4] = [0; 4].map(|_| config.clone());
+    Pipeline::builder("monitoring")
+        .owner("data-science")
+        .task(
+            TaskSpec::new("collect").owner("platform-oncall"),
+            move |ctx| collect(&c1, ctx),
+        )
+        .task(TaskSpec::new("check").after(["collect"]), move |ctx| {
+            check(&c2, ctx)
+        })
+        .task(TaskSpec::new("decide").after(["check"]), move |ctx| {
+            decide(&c3, ctx)
+        })
+        .task(
+            TaskSpec::new("canary").owner("platform-oncall"),
+            move |ctx| canary(&c4, ctx),
+        )
+        .build()
+}
+
+fn window_of(ctx: &TaskContext) -> String {
+    ctx.param("window")
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_WINDOW)
+        .to_string()
+}
+
+fn collect(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let window = Window::parse(&window_of(ctx)).map_err(fatal)?;
+    let model = super::model_name(config);
+    let (reader, dir) = open_log(config).map_err(fatal)?;
+    let now = now_ms();
+    let records =
+        crate::commands::monitor::window_records(&reader, &dir, &window, now, Some(&model))
+            .map_err(retryable)?;
+    ctx.log(format!(
+        "{} answered predictions of {model} in the last {} ({})",
+        records.len(),
+        window.text,
+        dir.display()
+    ));
+    Ok(TaskOutput::new(json!({
+        "window": window.text, "predictions": records.len(), "log": dir,
+    })))
+}
+
+fn check(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let window = window_of(ctx);
+    let model = super::model_name(config);
+    let output = work_dir(config, "monitoring", &ctx.logical_date.to_string());
+    let done = run_check(
+        config,
+        &CheckArgs {
+            model: Some(format!("{model}@{PRODUCTION}")),
+            window,
+            reference: None,
+            output: Some(output),
+        },
+    )
+    .map_err(retryable)?;
+    ctx.log(&done.summary);
+    for d in done.deliveries.iter().filter(|d| !d.delivered) {
+        ctx.log(format!(
+            "alert {} ({}) did not reach {}: {}",
+            d.alert, d.kind, d.route, d.detail
+        ));
+    }
+    let decision = &done.report.decision;
+    Ok(TaskOutput::new(json!({
+        "run": done.run,
+        "summary": done.summary,
+        "action": decision.action.name(),
+        "reasons": decision.reasons,
+        "report": done.files.html,
+        "decision": done.files.decision,
+        "notifications": done.report.notifications.len(),
+    })))
+}
+
+/// Acts on the decision: `retrain` queues today's training run.
+fn decide(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let c = ctx
+        .upstream("check")
+        .cloned()
+        .ok_or_else(|| TaskError::fatal("the check task left no output"))?;
+    let action = c["action"].as_str().unwrap_or("none").to_string();
+    if action != "retrain" {
+        ctx.log(format!("decision {action}: nothing to start"));
+        return Ok(TaskOutput::new(
+            json!({"action": action, "triggered": false}),
+        ));
+    }
+    let reasons: Vec<String> = c["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let reason = format!(
+        "monitoring check (run {}, {}): {}",
+        c["run"],
+        c["decision"].as_str().unwrap_or(""),
+        reasons.join(" ")
+    );
+    let today = LogicalDate::day_of(chrono::Utc::now());
+    let mut opened = crate::store::open(config).map_err(retryable)?;
+    let (run, queued) = enqueue(
+        &mut opened.store,
+        "training",
+        &today,
+        PipelineTrigger::Policy,
+        &reason,
+        json!({"decision_run": c["run"], "report": c["report"]}),
+    )
+    .map_err(|e| retryable(e.into()))?;
+    ctx.log(if queued {
+        format!("queued training for {today} (run {}): {reason}", run.id)
+    } else {
+        format!(
+            "training for {today} already exists (run {}, {}); not queued again",
+            run.id,
+            run.status.as_str()
+        )
+    });
+    Ok(TaskOutput::new(json!({
+        "action": action, "triggered": queued, "training_run": run.id, "date": today.to_string(),
+    })))
+}
+
+/// AUC-ROC of the labelled answers of one variant, when there are enough.
+fn live_auc(y: &[f64], scores: &[f64], min_labels: u64) -> Option<f64> {
+    let positives = y.iter().filter(|&&v| v == 1.0).count();
+    let negatives = y.len() - positives;
+    if (y.len() as u64) < min_labels || positives < 5 || negatives < 5 {
+        return None;
+    }
+    fathom_learn::metrics::roc_auc(y, scores, None).ok()
+}
+
+/// Judges the canary once it has served its period.
+fn canary(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let model = super::model_name(config);
+    let alias = config.serve.canary_alias.clone();
+    let mut opened = crate::store::open(config).map_err(retryable)?;
+    let version = match opened.store.version_by_alias(&model, &alias) {
+        Ok(v) => v,
+        Err(RegistryError::NotFound { .. }) => {
+            ctx.log(format!("no {alias} alias on {model}: nothing to judge"));
+            return Ok(TaskOutput::new(json!({"canary": Value::Null})));
+        }
+        Err(e) => return Err(retryable(e.into())),
+    };
+    let since = opened
+        .store
+        .alias_history(&model, Some(&alias))
+        .map_err(|e| retryable(e.into()))?
+        .into_iter()
+        .filter(|e| e.to == Some(version.version))
+        .map(|e| e.at)
+        .max()
+        .unwrap_or(version.created_at);
+    let now = chrono::Utc::now();
+    let served_ms = (now - since).num_milliseconds();
+    let period = config.rollout.canary_period;
+    if served_ms < period.ms() {
+        ctx.log(format!(
+            "{model}@{} has been {alias} for {}s of {period}; judged later",
+            version.version,
+            served_ms / 1000
+        ));
+        return Ok(TaskOutput::new(json!({
+            "canary": version.version, "decision": "waiting", "served_ms": served_ms,
+        })));
+    }
+
+    // Live metrics of each variant since the canary started.
+    let dir = log_dir(config);
+    let (mut y_c, mut s_c, mut y_p, mut s_p) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    if let Ok((reader, _)) = open_log(config) {
+        let from = since.timestamp_millis();
+        let to = now.timestamp_millis() + 1;
+        let records = reader
+            .predictions(from, to)
+            .map_err(|e| retryable(anyhow!(e)))?;
+        let labels: HashMap<String, f64> = reader
+            .feedback(from, i64::MAX)
+            .map_err(|e| retryable(anyhow!(e)))?
+            .into_iter()
+            .map(|f| (f.request_id, f.label))
+            .collect();
+        for r in records.iter().filter(|r| r.model == model) {
+            let Some(&y) = labels.get(&r.request_id) else {
+                continue;
+            };
+            match r.variant {
+                Variant::Canary if r.version == version.version => {
+                    y_c.push(y);
+                    s_c.push(r.score);
+                }
+                Variant::Production => {
+                    y_p.push(y);
+                    s_p.push(r.score);
+                }
+                _ => {}
+            }
+        }
+    }
+    let min = config.rollout.min_labels;
+    let (auc_c, auc_p) = (live_auc(&y_c, &s_c, min), live_auc(&y_p, &s_p, min));
+    let evidence = match (auc_c, auc_p) {
+        (Some(c), Some(p)) => format!(
+            "live AUC-ROC {c:.4} on {} labelled canary answers against production's {p:.4} on {} (tolerance {}); guardrails held for {}",
+            y_c.len(),
+            y_p.len(),
+            config.rollout.tolerance,
+            period
+        ),
+        _ => format!(
+            "guardrails held for {period}; too few labels to compare live metrics ({} canary, {} production labelled; {} needed) — log {}",
+            y_c.len(),
+            y_p.len(),
+            min,
+            dir.display()
+        ),
+    };
+    let worse = matches!((auc_c, auc_p), (Some(c), Some(p)) if c < p - config.rollout.tolerance);
+    let who = pipeline_actor();
+    let decision = if worse {
+        opened
+            .store
+            .remove_alias(
+                &model,
+                &alias,
+                &who,
+                &format!("canary rolled back: {evidence}"),
+            )
+            .map_err(|e| retryable(e.into()))?;
+        "rolled_back"
+    } else if config.rollout.auto_promote {
+        // The training pipeline's gate compared it with production on the
+        // same held-out rows; the canary period added live evidence.
+        let policy = fathom_registry::PromotionPolicy {
+            require_same_holdout: false,
+            ..config.registry.promotion.clone()
+        };
+        let reason = format!("canary promoted: {evidence}");
+        match opened.store.promote(
+            &Promotion {
+                model: model.clone(),
+                version: version.version,
+                alias: PRODUCTION.into(),
+                force: false,
+            },
+            &policy,
+            &who,
+            &reason,
+        ) {
+            Ok(_) => {
+                opened
+                    .store
+                    .remove_alias(&model, &alias, &who, "promoted to production")
+                    .map_err(|e| retryable(e.into()))?;
+                "promoted"
+            }
+            Err(RegistryError::PromotionRefused { failures, .. }) => {
+                let why: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+                opened
+                    .store
+                    .remove_alias(
+                        &model,
+                        &alias,
+                        &who,
+                        &format!(
+                            "canary rolled back: the promotion gate refused it ({})",
+                            why.join("; ")
+                        ),
+                    )
+                    .map_err(|e| retryable(e.into()))?;
+                "rolled_back"
+            }
+            Err(e) => return Err(retryable(e.into())),
+        }
+    } else {
+        "held"
+    };
+    crate::commands::events::after_change(config, &mut opened.store);
+    ctx.log(format!(
+        "{model}@{}: {decision} ({evidence})",
+        version.version
+    ));
+    Ok(TaskOutput::new(json!({
+        "canary": version.version, "decision": decision, "evidence": evidence,
+        "auc_canary": auc_c, "auc_production": auc_p,
+    })))
+}

@@ -1,0 +1,424 @@
+//! The `training` pipeline: a new candidate from the newest validated data,
+//! compared with production on the very same held-out rows, registered,
+//! and deployed as the canary only when it passes the gate.
+//!
+//! snapshot → train → evaluate → register → gate → deploy
+//!
+//! The gate stops the run on purpose (not a failure) with its reason when
+//! the candidate is worse than production; nothing is deployed then.
+
+use super::{fatal, quiet, retryable, work_dir};
+use crate::config::Config;
+use crate::tracking::{TrainingInput, record_training, register_model_file};
+use anyhow::anyhow;
+use fathom_core::Frame;
+use fathom_data::ingest::{ReadOptions, read_frame};
+use fathom_data::snapshot::SnapshotStore;
+use fathom_model::artifact::ModelArtifact;
+use fathom_model::predictor::Predictor;
+use fathom_pipeline::{Pipeline, PipelineError, TaskContext, TaskError, TaskOutput, TaskSpec};
+use fathom_registry::{MetricGoal, Promotion, RegistryError, RunQuery};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The `training` pipeline.
+pub fn pipeline(config: Arc<Config>) -> Result<Pipeline, PipelineError> {
+    let c = [0; 6].map(|_| config.clone());
+    let [c1, c2, c3, c4, c5, c6] = c;
+    Pipeline::builder("training")
+        .owner("data-science")
+        .task(TaskSpec::new("snapshot"), move |ctx| snapshot(&c1, ctx))
+        .task(
+            TaskSpec::new("train").after(["snapshot"]).retries(1),
+            move |ctx| train(&c2, ctx),
+        )
+        .task(TaskSpec::new("evaluate").after(["train"]), move |ctx| {
+            evaluate(&c3, ctx)
+        })
+        .task(TaskSpec::new("register").after(["evaluate"]), move |ctx| {
+            register(&c4, ctx)
+        })
+        .task(TaskSpec::new("gate").after(["register"]), move |ctx| {
+            gate(&c5, ctx)
+        })
+        .task(TaskSpec::new("deploy").after(["gate"]), move |ctx| {
+            deploy(&c6, ctx)
+        })
+        .build()
+}
+
+fn out<'a>(ctx: &'a TaskContext, task: &str) -> Result<&'a Value, TaskError> {
+    ctx.upstream(task)
+        .ok_or_else(|| TaskError::fatal(format!("the {task} task left no output")))
+}
+
+/// The newest validated data: the `snapshot` parameter when the run was
+/// given one, else the snapshot the data pipeline recorded last.
+fn snapshot(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let id = match ctx.param("snapshot").and_then(Value::as_str) {
+        Some(id) => id.to_string(),
+        None => {
+            let mut opened = crate::store::open(config).map_err(retryable)?;
+            let page = match opened.store.list_runs(&RunQuery {
+                experiment: Some(super::data::EXPERIMENT.into()),
+                filter: "status = 'finished' and tags.validated = 'true'".into(),
+                order_by: None,
+                limit: 1,
+                offset: 0,
+            }) {
+                Ok(p) => p,
+                Err(RegistryError::NotFound { .. }) => {
+                    return Err(TaskError::fatal(
+                        "no validated data yet: run the data pipeline first (`fathom pipeline run data`)",
+                    ));
+                }
+                Err(e) => return Err(retryable(e.into())),
+            };
+            page.runs
+                .first()
+                .and_then(|r| r.tags.get("snapshot").cloned())
+                .ok_or_else(|| {
+                    TaskError::fatal(
+                        "no validated data yet: run the data pipeline first (`fathom pipeline run data`)",
+                    )
+                })?
+        }
+    };
+    let path = SnapshotStore::new(&config.store.path).data_path(&id);
+    if !path.is_file() {
+        return Err(TaskError::fatal(format!(
+            "snapshot {id} is not in the store ({}); restore it or run the data pipeline again",
+            path.display()
+        )));
+    }
+    ctx.log(format!("training data: snapshot {id}"));
+    Ok(TaskOutput::new(json!({"snapshot": id, "path": path})))
+}
+
+/// The contract: the data pipeline's, else the one inferred from the data.
+fn contract(config: &Config, data: &Path) -> anyhow::Result<fathom_core::Schema> {
+    super::data::contract(config)
+        .or_else(|_| crate::commands::data::infer_schema_of(data, Default::default(), &quiet()))
+}
+
+fn read(data: &Path, schema: &fathom_core::Schema) -> anyhow::Result<Frame> {
+    Ok(read_frame(
+        data,
+        &ReadOptions {
+            schema: Some(schema.clone()),
+            ..Default::default()
+        },
+    )?)
+}
+
+fn train(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let s = out(ctx, "snapshot")?;
+    let data = PathBuf::from(s["path"].as_str().unwrap_or_default());
+    let snapshot = s["snapshot"].as_str().unwrap_or_default().to_string();
+    let schema = contract(config, &data).map_err(fatal)?;
+    let dir = work_dir(config, "training", &ctx.logical_date.to_string());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| retryable(anyhow!("cannot create {}: {e}", dir.display())))?;
+    let model_file = dir.join("model.fathom");
+    let trained = crate::commands::train::train_file(
+        &data,
+        &schema,
+        &model_file,
+        &config.train,
+        Some(snapshot.clone()),
+        &quiet(),
+    )
+    .map_err(fatal)?;
+    // The held-out rows, for comparing with production on the same rows.
+    let holdout = dir.join("holdout.json");
+    fathom_data::export::write_atomic(
+        &holdout,
+        serde_json::to_vec(&trained.result.test_rows)
+            .map_err(|e| fatal(e.into()))?
+            .as_slice(),
+    )
+    .map_err(|e| retryable(e.into()))?;
+    let model = super::model_name(config);
+    let mut opened = crate::store::open(config).map_err(retryable)?;
+    let recorded = record_training(
+        &mut opened,
+        &TrainingInput {
+            model: &model,
+            data: &data,
+            snapshot: Some(&snapshot),
+            config: &config.train,
+            register: false,
+        },
+        &trained,
+        &model_file,
+    )
+    .map_err(retryable)?;
+    ctx.log(format!(
+        "best {} of {} candidates; {}",
+        trained.result.best,
+        trained.result.candidates.len(),
+        recorded.runs_text()
+    ));
+    Ok(TaskOutput::new(json!({
+        "model": model_file, "holdout": holdout, "report": trained.report,
+        "best": trained.result.best, "run": recorded.best_run(),
+        "metrics": trained.result.artifact.metrics,
+    })))
+}
+
+/// `metric` of `scores` against `y`, for the metrics the gate can use.
+fn metric(name: &str, y: &[f64], scores: &[f64]) -> Option<f64> {
+    use fathom_learn::metrics::{average_precision, brier_score, log_loss, roc_auc};
+    match name {
+        "auc_pr" => average_precision(y, scores, None).ok(),
+        "auc_roc" => roc_auc(y, scores, None).ok(),
+        "logloss" => log_loss(y, scores, None).ok(),
+        "brier" => brier_score(y, scores, None).ok(),
+        _ => None,
+    }
+}
+
+/// The gate's metric for the candidate and for production, both on the
+/// candidate's held-out rows.
+fn evaluate(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let t = out(ctx, "train")?;
+    let s = out(ctx, "snapshot")?;
+    let data = PathBuf::from(s["path"].as_str().unwrap_or_default());
+    let model_file = PathBuf::from(t["model"].as_str().unwrap_or_default());
+    let rows: Vec<usize> = serde_json::from_slice(
+        &std::fs::read(t["holdout"].as_str().unwrap_or_default())
+            .map_err(|e| fatal(anyhow!("the held-out rows are gone: {e}")))?,
+    )
+    .map_err(|e| fatal(e.into()))?;
+    let candidate = ModelArtifact::load(&model_file).map_err(|e| fatal(e.into()))?;
+    let schema = candidate.schema.clone();
+    let frame = read(&data, &schema).map_err(fatal)?;
+    let label = schema
+        .label()
+        .map(|c| c.name.clone())
+        .ok_or_else(|| TaskError::fatal("the contract has no label"))?;
+    let column = frame
+        .column(&label)
+        .ok_or_else(|| TaskError::fatal(format!("the data has no label column {label}")))?;
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|&r| column.f64_at(r).unwrap_or(f64::NAN))
+        .collect();
+    let name = config.registry.promotion.metric.clone();
+    let on_rows = |artifact: &ModelArtifact| -> Result<Option<f64>, TaskError> {
+        let scores = Predictor::new(artifact.clone())
+            .and_then(|p| p.score_frame(&frame))
+            .map_err(|e| fatal(e.into()))?;
+        let picked: Vec<f64> = rows.iter().map(|&r| scores[r]).collect();
+        Ok(metric(&name, &y, &picked))
+    };
+    let cand = on_rows(&candidate)?;
+    let model = super::model_name(config);
+    let mut opened = crate::store::open(config).map_err(retryable)?;
+    let production = match opened
+        .store
+        .version_by_alias(&model, fathom_registry::PRODUCTION)
+    {
+        Ok(v) => Some(v),
+        Err(RegistryError::NotFound { .. }) => None,
+        Err(e) => return Err(retryable(e.into())),
+    };
+    let (prod_value, prod_version, prod_schema) = match &production {
+        None => (None, None, None),
+        Some(v) => {
+            let bytes = opened
+                .store
+                .load_artifact(&v.model, v.version)
+                .map_err(|e| retryable(e.into()))?;
+            let artifact =
+                ModelArtifact::from_bytes(&bytes, &v.artifact_uri).map_err(|e| fatal(e.into()))?;
+            // A production model with another contract cannot score these rows.
+            let value = if artifact.lineage.schema_hash == candidate.lineage.schema_hash {
+                on_rows(&artifact)?
+            } else {
+                None
+            };
+            (value, Some(v.version), Some(v.schema_hash.clone()))
+        }
+    };
+    ctx.log(format!(
+        "{name} on {} held-out rows: candidate {}, production{} {}",
+        rows.len(),
+        cand.map_or("–".into(), |v| format!("{v:.4}")),
+        prod_version.map_or(String::new(), |v| format!(" (version {v})")),
+        prod_value.map_or("–".into(), |v| format!("{v:.4}"))
+    ));
+    Ok(TaskOutput::new(json!({
+        "metric": name, "rows": rows.len(), "candidate": cand,
+        "production": prod_value, "production_version": prod_version,
+        "same_schema": prod_schema.as_deref().is_none_or(|h| h == candidate.lineage.schema_hash),
+    })))
+}
+
+fn register(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let t = out(ctx, "train")?;
+    let s = out(ctx, "snapshot")?;
+    let model_file = PathBuf::from(t["model"].as_str().unwrap_or_default());
+    let artifact = ModelArtifact::load(&model_file).map_err(|e| fatal(e.into()))?;
+    let model = super::model_name(config);
+    let mut opened = crate::store::open(config).map_err(retryable)?;
+    let reason = format!(
+        "training pipeline {} ({}{})",
+        ctx.logical_date,
+        ctx.trigger.as_str(),
+        if ctx.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", ctx.reason)
+        }
+    );
+    let version = register_model_file(
+        &mut opened,
+        &model,
+        t["run"].as_i64(),
+        &model_file,
+        &artifact,
+        s["snapshot"].as_str().map(str::to_string),
+        format!(
+            "{} retrained by the training pipeline on snapshot {}",
+            t["best"].as_str().unwrap_or("model"),
+            s["snapshot"].as_str().unwrap_or("?")
+        ),
+        &reason,
+    )
+    .map_err(retryable)?;
+    crate::commands::events::after_change(config, &mut opened.store);
+    ctx.log(format!("registered {}@{}", version.model, version.version));
+    Ok(TaskOutput::new(
+        json!({"model": version.model, "version": version.version}),
+    ))
+}
+
+/// Passes when the candidate is not worse than production (by the
+/// promotion policy's metric and tolerance, on the same held-out rows)
+/// and keeps its contract; otherwise stops the run with the reason.
+fn gate(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let e = out(ctx, "evaluate")?;
+    let policy = &config.registry.promotion;
+    let metric = e["metric"].as_str().unwrap_or_default();
+    let rows = e["rows"].as_u64().unwrap_or(0);
+    let Some(cand) = e["candidate"].as_f64() else {
+        return Ok(TaskOutput::stop(
+            json!({"passed": false}),
+            format!(
+                "the candidate's {metric} could not be measured on the held-out rows; not deployed"
+            ),
+        ));
+    };
+    let mut failures = Vec::new();
+    if let Some(limit) = policy.threshold {
+        let ok = match MetricGoal::of(metric) {
+            MetricGoal::Maximize => cand >= limit,
+            MetricGoal::Minimize => cand <= limit,
+        };
+        if !ok {
+            failures.push(format!(
+                "{metric} {cand:.4} does not meet the threshold {limit}"
+            ));
+        }
+    }
+    if policy.require_same_schema && e["same_schema"] == false {
+        failures.push(format!(
+            "its contract differs from production's (version {})",
+            e["production_version"]
+        ));
+    }
+    if let Some(prod) = e["production"].as_f64() {
+        let required = match MetricGoal::of(metric) {
+            MetricGoal::Maximize => prod - policy.tolerance,
+            MetricGoal::Minimize => prod + policy.tolerance,
+        };
+        let ok = match MetricGoal::of(metric) {
+            MetricGoal::Maximize => cand >= required,
+            MetricGoal::Minimize => cand <= required,
+        };
+        if !ok {
+            failures.push(format!(
+                "{metric} {cand:.4} is worse than production's {prod:.4} on the same {rows} held-out rows (tolerance {})",
+                policy.tolerance
+            ));
+        }
+    }
+    let evidence = match e["production"].as_f64() {
+        Some(prod) => format!(
+            "{metric} {cand:.4} against production's {prod:.4} on the same {rows} held-out rows"
+        ),
+        None => {
+            format!("{metric} {cand:.4} on {rows} held-out rows; no production to compare with")
+        }
+    };
+    if failures.is_empty() {
+        ctx.log(format!("gate passed: {evidence}"));
+        Ok(TaskOutput::new(
+            json!({"passed": true, "evidence": evidence}),
+        ))
+    } else {
+        let reason = format!("the gate refused the candidate: {}", failures.join("; "));
+        ctx.log(&reason);
+        Ok(TaskOutput::stop(
+            json!({"passed": false, "evidence": evidence, "failures": failures}),
+            reason,
+        ))
+    }
+}
+
+/// Moves the canary alias to the new version (or production, when there
+/// is none yet), with the gate's evidence as the audited reason.
+fn deploy(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let r = out(ctx, "register")?;
+    let g = out(ctx, "gate")?;
+    let model = r["model"].as_str().unwrap_or_default().to_string();
+    let version = r["version"].as_i64().unwrap_or_default();
+    let mut opened = crate::store::open(config).map_err(retryable)?;
+    let has_production = match opened
+        .store
+        .version_by_alias(&model, fathom_registry::PRODUCTION)
+    {
+        Ok(_) => true,
+        Err(RegistryError::NotFound { .. }) => false,
+        Err(e) => return Err(retryable(e.into())),
+    };
+    let alias = if has_production {
+        config.serve.canary_alias.clone()
+    } else {
+        fathom_registry::PRODUCTION.to_string()
+    };
+    let reason = format!(
+        "training pipeline {}: {}",
+        ctx.logical_date,
+        g["evidence"].as_str().unwrap_or("gate passed")
+    );
+    let moved = opened
+        .store
+        .promote(
+            &Promotion {
+                model: model.clone(),
+                version,
+                alias: alias.clone(),
+                force: false,
+            },
+            &config.registry.promotion,
+            &pipeline_actor(),
+            &reason,
+        )
+        .map_err(|e| match e {
+            RegistryError::PromotionRefused { .. } => fatal(e.into()),
+            other => retryable(other.into()),
+        })?;
+    crate::commands::events::after_change(config, &mut opened.store);
+    ctx.log(format!("{model}@{version} is now {alias} ({reason})"));
+    Ok(TaskOutput::new(json!({
+        "model": model, "version": version, "alias": alias, "changed": moved.changed,
+    })))
+}
+
+/// Who the pipelines act as in the audit log.
+pub fn pipeline_actor() -> fathom_registry::Actor {
+    fathom_registry::Actor::new("fathom-pipeline", fathom_registry::host_name())
+}

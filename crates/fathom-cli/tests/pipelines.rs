@@ -1,0 +1,268 @@
+//! The built-in pipelines end to end through the binary: data batches
+//! validated and snapshotted (idempotent by date, a bad batch stopped and
+//! its owner alerted, a fixed one resumed), training gated and deployed as
+//! the canary, monitoring that decides to retrain and queues training, the
+//! canary promoted after its period, and `fathom scheduler` running what
+//! was queued.
+
+mod common;
+
+use common::{fathom, ok, serve_scenario, text};
+use serde_json::Value;
+use std::path::Path;
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let o = ok(dir, args);
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
+}
+
+fn run_json(dir: &Path, args: &[&str]) -> (i32, Value) {
+    let o = fathom(dir, args);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    (o.status.code().unwrap_or(-1), v)
+}
+
+fn task<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"] == name)
+        .unwrap_or_else(|| panic!("no task {name} in {report}"))
+}
+
+const CONFIG: &str = r#"
+[data]
+source = "landing/tx-{date}.csv"
+schema = "fathom-quickstart/schema.toml"
+
+[registry.promotion]
+tolerance = 1.0
+
+[monitor.performance]
+windows = [{ last = 100000 }]
+
+[rollout]
+canary_period = "0s"
+"#;
+
+#[test]
+fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["-q", "quickstart", "--rows", "20000", "--requests", "0"],
+    );
+    std::fs::write(d.join("fathom.toml"), CONFIG).unwrap();
+    std::fs::create_dir_all(d.join("landing")).unwrap();
+    ok(
+        d,
+        &[
+            "-q",
+            "data",
+            "generate",
+            "--rows",
+            "20000",
+            "--seed",
+            "5",
+            "--start",
+            "2024-04-01",
+            "--days",
+            "30",
+            "-o",
+            "landing/tx-2026-03-02.csv",
+        ],
+    );
+
+    // data: every task, then the same date again is a no-op.
+    let (code, v) = run_json(
+        d,
+        &["--json", "pipeline", "run", "data", "--date", "2026-03-02"],
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["outcome"], "ran");
+    for t in [
+        "ingest",
+        "validate",
+        "snapshot",
+        "reference",
+        "quality_report",
+    ] {
+        assert_eq!(task(&v, t)["status"], "succeeded", "{t}: {v}");
+    }
+    let snapshot = task(&v, "snapshot")["output"]["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        d.join(
+            task(&v, "quality_report")["output"]["report"]
+                .as_str()
+                .unwrap()
+        )
+        .is_file()
+    );
+    let (code, again) = run_json(
+        d,
+        &["--json", "pipeline", "run", "data", "--date", "2026-03-02"],
+    );
+    assert_eq!(
+        (code, again["outcome"].as_str()),
+        (0, Some("already_succeeded")),
+        "{again}"
+    );
+
+    // A batch that breaks the contract stops at validate, for good, and
+    // its owner is told (on-call log).
+    let good = std::fs::read_to_string(d.join("landing/tx-2026-03-02.csv")).unwrap();
+    let broken: String = good
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                l.to_string()
+            } else {
+                // The amount column (fourth) becomes text.
+                let mut cells: Vec<&str> = l.split(',').collect();
+                cells[3] = "lots";
+                cells.join(",")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(d.join("landing/tx-2026-03-03.csv"), &broken).unwrap();
+    let (code, bad) = run_json(
+        d,
+        &["--json", "pipeline", "run", "data", "--date", "2026-03-03"],
+    );
+    assert_eq!(code, 1, "{bad}");
+    assert_eq!(task(&bad, "validate")["status"], "failed");
+    assert_eq!(
+        task(&bad, "validate")["attempts"],
+        1,
+        "a broken batch is not retried"
+    );
+    assert_eq!(task(&bad, "snapshot")["status"], "upstream_failed");
+    assert_eq!(bad["alerts"][0]["owner"], "data-platform");
+    let alerts = std::fs::read_to_string(d.join(".fathom/alerts.jsonl")).unwrap();
+    assert!(
+        alerts.contains("data-platform") && alerts.contains("validate"),
+        "{alerts}"
+    );
+    // Fixed: the run resumes; ingest's output is reused.
+    std::fs::write(d.join("landing/tx-2026-03-03.csv"), &good).unwrap();
+    let (code, fixed) = run_json(
+        d,
+        &["--json", "pipeline", "run", "data", "--date", "2026-03-03"],
+    );
+    assert_eq!(code, 0, "{fixed}");
+    assert_eq!(fixed["resumed"], true);
+    assert_eq!(task(&fixed, "ingest")["reused"], true);
+    assert_eq!(task(&fixed, "validate")["status"], "succeeded");
+
+    // training: the newest validated data, compared with production on the
+    // same held-out rows, deployed as the canary.
+    let (code, tr) = run_json(
+        d,
+        &[
+            "--json",
+            "pipeline",
+            "run",
+            "training",
+            "--date",
+            "2026-03-03",
+        ],
+    );
+    assert_eq!(code, 0, "{tr}");
+    assert_eq!(
+        task(&tr, "snapshot")["output"]["snapshot"],
+        snapshot.as_str()
+    );
+    let ev = &task(&tr, "evaluate")["output"];
+    assert_eq!(ev["metric"], "auc_pr");
+    assert_eq!(ev["production_version"], 1);
+    assert!(
+        ev["candidate"].is_f64() && ev["production"].is_f64(),
+        "{ev}"
+    );
+    assert_eq!(task(&tr, "deploy")["output"]["alias"], "canary");
+    let models = json(d, &["--json", "models", "show", "fraud"]);
+    let aliases = models.to_string();
+    assert!(aliases.contains("\"canary\""), "{aliases}");
+
+    // Traffic after a concept switch, labelled: monitoring decides to
+    // retrain and queues training; the canary (period 0s, guardrails held,
+    // too few canary labels to compare) is promoted.
+    serve_scenario(d, "concept", "7", 16000);
+    let (code, mon) = run_json(d, &["--json", "pipeline", "run", "monitoring"]);
+    assert_eq!(code, 0, "{mon}");
+    assert_eq!(task(&mon, "check")["output"]["action"], "retrain", "{mon}");
+    let decide = &task(&mon, "decide")["output"];
+    assert_eq!(decide["triggered"], true, "{decide}");
+    let canary = &task(&mon, "canary")["output"];
+    assert_eq!(canary["decision"], "promoted", "{canary}");
+    let prod = json(d, &["--json", "models", "show", "fraud"]).to_string();
+    let audit = text(&ok(d, &["audit", "--model", "fraud"]));
+    assert!(audit.contains("canary promoted"), "{audit}");
+    assert!(prod.contains("production"), "{prod}");
+
+    let history = json(d, &["--json", "pipeline", "history", "training"]);
+    let queued = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run"]["trigger"] == "policy")
+        .unwrap_or_else(|| panic!("no policy-triggered training in {history}"));
+    assert_eq!(queued["run"]["status"], "queued");
+    assert!(
+        queued["run"]["reason"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("concept drift"),
+        "{queued}"
+    );
+
+    // The scheduler picks the queued training up at its first tick.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args(["scheduler"])
+        .current_dir(d)
+        .env_remove("FATHOM_STORE")
+        .env_remove("FATHOM_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let done = loop {
+        let h = json(d, &["--json", "pipeline", "history", "training"]);
+        let r = h
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["run"]["trigger"] == "policy")
+            .cloned()
+            .unwrap();
+        if r["run"]["status"] != "queued" && r["run"]["status"] != "running" {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduler did not run it: {r}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    // SIGTERM: the scheduler stops cleanly.
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(done["run"]["status"], "succeeded", "{done}");
+}
