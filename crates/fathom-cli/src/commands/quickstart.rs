@@ -348,6 +348,9 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         "Serving: `fathom serve` answers POST /v1/predict on 127.0.0.1:8080 with {m}@production (docs at /docs); `fathom predict --model {m}@production --input FILE --output scores.csv` scores a file with the same version.",
         m = version.model
     );
+    println!(
+        "Monitoring and the loop: `fathom monitor` checks the last hour of traffic; `fathom serve --with-scheduler` also runs the data, training and monitoring pipelines on their schedules (`fathom pipeline status`), retraining when the monitoring policy says so."
+    );
     Ok(status)
 }
 
