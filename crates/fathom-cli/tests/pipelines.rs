@@ -191,21 +191,60 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
     let aliases = models.to_string();
     assert!(aliases.contains("\"canary\""), "{aliases}");
 
-    // Traffic after a concept switch, labelled: monitoring decides to
-    // retrain and queues training; the canary (period 0s, guardrails held,
-    // too few canary labels to compare) is promoted.
+    // Traffic after a concept switch, labelled. The first monitoring run
+    // promotes the canary (period 0s, guardrails held, too few canary
+    // labels to compare) and so does not retrain yet; the next hour's run
+    // judges the new production, decides to retrain and queues training.
     serve_scenario(d, "concept", "7", 16000);
-    let (code, mon) = run_json(d, &["--json", "pipeline", "run", "monitoring"]);
+    let (code, mon) = run_json(
+        d,
+        &[
+            "--json",
+            "pipeline",
+            "run",
+            "monitoring",
+            "--date",
+            "2026-03-03T10:00:00Z",
+        ],
+    );
     assert_eq!(code, 0, "{mon}");
     assert_eq!(task(&mon, "check")["output"]["action"], "retrain", "{mon}");
-    let decide = &task(&mon, "decide")["output"];
-    assert_eq!(decide["triggered"], true, "{decide}");
     let canary = &task(&mon, "canary")["output"];
     assert_eq!(canary["decision"], "promoted", "{canary}");
-    let prod = json(d, &["--json", "models", "show", "fraud"]).to_string();
+    let decide = &task(&mon, "decide")["output"];
+    assert_eq!(decide["triggered"], false, "{decide}");
+    assert!(
+        decide["note"]
+            .as_str()
+            .unwrap()
+            .contains("promoted in this run"),
+        "{decide}"
+    );
     let audit = text(&ok(d, &["audit", "--model", "fraud"]));
-    assert!(audit.contains("canary promoted"), "{audit}");
-    assert!(prod.contains("production"), "{prod}");
+    assert!(
+        audit.contains("canary promoted by the monitoring pipeline"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("at deployment"),
+        "the gate's evidence: {audit}"
+    );
+    let (code, mon) = run_json(
+        d,
+        &[
+            "--json",
+            "pipeline",
+            "run",
+            "monitoring",
+            "--date",
+            "2026-03-03T11:00:00Z",
+        ],
+    );
+    assert_eq!(code, 0, "{mon}");
+    assert_eq!(task(&mon, "canary")["output"]["canary"], Value::Null);
+    let decide = &task(&mon, "decide")["output"];
+    assert_eq!(decide["triggered"], true, "{decide}");
+    assert_eq!(decide["date"], "2026-03-03T11:00:00Z");
 
     let history = json(d, &["--json", "pipeline", "history", "training"]);
     let queued = history

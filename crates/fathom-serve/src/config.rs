@@ -106,6 +106,10 @@ pub struct Guardrails {
     pub max_error_rate_increase: f64,
     /// Largest allowed canary p95 latency ÷ production's.
     pub max_latency_ratio: f64,
+    /// A canary p95 latency up to this many microseconds is always
+    /// accepted (a fast model a few times slower than a faster one is
+    /// still fast).
+    pub min_latency_us: u64,
     /// Largest allowed population stability index between the two score
     /// distributions (in ten buckets, finer near zero).
     pub max_score_psi: f64,
@@ -118,6 +122,7 @@ impl Default for Guardrails {
             min_requests: 500,
             max_error_rate_increase: 0.01,
             max_latency_ratio: 3.0,
+            min_latency_us: 2_000,
             max_score_psi: 0.25,
         }
     }

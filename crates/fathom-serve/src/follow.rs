@@ -501,10 +501,10 @@ pub fn judge(
         production.latency_quantile_us(0.95),
         canary.latency_quantile_us(0.95),
     );
-    if pl > 0 && cl as f64 > pl as f64 * rules.max_latency_ratio {
+    if pl > 0 && cl as f64 > pl as f64 * rules.max_latency_ratio && cl > rules.min_latency_us {
         return Some(format!(
-            "p95 latency ≤{cl} µs against production's ≤{pl} µs (allowed ratio {})",
-            rules.max_latency_ratio
+            "p95 latency ≤{cl} µs against production's ≤{pl} µs (allowed ratio {}, and up to {} µs in any case)",
+            rules.max_latency_ratio, rules.min_latency_us
         ));
     }
     let p = psi(&production.scores, &canary.scores);
@@ -560,8 +560,15 @@ mod tests {
         can.scores[9] = 1000;
         assert!(judge(&rules, &prod, &can).unwrap().contains("PSI"));
         can.scores = prod.scores;
+        // Twenty times slower but still under the floor: accepted.
         can.latency = [0; crate::rollout::LATENCY_BOUNDS_US.len()];
-        can.latency[6] = 1000;
+        can.latency[4] = 1000;
+        assert!(crate::rollout::LATENCY_BOUNDS_US[4] <= rules.min_latency_us);
+        assert_eq!(judge(&rules, &prod, &can), None);
+        // Slower than the ratio and the floor: removed.
+        can.latency = [0; crate::rollout::LATENCY_BOUNDS_US.len()];
+        can.latency[8] = 1000;
+        assert!(crate::rollout::LATENCY_BOUNDS_US[8] > rules.min_latency_us);
         assert!(judge(&rules, &prod, &can).unwrap().contains("p95"));
     }
 }

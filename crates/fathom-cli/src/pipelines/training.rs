@@ -19,6 +19,7 @@ use fathom_model::predictor::Predictor;
 use fathom_pipeline::{Pipeline, PipelineError, TaskContext, TaskError, TaskOutput, TaskSpec};
 use fathom_registry::{MetricGoal, Promotion, RegistryError, RunQuery};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -201,6 +202,67 @@ fn evaluate(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError>
     let column = frame
         .column(&label)
         .ok_or_else(|| TaskError::fatal(format!("the data has no label column {label}")))?;
+    let model = super::model_name(config);
+    let mut opened = crate::store::open(config).map_err(retryable)?;
+    let production = match opened
+        .store
+        .version_by_alias(&model, fathom_registry::PRODUCTION)
+    {
+        Ok(v) => Some(v),
+        Err(RegistryError::NotFound { .. }) => None,
+        Err(e) => return Err(retryable(e.into())),
+    };
+    let production_artifact = match &production {
+        None => None,
+        Some(v) => {
+            let bytes = opened
+                .store
+                .load_artifact(&v.model, v.version)
+                .map_err(|e| retryable(e.into()))?;
+            Some(ModelArtifact::from_bytes(&bytes, &v.artifact_uri).map_err(|e| fatal(e.into()))?)
+        }
+    };
+    // Rows production learned from are no fair test of it: with a unique
+    // id in the contract and production's training snapshot at hand, they
+    // are left out of the comparison.
+    let all_rows = rows.len();
+    let rows = match production_artifact
+        .as_ref()
+        .map(|a| seen_ids(config, a, &schema))
+        .transpose()
+        .map_err(retryable)?
+        .flatten()
+    {
+        Some((id, seen)) => {
+            let ids = frame
+                .column(&id)
+                .ok_or_else(|| TaskError::fatal(format!("the data has no id column {id}")))?;
+            let fresh: Vec<usize> = rows
+                .iter()
+                .copied()
+                .filter(|&r| !seen.contains(&ids.display_value(r)))
+                .collect();
+            let positives = fresh
+                .iter()
+                .filter(|&&r| column.f64_at(r) == Some(1.0))
+                .count();
+            if fresh.len() >= 200 && positives >= 5 {
+                ctx.log(format!(
+                    "{} of {all_rows} held-out rows were in production's training data; compared on the other {}",
+                    all_rows - fresh.len(),
+                    fresh.len()
+                ));
+                fresh
+            } else {
+                ctx.log(format!(
+                    "only {} held-out rows ({positives} positive) are new to production; compared on all {all_rows}",
+                    fresh.len()
+                ));
+                rows
+            }
+        }
+        None => rows,
+    };
     let y: Vec<f64> = rows
         .iter()
         .map(|&r| column.f64_at(r).unwrap_or(f64::NAN))
@@ -214,33 +276,17 @@ fn evaluate(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError>
         Ok(metric(&name, &y, &picked))
     };
     let cand = on_rows(&candidate)?;
-    let model = super::model_name(config);
-    let mut opened = crate::store::open(config).map_err(retryable)?;
-    let production = match opened
-        .store
-        .version_by_alias(&model, fathom_registry::PRODUCTION)
-    {
-        Ok(v) => Some(v),
-        Err(RegistryError::NotFound { .. }) => None,
-        Err(e) => return Err(retryable(e.into())),
-    };
-    let (prod_value, prod_version, prod_schema) = match &production {
-        None => (None, None, None),
-        Some(v) => {
-            let bytes = opened
-                .store
-                .load_artifact(&v.model, v.version)
-                .map_err(|e| retryable(e.into()))?;
-            let artifact =
-                ModelArtifact::from_bytes(&bytes, &v.artifact_uri).map_err(|e| fatal(e.into()))?;
+    let (prod_value, prod_version, prod_schema) = match (&production, &production_artifact) {
+        (Some(v), Some(artifact)) => {
             // A production model with another contract cannot score these rows.
             let value = if artifact.lineage.schema_hash == candidate.lineage.schema_hash {
-                on_rows(&artifact)?
+                on_rows(artifact)?
             } else {
                 None
             };
             (value, Some(v.version), Some(v.schema_hash.clone()))
         }
+        _ => (None, None, None),
     };
     ctx.log(format!(
         "{name} on {} held-out rows: candidate {}, production{} {}",
@@ -254,6 +300,38 @@ fn evaluate(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError>
         "production": prod_value, "production_version": prod_version,
         "same_schema": prod_schema.as_deref().is_none_or(|h| h == candidate.lineage.schema_hash),
     })))
+}
+
+/// The id column of the contract and the ids of the rows `artifact` was
+/// trained on (from its training snapshot), when both are at hand.
+fn seen_ids(
+    config: &Config,
+    artifact: &ModelArtifact,
+    schema: &fathom_core::Schema,
+) -> anyhow::Result<Option<(String, HashSet<String>)>> {
+    let Some(id) = schema
+        .columns
+        .iter()
+        .find(|c| c.role == fathom_core::Role::Id)
+        .map(|c| c.name.clone())
+    else {
+        return Ok(None);
+    };
+    let Some(snapshot) = artifact.lineage.data_snapshot.as_deref() else {
+        return Ok(None);
+    };
+    let path = SnapshotStore::new(&config.store.path).data_path(snapshot);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let mut seen = HashSet::new();
+    for batch in fathom_data::ingest::open(&path, &Default::default())? {
+        let batch = batch?;
+        if let Some(c) = batch.column(&id) {
+            seen.extend((0..batch.num_rows()).map(|i| c.display_value(i)));
+        }
+    }
+    Ok(Some((id, seen)))
 }
 
 fn register(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {

@@ -18,7 +18,10 @@ pub enum Scenario {
     Gradual,
     /// A covid-like shock half-way through: the online share doubles from
     /// about 30% to 60%, in-person payments move to contactless and mobile,
-    /// people stay closer to home and stop travelling.
+    /// people stay closer to home and stop travelling — and a new kind of
+    /// fraud comes with it (phished mobile wallets passing 3-D Secure, on a
+    /// spree across merchants), doubling the fraud rate in a form a model
+    /// trained before the shock has not seen.
     Sudden,
     /// Concept drift half-way through: the inputs keep their distributions
     /// but the label changes meaning. Online card testing stops being fraud

@@ -369,6 +369,10 @@ enum Pattern {
     Takeover,
     Skimming,
     BustOut,
+    /// After the `sudden` shock only: wallets taken over by phishing — online
+    /// purchases on a mobile phone that pass 3-D Secure and the CVV check
+    /// (the thief has both), on a spree across many merchants.
+    WalletPhishing,
 }
 
 /// One row's values before they are written out. `NaN` marks a null.
@@ -518,7 +522,13 @@ impl Context {
         let shares = if hour < 6 { &FRAUD_NIGHT } else { &FRAUD_DAY };
         let testing_share = shares[0];
 
-        let pattern = if is_fraud {
+        // The shock brings a new kind of fraud on top of the usual ones,
+        // which a model trained before it has never seen.
+        let phished = regime.shocked && !is_fraud && s.bernoulli((PHISHING_SHARE * p).min(1.0));
+        let is_fraud = is_fraud || phished;
+        let pattern = if phished {
+            Pattern::WalletPhishing
+        } else if is_fraud {
             let mut u = s.uniform();
             let mut k = 0;
             while k < 4 && u >= shares[k] {
@@ -606,6 +616,10 @@ impl Context {
         Card::new(self.seed, index)
     }
 }
+
+/// Extra fraud after the `sudden` shock, as a share of the hour's usual
+/// fraud rate: that many more frauds, all wallet phishing.
+const PHISHING_SHARE: f64 = 1.0;
 
 /// The usual merchant category of a payment.
 #[inline]
@@ -949,6 +963,20 @@ fn synthesize(s: &mut Sampler, card: &Card, regime: &Regime, pattern: Pattern) -
             r.t24h = r.t1h + s.poisson_from(card.activity, card.exp_activity[0]);
             r.since_last = since_last(s, r.t1h, r.t24h, card.activity, 15.0);
             r.cvv = s.bernoulli(0.9);
+            r
+        }
+        Pattern::WalletPhishing => {
+            let category = s.pick(&ONLINE_CATEGORY);
+            let mut r = ordinary(s, card, regime, true, category);
+            r.device = dev::MOBILE;
+            r.device_null = false;
+            r.three_ds = true;
+            r.cvv = true;
+            r.ip_risk = sigmoid(0.9 * s.normal() - 2.3);
+            r.amount = (r.avg30 * s.lognormal(1.6, 0.35)).max(1.0);
+            r.merchants7d = 7 + s.poisson(4.0);
+            r.t24h = r.t1h + 2 + s.poisson(2.0);
+            r.since_last = since_last(s, r.t1h, r.t24h, card.activity, 30.0);
             r
         }
         Pattern::BustOut => {

@@ -1,5 +1,10 @@
-//! `fathom quickstart`: the whole loop, as far as fathom goes today, on
-//! generated data with embedded defaults.
+//! `fathom quickstart`: the whole loop on generated data with embedded
+//! defaults — a year of transactions, a trained and promoted model, then
+//! day after day of traffic over HTTP with a sudden shift half-way, which
+//! the pipelines answer with a retrained canary and its promotion
+//! ([`replay`]).
+
+pub mod replay;
 
 use super::data::{
     GenerateArgs, generator_config, infer_schema_of, print_report, profile_file,
@@ -33,9 +38,18 @@ pub struct QuickstartArgs {
     /// as (default: [registry] model in fathom.toml, else fraud).
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
-    /// Predictions to send to the server in the serving step (0 skips it).
-    #[arg(long, default_value_t = 2000)]
-    pub requests: usize,
+    /// Transactions sent to the server per replayed day (default 4000, 1500
+    /// with --fast; 0 skips serving and the loop).
+    #[arg(long)]
+    pub requests: Option<usize>,
+    /// Days of traffic to replay; the sudden shift comes at the half
+    /// (default 8, 6 with --fast).
+    #[arg(long)]
+    pub days: Option<usize>,
+    /// Smaller everything (30,000 transactions to train on, 6 days of 1,500):
+    /// the whole story in well under a minute.
+    #[arg(long)]
+    pub fast: bool,
 }
 
 /// Runs `fathom quickstart`.
@@ -47,27 +61,20 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     let report_path = args.dir.join("profile.html");
     let mut steps: Vec<(String, String, f64)> = Vec::new();
 
-    ui.note("1/9 generating card transactions …");
+    ui.note("1/8 generating card transactions …");
     let t = Instant::now();
     let gen_args = GenerateArgs {
         output: data.clone(),
-        rows: args.rows,
+        rows: args.rows.or(args.fast.then_some(30_000)),
         seed: args.seed,
         fraud_rate: None,
         scenario: None,
         start: "2024-01-01".into(),
-        days: 90,
+        days: 365,
     };
     let settings = generator_config(config, &gen_args)?;
     let seed = settings.seed;
-    // Traffic after the training period, after a sudden shift.
-    let shift = fathom_data::generate::GeneratorConfig {
-        seed: seed.wrapping_add(1),
-        scenario: fathom_data::generate::Scenario::Sudden,
-        start: settings.start + i64::from(settings.days) * 86_400_000_000,
-        days: 2,
-        ..settings.clone()
-    };
+    let generated = settings.clone();
     let written = write_generated(settings, &data, ui)?;
     steps.push((
         "generate".into(),
@@ -80,7 +87,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("2/9 inferring the schema contract …");
+    ui.note("2/8 inferring the schema contract …");
     let t = Instant::now();
     let schema = infer_schema_of(&data, InferOptions::default(), ui)?;
     write_atomic(&schema_path, schema.to_toml().as_bytes())?;
@@ -98,7 +105,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("3/9 validating the data against the contract …");
+    ui.note("3/8 validating the data against the contract …");
     let t = Instant::now();
     let report = validate_with_progress(&data, &schema, ui)?;
     if !report.passed {
@@ -111,7 +118,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("4/9 storing a content-addressed snapshot …");
+    ui.note("4/8 storing a content-addressed snapshot …");
     let t = Instant::now();
     let created = snapshot_with_progress(config, &data, Some(&schema), ui)?;
     let snap_dir = config
@@ -134,7 +141,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("5/9 profiling the data …");
+    ui.note("5/8 profiling the data …");
     let t = Instant::now();
     let profile = profile_file(&data, &report_path, None, Some(&schema), 20, ui)?;
     let rate = profile.label.as_ref().map_or(String::new(), |l| {
@@ -150,7 +157,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("6/9 training baseline, logistic regression, random forest and GBDT …");
+    ui.note("6/8 training baseline, logistic regression, random forest and GBDT …");
     let t = Instant::now();
     let model_path = args.dir.join("model.fathom");
     let mut train = fathom_learn::trainer::TrainConfig {
@@ -207,7 +214,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         t.elapsed().as_secs_f64(),
     ));
 
-    ui.note("7/9 registering the best model and promoting it through the gate …");
+    ui.note("7/8 registering the best model and promoting it through the gate …");
     let t = Instant::now();
     let version = recorded
         .version
@@ -251,61 +258,47 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     super::events::after_change(config, &mut opened.store);
     let status = if refused.is_some() { EXIT_REFUSED } else { 0 };
 
-    let mut served = None;
-    let mut monitored = None;
-    if refused.is_none() && args.requests > 0 {
-        ui.note("8/9 serving it over HTTP: a burst of transactions, then traffic after a sudden shift …");
+    let plan = replay::Plan {
+        days: args.days.unwrap_or(if args.fast { 6 } else { 8 }),
+        per_day: args.requests.unwrap_or(if args.fast { 1500 } else { 4000 }),
+    };
+    let mut replayed = None;
+    if refused.is_none() && plan.days > 0 && plan.per_day > 0 {
+        ui.note(format!(
+            "8/8 serving it over HTTP: {} days of {} transactions, a sudden shift half-way; the pipelines monitor, retrain, canary and promote …",
+            plan.days,
+            thousands(plan.per_day as u64)
+        ));
         let t = Instant::now();
-        let label = contract
-            .label()
-            .map_or_else(|| "is_fraud".to_string(), |c| c.name.clone());
-        let normal = last_rows(&data, args.requests)?;
-        let shifted = shifted_traffic(&shift, args.requests)?;
-        let (bursts, report, log_dir) =
-            serve_burst(config, &version.model, &[normal, shifted], &label)?;
-        let answered: u64 = bursts.iter().map(|b| b.answered).sum();
-        let failed: u64 = bursts.iter().map(|b| b.failed).sum();
-        let positives: u64 = bursts.iter().map(|b| b.positives).sum();
-        let feedback: u64 = bursts.iter().map(|b| b.feedback).sum();
-        let [p50, p90, p99, _] = bursts[0].latency_us;
+        let r = replay::run(
+            config,
+            &replay::Setup {
+                model: &version.model,
+                dir: &args.dir,
+                history: &data,
+                schema: &schema_path,
+                settings: &generated,
+            },
+            plan,
+            ui,
+        )?;
+        let answered: u64 = r.bursts.iter().map(|b| b.answered).sum();
+        let failed: u64 = r.bursts.iter().map(|b| b.failed).sum();
+        let [p50, _, p99, _] = r.bursts[0].latency_us;
         steps.push((
             "serve".into(),
             format!(
-                "{} predictions over HTTP, half of them after a sudden shift to online shopping ({} failed, {:.0}/s from 4 connections): latency p50 {p50} µs, p90 {p90} µs, p99 {p99} µs at the client; {} flagged as fraud; {} records and {} feedback labels in the prediction log {}",
+                "{} predictions over HTTP in {} days ({} failed; latency p50 {p50} µs, p99 {p99} µs at the client on day 1); {} records in the prediction log {}; production is v{} at the end",
                 thousands(answered),
+                r.days.len(),
                 failed,
-                bursts[0].per_second,
-                thousands(positives),
-                thousands(report.logged.saturating_sub(feedback)),
-                feedback,
-                log_dir.display()
+                thousands(r.logged),
+                super::monitor::log_dir(config).display(),
+                r.production.unwrap_or(0)
             ),
             t.elapsed().as_secs_f64(),
         ));
-        served = Some((bursts, report));
-
-        ui.note("9/9 monitoring the traffic against the training data …");
-        let t = Instant::now();
-        let checked = super::monitor::check::run_check(
-            config,
-            &super::monitor::CheckArgs {
-                model: Some(format!("{}@{}", version.model, version.version)),
-                window: "1h".into(),
-                reference: None,
-                output: None,
-            },
-        )?;
-        steps.push((
-            "monitor".into(),
-            format!(
-                "{}; report {} (run {})",
-                checked.summary,
-                checked.files.html.display(),
-                checked.run
-            ),
-            t.elapsed().as_secs_f64(),
-        ));
-        monitored = Some(checked);
+        replayed = Some(r);
     }
 
     if ui.json {
@@ -314,8 +307,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
             "data": data, "schema": schema_path, "schema_hash": schema.hash(), "snapshot": created.manifest,
             "profile": report_path, "training_report": training_report, "rows": written.rows, "seconds": started.elapsed().as_secs_f64(),
             "runs": recorded.runs, "version": version, "promotion": promoted, "refused": refused,
-            "serve": served.as_ref().map(|(b, r)| serde_json::json!({"bursts": b, "logged": r.logged, "dropped": r.dropped})),
-            "monitor": monitored.as_ref().map(|m| serde_json::json!({"report": m.files, "run": m.run, "verdict": m.summary, "decision": m.report.decision.action.name()})),
+            "replay": replayed,
             "steps": steps.iter().map(|(s, d, t)| serde_json::json!({"step": s, "result": d, "seconds": t})).collect::<Vec<_>>(),
         }))?;
         return Ok(status);
@@ -326,6 +318,9 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     }
     println!("{t}");
     super::train::print_comparison(&trained);
+    if let Some(r) = &replayed {
+        print_timeline(r);
+    }
     if let Some(failures) = &refused {
         print_refusal(&version.model, version.version, PRODUCTION, failures);
     }
@@ -354,80 +349,35 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     Ok(status)
 }
 
-/// The last `n` rows of the generated data: today's normal traffic.
-fn last_rows(data: &std::path::Path, n: usize) -> Result<fathom_core::Frame> {
-    let mut batches = Vec::new();
-    for b in fathom_data::ingest::open(data, &fathom_data::ingest::ReadOptions::default())? {
-        batches.push(b?);
+/// The replay as a table: one row per day.
+fn print_timeline(r: &replay::Replay) {
+    let mut t = table(&[
+        "day",
+        "traffic",
+        "serving",
+        "answers",
+        "drift",
+        "AUC-ROC",
+        "decision",
+        "what happened",
+    ]);
+    for d in &r.days {
+        t.add_row(vec![
+            d.date.clone(),
+            d.phase.to_string(),
+            d.serving.clone(),
+            thousands(d.answered),
+            d.drift.clone(),
+            d.auc.map_or("–".into(), |a| format!("{a:.3}")),
+            d.decision.clone(),
+            d.action.clone(),
+        ]);
     }
-    let frame = fathom_core::Frame::concat(&batches)?;
-    let take = n.min(frame.num_rows());
-    Ok(frame.slice(frame.num_rows() - take, take))
-}
-
-/// `n` transactions after the `sudden` shock (the second half of a
-/// scenario run of 2·n rows).
-fn shifted_traffic(
-    settings: &fathom_data::generate::GeneratorConfig,
-    n: usize,
-) -> Result<fathom_core::Frame> {
-    let settings = fathom_data::generate::GeneratorConfig {
-        rows: 2 * n as u64,
-        ..settings.clone()
-    };
-    let frame = fathom_data::generate::generate_all(settings)?;
-    Ok(frame.slice(n, frame.num_rows() - n))
-}
-
-/// Starts the server for `model` on a free local port, sends every frame
-/// of `phases` in turn (with their labels as later feedback for one in
-/// ten), stops it, and reports one burst per phase.
-fn serve_burst(
-    config: &Config,
-    model: &str,
-    phases: &[fathom_core::Frame],
-    label: &str,
-) -> Result<(
-    Vec<super::traffic::Burst>,
-    fathom_serve::ServeReport,
-    PathBuf,
-)> {
-    let mut serve = config.serve.clone();
-    serve.listen = "127.0.0.1:0".into();
-    let log_dir = super::monitor::log_dir(config);
-    let options = fathom_serve::ServeOptions {
-        config: serve,
-        store: config.store.database_location(),
-        artifacts: Some(config.store.artifacts_location()),
-        model: model.to_string(),
-        default_log_dir: config.store.path.join("predictions"),
-        print_events: false,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let label = label.to_string();
-    let (bursts, report) = rt.block_on(async move {
-        let running = fathom_serve::start(options).await?;
-        if running.state.deployment.load().is_none() {
-            bail!("the server could not load {model}@production");
-        }
-        let addr = running.addr;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(running.serve(async move {
-            let _ = stopped.await;
-        }));
-        let mut bursts = Vec::new();
-        for frame in phases {
-            bursts.push(super::traffic::send(addr, frame, &label, 4, 10).await);
-        }
-        let _ = stop.send(());
-        let report = server
-            .await
-            .map_err(|e| anyhow::anyhow!("the server task failed: {e}"))??;
-        Ok((bursts.into_iter().collect::<Result<Vec<_>>>()?, report))
-    })?;
-    Ok((bursts, report, log_dir))
+    println!("{t}");
+    if let Some(last) = r.days.iter().rev().find_map(|d| d.report.as_ref()) {
+        println!(
+            "Each day's monitoring report is in its pipeline folder (the last: {}); `fathom pipeline history` lists the runs, `fathom audit --model fraud` every alias move with its evidence.",
+            last.display()
+        );
+    }
 }
