@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod config_show;
 pub mod data;
 pub mod events;
 pub mod gc;
@@ -8,6 +9,7 @@ pub mod models;
 pub mod monitor;
 pub mod predict;
 pub mod quickstart;
+pub mod reproduce;
 pub mod runs;
 pub mod serve;
 pub mod traffic;
