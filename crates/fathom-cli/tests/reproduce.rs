@@ -1,5 +1,5 @@
 //! `fathom models reproduce NAME@VERSION`: a quickstart version re-trains to
-//! the same bytes with one thread or all; a version whose recorded recipe
+//! the same bytes with one thread or several; a version whose recorded recipe
 //! is not the one that made its artifact is refused with what differs
 //! (the re-trained bytes are those of the version the recipe did make);
 //! a missing snapshot is named with what to do.
@@ -65,7 +65,7 @@ fn a_quickstart_version_is_reproduced_bit_for_bit_with_any_thread_count() {
     )
     .unwrap();
     let mut runs = Vec::new();
-    for threads in [None, Some("1")] {
+    for threads in [None, Some("1"), Some("5")] {
         let mut env = vec![("FATHOM_SEED", "9")];
         env.extend(threads.map(|t| ("RAYON_NUM_THREADS", t)));
         let o = run(d, &["--json", "models", "reproduce", "fraud@1"], &env);
