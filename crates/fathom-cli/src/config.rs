@@ -33,6 +33,10 @@ pub struct Config {
     pub pipelines: std::collections::BTreeMap<String, fathom_pipeline::PipelineConfig>,
     /// How a canary becomes production (`[rollout]`).
     pub rollout: RolloutConfig,
+    /// Where the settings that are not defaults came from (not a table of
+    /// the file; filled by [`Config::load`] and the global flags).
+    #[serde(skip)]
+    pub sources: Sources,
 }
 
 /// `[rollout]`: what the monitoring pipeline does with a canary.
@@ -58,6 +62,48 @@ impl Default for RolloutConfig {
             auto_promote: true,
             min_labels: 200,
             tolerance: 0.02,
+        }
+    }
+}
+
+/// Where settings came from, for `fathom config show`. Keys are dotted
+/// paths (`store.path`, `train.gbdt.num_rounds`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sources {
+    /// The config file read, if any.
+    pub file: Option<PathBuf>,
+    /// Every key the file sets, as a dotted path (a list or an inline
+    /// table is one key).
+    pub file_keys: Vec<String>,
+    /// Settings taken from the environment: key → variable.
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Settings given by a command-line flag: key → flag.
+    pub flags: std::collections::BTreeMap<String, String>,
+}
+
+impl Sources {
+    /// Notes that environment variable `var` set `key`.
+    pub fn set_by_env(&mut self, key: &str, var: &str) {
+        self.env.insert(key.into(), var.into());
+    }
+
+    /// Notes that command-line flag `flag` set `key`.
+    pub fn set_by_flag(&mut self, key: &str, flag: &str) {
+        self.flags.insert(key.into(), flag.into());
+    }
+}
+
+/// The dotted keys a TOML table sets; arrays are leaves.
+fn toml_keys(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => toml_keys(&key, t, out),
+            _ => out.push(key),
         }
     }
 }
@@ -230,25 +276,39 @@ impl Config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read config file {}", p.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("{} is not a valid fathom config", p.display()))?
+                let mut config: Config = toml::from_str(&text)
+                    .with_context(|| format!("{} is not a valid fathom config", p.display()))?;
+                if let Ok(table) = text.parse::<toml::Table>() {
+                    toml_keys("", &table, &mut config.sources.file_keys);
+                }
+                config.sources.file = Some(p.clone());
+                config
             }
             None => Config::default(),
         };
         if let Some(v) = env_parse::<PathBuf>("FATHOM_STORE")? {
             config.store.path = v;
+            config.sources.set_by_env("store.path", "FATHOM_STORE");
         }
         if let Some(v) = env_parse::<String>("FATHOM_DATABASE_URL")? {
             config.store.database = Some(v);
+            config
+                .sources
+                .set_by_env("store.database", "FATHOM_DATABASE_URL");
         }
         if let Some(v) = env_parse::<String>("FATHOM_LISTEN")? {
             config.serve.listen = v;
+            config.sources.set_by_env("serve.listen", "FATHOM_LISTEN");
         }
         if let Some(v) = env_parse::<String>("FATHOM_ARTIFACTS")? {
             config.store.artifacts = Some(v);
+            config
+                .sources
+                .set_by_env("store.artifacts", "FATHOM_ARTIFACTS");
         }
         if let Some(v) = env_parse("FATHOM_ROWS")? {
             config.data.rows = v;
+            config.sources.set_by_env("data.rows", "FATHOM_ROWS");
         }
         if config.train.features != PipelineOptions::default() {
             anyhow::bail!(
@@ -282,12 +342,20 @@ impl Config {
         if let Some(v) = env_parse("FATHOM_SEED")? {
             config.data.seed = v;
             config.train.seed = v;
+            config.sources.set_by_env("data.seed", "FATHOM_SEED");
+            config.sources.set_by_env("train.seed", "FATHOM_SEED");
         }
         if let Some(v) = env_parse("FATHOM_FRAUD_RATE")? {
             config.data.fraud_rate = v;
+            config
+                .sources
+                .set_by_env("data.fraud_rate", "FATHOM_FRAUD_RATE");
         }
         if let Some(v) = env_parse::<String>("FATHOM_SCENARIO")? {
             config.data.scenario = v;
+            config
+                .sources
+                .set_by_env("data.scenario", "FATHOM_SCENARIO");
         }
         Ok(config)
     }

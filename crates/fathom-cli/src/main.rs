@@ -105,6 +105,10 @@ enum Command {
     /// Generate, inspect, validate, snapshot and profile data sets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// The project settings: `fathom config show` prints every key of the
+    /// merged result and where its value came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Monitoring: has the data moved away from what the model learned on,
     /// and does the model still do its job? Without a subcommand, checks a
     /// registered model over a window of its prediction log.
@@ -129,6 +133,14 @@ enum PipelineCommand {
     Status,
     /// Past runs, newest first (--tasks for attempts and their logs).
     History(commands::pipeline::HistoryArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Every setting of the merged configuration (fathom.toml < FATHOM_*
+    /// environment < flags) as `section.key`, its value and its source:
+    /// default, the file, env FATHOM_X or flag. Secrets are redacted.
+    Show(NoArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -214,6 +226,11 @@ enum ModelsCommand {
     /// A version's model card (Markdown): intended use, data, metrics,
     /// limitations, owner.
     Card(commands::models::CardArgs),
+    /// Re-train a version from its recorded data snapshot, training
+    /// settings and seed, and compare the new artifact with the registered
+    /// one byte for byte: identical (exit status 0), or what differs, field
+    /// by field (exit status 5). Recorded as a run of NAME-reproduce.
+    Reproduce(commands::reproduce::ReproduceArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -249,6 +266,7 @@ fn main() -> ExitCode {
     let result = config::Config::load(cli.config.as_deref()).and_then(|mut config| {
         if let Some(store) = cli.store {
             config.store.path = store;
+            config.sources.set_by_flag("store.path", "--store");
         }
         match cli.command {
             Command::Quickstart(a) => commands::quickstart::run(&config, &ui, a),
@@ -273,6 +291,10 @@ fn main() -> ExitCode {
                 commands::models::archive(&config, &ui, a)
             }
             Command::Models(ModelsCommand::Card(a)) => commands::models::card(&config, &ui, a),
+            Command::Models(ModelsCommand::Reproduce(a)) => {
+                commands::reproduce::run(&config, &ui, a)
+            }
+            Command::Config(ConfigCommand::Show(_)) => commands::config_show::run(&config, &ui),
             Command::Audit(a) => commands::models::audit(&config, &ui, a),
             Command::Serve(a) => commands::serve::run(&config, &ui, a),
             Command::Pipeline(PipelineCommand::Run(a)) => commands::pipeline::run(&config, &ui, a),

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod config_show;
 pub mod data;
 pub mod events;
 pub mod gc;
@@ -9,6 +10,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod predict;
 pub mod quickstart;
+pub mod reproduce;
 pub mod runs;
 pub mod serve;
 pub mod traffic;

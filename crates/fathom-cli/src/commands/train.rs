@@ -6,13 +6,13 @@ use crate::train_report::{ReportInput, render, report_path};
 use crate::ui::{Ui, table};
 use anyhow::{Context, Result};
 use clap::Args;
-use fathom_core::Schema;
+use fathom_core::{Frame, Schema};
 use fathom_data::contract::InferOptions;
 use fathom_data::export::write_atomic;
 use fathom_data::ingest::{ReadOptions, read_frame};
 use fathom_learn::cv::Metric;
 use fathom_learn::progress::Progress;
-use fathom_learn::trainer::{TrainConfig, TrainResult, train_binary_with_progress};
+use fathom_learn::trainer::{TrainConfig, TrainError, TrainResult, train_binary_with_progress};
 use std::path::{Path, PathBuf};
 
 /// `fathom train`
@@ -74,14 +74,8 @@ pub fn train_file(
             ..Default::default()
         },
     )?;
-    let bars = Bars {
-        ui,
-        bar: std::sync::Mutex::new(None),
-    };
-    let mut result = train_binary_with_progress(&frame, schema, config, &bars)
+    let result = train_frame(&frame, schema, config, snapshot, ui)
         .with_context(|| format!("training on {}", data.display()))?;
-    result.artifact.lineage.data_snapshot = snapshot;
-    bars.finish();
     let bytes = result.artifact.to_bytes()?;
     write_atomic(output, &bytes)?;
     let checksum = fathom_core::sha256_hex(&bytes);
@@ -98,6 +92,27 @@ pub fn train_file(
         report,
         checksum,
     })
+}
+
+/// Trains on rows already in memory, with progress bars, and records
+/// `snapshot` in the model's lineage: the training behind [`train_file`]
+/// (and `fathom models reproduce`), without writing anything.
+pub fn train_frame(
+    frame: &Frame,
+    schema: &Schema,
+    config: &TrainConfig,
+    snapshot: Option<String>,
+    ui: &Ui,
+) -> Result<TrainResult, TrainError> {
+    let bars = Bars {
+        ui,
+        bar: std::sync::Mutex::new(None),
+    };
+    let result = train_binary_with_progress(frame, schema, config, &bars);
+    bars.finish();
+    let mut result = result?;
+    result.artifact.lineage.data_snapshot = snapshot;
+    Ok(result)
 }
 
 /// Progress bars for the training stages.
