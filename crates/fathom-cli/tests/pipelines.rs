@@ -305,3 +305,65 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
     );
     assert_eq!(done["run"]["status"], "succeeded", "{done}");
 }
+
+#[test]
+fn a_worse_candidate_is_not_deployed_and_bad_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["-q", "quickstart", "--rows", "20000", "--requests", "0"],
+    );
+    let snapshot = json(d, &["--json", "data", "snapshots"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A threshold no model reaches: the gate stops the run with its reason,
+    // nothing is deployed, and the run still succeeds (a finding, not a
+    // failure).
+    std::fs::write(
+        d.join("fathom.toml"),
+        "[registry.promotion]\nthreshold = 0.999\n",
+    )
+    .unwrap();
+    let (code, tr) = run_json(
+        d,
+        &[
+            "--json",
+            "pipeline",
+            "run",
+            "training",
+            "--date",
+            "2026-03-05",
+            "--snapshot",
+            &snapshot,
+        ],
+    );
+    assert_eq!(code, 0, "{tr}");
+    assert_eq!(task(&tr, "deploy")["status"], "skipped", "{tr}");
+    let note = tr["run"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("the gate refused the candidate") && note.contains("threshold"),
+        "{note}"
+    );
+    let shown = json(d, &["--json", "models", "show", "fraud"]).to_string();
+    assert!(!shown.contains("\"canary\""), "{shown}");
+
+    // Settings that cannot work are refused before anything runs.
+    for (toml, says) in [
+        (
+            "[pipelines.data]\nschedule = \"61 * * * *\"\n",
+            "pipelines.data",
+        ),
+        (
+            "[pipelines.nightly]\nschedule = \"0 1 * * *\"\n",
+            "no pipeline named 'nightly'",
+        ),
+        ("[pipelines.training.tasks.fly]\nretries = 1\n", "fly"),
+    ] {
+        std::fs::write(d.join("fathom.toml"), toml).unwrap();
+        let o = fathom(d, &["pipeline", "status"]);
+        assert_eq!(o.status.code(), Some(1), "{toml}");
+        assert!(text(&o).contains(says), "{toml}: {}", text(&o));
+    }
+}

@@ -64,7 +64,8 @@ pub fn build(config: &Config, name: &str) -> Result<Pipeline> {
     Ok(pipeline)
 }
 
-/// Checks `[pipelines]`: only the built-in names, valid schedules.
+/// Checks `[pipelines]`: only the built-in names, valid schedules, task
+/// settings for tasks that exist.
 pub fn check(config: &Config) -> Result<()> {
     for name in config.pipelines.keys() {
         if !BUILT_IN.contains(&name.as_str()) {
@@ -78,6 +79,8 @@ pub fn check(config: &Config) -> Result<()> {
         settings(config, name)
             .schedule(name)
             .with_context(|| format!("[pipelines.{name}] schedule"))?;
+        // Per-task settings must name the pipeline's tasks.
+        build(config, name)?;
     }
     Ok(())
 }
