@@ -339,7 +339,7 @@ fn quickstart_twice_registers_versions_one_and_two_with_production_set() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for round in 1..=2 {
-        let o = run(d, &["quickstart", "--rows", "3000"], &[]);
+        let o = run(d, &["quickstart", "--rows", "3000", "--requests", "0"], &[]);
         let out = text(&o);
         assert!(o.status.success(), "{out}");
         assert!(

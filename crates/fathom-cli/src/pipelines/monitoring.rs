@@ -89,6 +89,7 @@ fn check(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
             window,
             reference: None,
             output: Some(output),
+            since_ms: ctx.param("since_ms").and_then(Value::as_i64),
         },
     )
     .map_err(retryable)?;

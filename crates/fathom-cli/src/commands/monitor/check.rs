@@ -57,6 +57,10 @@ pub struct CheckArgs {
     /// store folder).
     #[arg(long, short, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// For callers: start the window exactly here (ms since the Unix
+    /// epoch) instead of `window` before now; `window` then only names it.
+    #[arg(skip)]
+    pub since_ms: Option<i64>,
 }
 
 /// The column the model's score is compared under, on both sides.
@@ -291,6 +295,10 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
 
     let (reader, dir) = open_log(config)?;
     let to_ms = now_ms();
+    let mut window = window;
+    if let Some(since) = args.since_ms {
+        window.ms = to_ms.saturating_sub(since).max(1);
+    }
     let from_ms = to_ms.saturating_sub(window.ms);
     let records = window_records(&reader, &dir, &window, to_ms, Some(&model))?;
     let labels = labels_of(&reader, &records, from_ms)

@@ -158,6 +158,42 @@ fn ran(outcome: RunOutcome, what: &str) -> Result<RunReport> {
     }
 }
 
+/// Runs the queued training run and says what came of it; waits for the
+/// server to pick up a deployed canary.
+fn retrain(
+    runner: &mut Runner,
+    training: &fathom_pipeline::Pipeline,
+    date: LogicalDate,
+    rows: usize,
+    action: &mut Vec<String>,
+    serving: &dyn Fn() -> String,
+) -> Result<()> {
+    // The queued training run (the policy's reason is on it).
+    let trained = ran(
+        runner.run(training, &RunRequest::policy(date, "monitoring policy"))?,
+        "training",
+    )?;
+    let deploy = task_output(&trained, "deploy");
+    let gate = task_output(&trained, "gate");
+    if deploy.is_null() {
+        action.push(format!(
+            "retrained v{}, not deployed: {}",
+            task_output(&trained, "register")["version"],
+            trained.run.note.clone().unwrap_or_default()
+        ));
+    } else {
+        action.push(format!(
+            "retrained v{} on {rows} rows → {} ({})",
+            deploy["version"],
+            deploy["alias"].as_str().unwrap_or(""),
+            gate["evidence"].as_str().unwrap_or("")
+        ));
+        // The server picks the alias up within its poll.
+        wait_until(|| serving().contains(&format!("v{}", deploy["version"])));
+    }
+    Ok(())
+}
+
 /// Waits (up to 10 s) until `done` says so.
 fn wait_until(done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -166,18 +202,19 @@ fn wait_until(done: impl Fn() -> bool) {
     }
 }
 
-/// Waits until the prediction log shows `expected` answers since `from_ms`.
-fn wait_for_log(config: &Config, from_ms: i64, expected: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok((reader, _)) = crate::commands::monitor::open_log(config)
-            && let Ok(r) = reader.predictions(from_ms, i64::MAX)
-            && r.len() >= expected
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Waits until the prediction log shows `answers` answers and `labels`
+/// labels since `from_ms` (the writer commits in groups).
+fn wait_for_log(config: &Config, from_ms: i64, answers: usize, labels: usize) {
+    wait_until(|| {
+        crate::commands::monitor::open_log(config).is_ok_and(|(reader, _)| {
+            reader
+                .predictions(from_ms, i64::MAX)
+                .is_ok_and(|r| r.len() >= answers)
+                && reader
+                    .feedback(from_ms, i64::MAX)
+                    .is_ok_and(|f| f.len() >= labels)
+        })
+    });
 }
 
 /// What the replay starts from.
@@ -285,10 +322,10 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
         let served_by = serving();
         let t0 = crate::commands::monitor::now_ms();
         let burst = rt.block_on(send(addr, frame, &label, 4, 1))?;
-        wait_for_log(&cfg, t0, burst.answered as usize);
+        wait_for_log(&cfg, t0, burst.answered as usize, burst.feedback as usize);
         replayed.push(frame.clone());
         // The day's check: everything answered since the day began.
-        let secs = (crate::commands::monitor::now_ms() - t0) / 1000 + 2;
+
         // Each day's check is its own run: logical times a second apart
         // at least (they are whole seconds).
         let now = chrono::Utc::now();
@@ -298,8 +335,8 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
         };
         last_check = Some(at);
         let when = LogicalDate::time(at);
-        let request =
-            RunRequest::manual(when).with_params(serde_json::json!({"window": format!("{secs}s")}));
+        let request = RunRequest::manual(when)
+            .with_params(serde_json::json!({"window": "1d", "since_ms": t0}));
         let report = ran(runner.run(&monitoring, &request)?, "monitoring")?;
         let check = task_output(&report, "check");
         let decide = task_output(&report, "decide");
@@ -350,30 +387,28 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
             }
             fathom_data::export::write_frame(&path, &batch)?;
             let date = LogicalDate::parse(&date_text)?;
-            ran(runner.run(&data, &RunRequest::manual(date))?, "data")?;
-            // The queued training run (the policy's reason is on it).
-            let trained = ran(
-                runner.run(&training, &RunRequest::policy(date, "monitoring policy"))?,
-                "training",
-            )?;
-            let deploy = task_output(&trained, "deploy");
-            let gate = task_output(&trained, "gate");
-            if deploy.is_null() {
-                action.push(format!(
-                    "retrained v{}, not deployed: {}",
-                    task_output(&trained, "register")["version"],
-                    trained.run.note.clone().unwrap_or_default()
-                ));
-            } else {
-                action.push(format!(
-                    "retrained v{} on {} rows → {} ({})",
-                    deploy["version"],
-                    batch.num_rows(),
-                    deploy["alias"].as_str().unwrap_or(""),
-                    gate["evidence"].as_str().unwrap_or("")
-                ));
-                // The server picks the alias up within its poll.
-                wait_until(|| serving().contains(&format!("v{}", deploy["version"])));
+            // A batch that breaks the contract stops the data pipeline (and
+            // alerts its owner): no retraining on it, the story goes on.
+            match runner.run(&data, &RunRequest::manual(date))? {
+                RunOutcome::Ran(r) if !r.succeeded() => {
+                    crate::commands::pipeline::alert_owners(&cfg, &r.alerts);
+                    action.push(format!(
+                        "retraining stopped: the data pipeline failed at {} ({})",
+                        r.run.failed_task.clone().unwrap_or_default(),
+                        r.run.error.clone().unwrap_or_default()
+                    ));
+                }
+                outcome => {
+                    ran(outcome, "data")?;
+                    retrain(
+                        &mut runner,
+                        &training,
+                        date,
+                        batch.num_rows(),
+                        &mut action,
+                        &serving,
+                    )?;
+                }
             }
         }
         timeline.push(Day {
