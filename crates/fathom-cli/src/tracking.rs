@@ -80,20 +80,14 @@ pub fn source_version() -> String {
 /// Flattens a JSON object into `prefix`+key = value pairs (nested keys
 /// joined by '.'), values as text.
 fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, x) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, x, out);
-            }
+    let mut pairs = Vec::new();
+    crate::commands::config_show::flatten(prefix, v, &mut pairs);
+    for (key, value) in pairs {
+        match value {
+            serde_json::Value::Null | serde_json::Value::Object(_) => {}
+            serde_json::Value::String(s) => out.push((key, s)),
+            other => out.push((key, other.to_string())),
         }
-        serde_json::Value::Null => {}
-        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
-        other => out.push((prefix.to_string(), other.to_string())),
     }
 }
 
@@ -168,6 +162,39 @@ fn candidate_metrics(c: &CandidateResult) -> Vec<MetricPoint> {
         }
     }
     out
+}
+
+/// Stores each file in the artifact store and records it as an artifact
+/// of `run` under its name.
+pub fn log_files(
+    store: &mut fathom_registry::Store,
+    artifacts: &dyn fathom_registry::artifacts::ArtifactStore,
+    run: RunId,
+    files: &[(&str, &Path)],
+) -> fathom_registry::Result<()> {
+    for (name, path) in files {
+        let stored = artifacts.put_file(path)?;
+        log_stored(store, run, name, stored)?;
+    }
+    Ok(())
+}
+
+/// Records `stored` as the artifact `name` of `run`.
+pub fn log_stored(
+    store: &mut fathom_registry::Store,
+    run: RunId,
+    name: &str,
+    stored: fathom_registry::artifacts::StoredArtifact,
+) -> fathom_registry::Result<()> {
+    store.log_artifact(
+        run,
+        &ArtifactRecord {
+            name: name.into(),
+            uri: stored.uri,
+            sha256: stored.sha256,
+            size_bytes: stored.size_bytes,
+        },
+    )
 }
 
 /// Registers `model_file` (whose contents are `artifact`) as a new version
@@ -274,28 +301,14 @@ pub fn record_training(
         };
         let logged = store.log_batch(id, &batch).and_then(|()| {
             if best {
-                for (name, path) in [("model", model_file), ("report", trained.report.as_path())] {
-                    let a = opened.artifacts.put_file(path)?;
-                    store.log_artifact(
-                        id,
-                        &ArtifactRecord {
-                            name: name.into(),
-                            uri: a.uri,
-                            sha256: a.sha256,
-                            size_bytes: a.size_bytes,
-                        },
-                    )?;
-                }
-                let a = opened.artifacts.put_bytes(config_json.as_bytes())?;
-                store.log_artifact(
+                log_files(
+                    store,
+                    opened.artifacts.as_ref(),
                     id,
-                    &ArtifactRecord {
-                        name: "train_config.json".into(),
-                        uri: a.uri,
-                        sha256: a.sha256,
-                        size_bytes: a.size_bytes,
-                    },
+                    &[("model", model_file), ("report", trained.report.as_path())],
                 )?;
+                let a = opened.artifacts.put_bytes(config_json.as_bytes())?;
+                log_stored(store, id, "train_config.json", a)?;
             }
             store.finish_run(id)
         });

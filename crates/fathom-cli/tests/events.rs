@@ -108,8 +108,7 @@ fn ok(dir: &Path, args: &[&str]) -> std::process::Output {
 fn json(dir: &Path, args: &[&str]) -> Value {
     let mut full = vec!["--json"];
     full.extend_from_slice(args);
-    let o = ok(dir, &full);
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
+    common::ok_json(dir, &full)
 }
 
 /// Generates a small data set and trains a baseline on it (registered as

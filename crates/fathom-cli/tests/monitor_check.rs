@@ -4,14 +4,8 @@
 
 mod common;
 
-use common::{fathom, ok, serve_scenario, text};
+use common::{fathom, ok, ok_json, serve_scenario, text};
 use serde_json::Value;
-use std::path::Path;
-
-fn json(dir: &Path, args: &[&str]) -> Value {
-    let o = ok(dir, args);
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
-}
 
 #[test]
 fn traffic_after_a_shift_is_found_reported_and_recorded() {
@@ -23,7 +17,7 @@ fn traffic_after_a_shift_is_found_reported_and_recorded() {
     );
     // Traffic after a sudden shift, answered and labelled.
     let served = serve_scenario(d, "sudden", "3", 4000) as u64;
-    let done = json(d, &["--json", "monitor", "--model", "fraud@production"]);
+    let done = ok_json(d, &["--json", "monitor", "--model", "fraud@production"]);
     let report = &done["report"];
     assert_eq!(report["model"], "fraud");
     assert_eq!(report["version"], 1);
@@ -67,7 +61,7 @@ fn traffic_after_a_shift_is_found_reported_and_recorded() {
     .unwrap();
     assert_eq!(json_file["model"], "fraud");
     let run = done["run"].as_i64().unwrap().to_string();
-    let shown = json(d, &["--json", "runs", "show", &run]);
+    let shown = ok_json(d, &["--json", "runs", "show", &run]);
     assert_eq!(shown["info"]["experiment"], "fraud-monitoring");
     assert_eq!(shown["info"]["status"], "finished");
     let names: Vec<&str> = shown["artifacts"]
@@ -104,7 +98,7 @@ fn an_empty_window_is_a_verdict_and_bad_references_are_errors() {
     assert!(text(&o).contains("fathom serve"), "{}", text(&o));
 
     std::fs::create_dir_all(d.join(".fathom").join("predictions")).unwrap();
-    let done = json(d, &["--json", "monitor", "--window", "30m"]);
+    let done = ok_json(d, &["--json", "monitor", "--window", "30m"]);
     assert_eq!(done["report"]["predictions"].as_u64(), Some(0));
     assert!(done["report"]["drift"].is_null());
     assert!(
@@ -143,7 +137,7 @@ fn concept_drift_is_a_performance_drop_without_input_drift() {
         &["-q", "quickstart", "--rows", "30000", "--requests", "0"],
     );
     let served = serve_scenario(d, "concept", "7", 16000);
-    let done = json(d, &["--json", "monitor", "--window", "1h"]);
+    let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
     let r = &done["report"];
     assert_eq!(r["predictions"].as_u64(), Some(served as u64));
     assert_eq!(r["labelled"].as_u64(), Some(served as u64));
@@ -256,7 +250,7 @@ oncall_routes = ["oncall-log"]
         &["-q", "quickstart", "--rows", "30000", "--requests", "0"],
     );
     serve_scenario(d, "sudden", "8", 8000);
-    let done = json(d, &["--json", "monitor", "--window", "1h"]);
+    let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
     let r = &done["report"];
     let verdict = r["drift"]["verdict"].as_str().unwrap();
     assert!(verdict == "warn" || verdict == "severe", "{}", r["drift"]);
@@ -314,7 +308,7 @@ oncall_routes = ["oncall-log"]
 
     // The next check still sees the drift: the alert keeps firing, nobody
     // is told twice.
-    let again = json(d, &["--json", "monitor", "--window", "1h"]);
+    let again = ok_json(d, &["--json", "monitor", "--window", "1h"]);
     assert_eq!(
         again["report"]["notifications"].as_array().unwrap().len(),
         0

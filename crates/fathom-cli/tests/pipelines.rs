@@ -7,14 +7,9 @@
 
 mod common;
 
-use common::{fathom, ok, serve_scenario, text};
+use common::{fathom, ok, ok_json, serve_scenario, text};
 use serde_json::Value;
 use std::path::Path;
-
-fn json(dir: &Path, args: &[&str]) -> Value {
-    let o = ok(dir, args);
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
-}
 
 fn run_json(dir: &Path, args: &[&str]) -> (i32, Value) {
     let o = fathom(dir, args);
@@ -187,7 +182,7 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
         "{ev}"
     );
     assert_eq!(task(&tr, "deploy")["output"]["alias"], "canary");
-    let models = json(d, &["--json", "models", "show", "fraud"]);
+    let models = ok_json(d, &["--json", "models", "show", "fraud"]);
     let aliases = models.to_string();
     assert!(aliases.contains("\"canary\""), "{aliases}");
 
@@ -246,7 +241,7 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
     assert_eq!(decide["triggered"], true, "{decide}");
     assert_eq!(decide["date"], "2026-03-03T11:00:00Z");
 
-    let history = json(d, &["--json", "pipeline", "history", "training"]);
+    let history = ok_json(d, &["--json", "pipeline", "history", "training"]);
     let queued = history
         .as_array()
         .unwrap()
@@ -275,7 +270,7 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let done = loop {
-        let h = json(d, &["--json", "pipeline", "history", "training"]);
+        let h = ok_json(d, &["--json", "pipeline", "history", "training"]);
         let r = h
             .as_array()
             .unwrap()
@@ -314,7 +309,7 @@ fn a_worse_candidate_is_not_deployed_and_bad_settings_are_refused() {
         d,
         &["-q", "quickstart", "--rows", "20000", "--requests", "0"],
     );
-    let snapshot = json(d, &["--json", "data", "snapshots"])[0]["id"]
+    let snapshot = ok_json(d, &["--json", "data", "snapshots"])[0]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -346,7 +341,7 @@ fn a_worse_candidate_is_not_deployed_and_bad_settings_are_refused() {
         note.contains("the gate refused the candidate") && note.contains("threshold"),
         "{note}"
     );
-    let shown = json(d, &["--json", "models", "show", "fraud"]).to_string();
+    let shown = ok_json(d, &["--json", "models", "show", "fraud"]).to_string();
     assert!(!shown.contains("\"canary\""), "{shown}");
 
     // Settings that cannot work are refused before anything runs.

@@ -58,7 +58,7 @@ pub fn entries(config: &Config) -> Result<Vec<Entry>> {
 }
 
 /// Objects become dotted keys; lists, scalars and empty tables are values.
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+pub(crate) fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, x) in m {

@@ -13,10 +13,11 @@ use crate::commands::data::{
     load_schema, profile_file, snapshot_with_progress, validate_with_progress,
 };
 use crate::config::Config;
+use crate::store::Opened;
 use anyhow::{Context, anyhow};
 use fathom_core::Schema;
 use fathom_pipeline::{Pipeline, PipelineError, TaskContext, TaskError, TaskOutput, TaskSpec};
-use fathom_registry::{ArtifactRecord, MetricPoint, NewRun, RunBatch};
+use fathom_registry::{MetricPoint, NewRun, RunBatch};
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -225,21 +226,8 @@ fn quality_report(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, Task
         .and_then(|v| v["run"].as_i64())
         .ok_or_else(|| TaskError::fatal("the reference task left no run"))?;
     let mut opened = crate::store::open(config).map_err(retryable)?;
-    let a = opened
-        .artifacts
-        .put_file(&out)
-        .map_err(|e| retryable(e.into()))?;
-    opened
-        .store
-        .log_artifact(
-            run,
-            &ArtifactRecord {
-                name: "profile.html".into(),
-                uri: a.uri,
-                sha256: a.sha256,
-                size_bytes: a.size_bytes,
-            },
-        )
+    let Opened { store, artifacts } = &mut opened;
+    crate::tracking::log_files(store, artifacts.as_ref(), run, &[("profile.html", &out)])
         .map_err(|e| retryable(e.into()))?;
     ctx.log(format!("profile written to {}", out.display()));
     Ok(TaskOutput::new(json!({"report": out})))

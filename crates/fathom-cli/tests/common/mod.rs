@@ -36,6 +36,13 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Runs `fathom args…` (which must ask for `--json`) in `dir`, fails the
+/// test unless it succeeds, and reads what it printed.
+pub fn ok_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let o = ok(dir, args);
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
+}
+
 /// Runs `fathom args…` in `dir` and fails the test unless it succeeds.
 pub fn ok(dir: &Path, args: &[&str]) -> Output {
     let o = fathom(dir, args);

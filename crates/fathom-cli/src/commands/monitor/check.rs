@@ -20,7 +20,7 @@ use fathom_monitor::policy::{
 use fathom_monitor::{DriftConfig, Outcome, QualityContext, SignalInput};
 use fathom_predlog::PredictionRecord;
 use fathom_registry::{
-    ArtifactRecord, MetricPoint, ModelVersion, NewRun, RegistryError, RunBatch, RunId, RunQuery,
+    MetricPoint, ModelVersion, NewRun, RegistryError, RunBatch, RunId, RunQuery,
 };
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -382,6 +382,7 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
     )
     .context("cannot measure the model on the labelled predictions")?;
 
+    let jobs = jobs_in(&mut opened, from_ms, to_ms)?;
     let positive = records.iter().filter(|r| r.decision == Some(true)).count() as u64;
     let decided = records.iter().filter(|r| r.decision.is_some()).count() as u64;
     let kpi_baseline = reference.as_ref().and_then(|(_, _, scores)| {
@@ -397,8 +398,8 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
             // the server (/metrics), not here.
             errors: None,
             degraded: records.iter().filter(|r| r.degraded).count() as u64,
-            jobs_succeeded: 0,
-            jobs_failed: 0,
+            jobs_succeeded: jobs.0,
+            jobs_failed: jobs.1,
             decisions_positive: positive,
             decisions_total: decided,
             kpi_value: None,
@@ -488,6 +489,34 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
         run,
         deliveries,
     })
+}
+
+/// Pipeline runs that ended in `[from_ms, to_ms]`: (succeeded, failed).
+fn jobs_in(opened: &mut Opened, from_ms: i64, to_ms: i64) -> Result<(u64, u64)> {
+    let runs = opened
+        .store
+        .pipeline_runs(&fathom_registry::PipelineRunQuery {
+            pipeline: None,
+            status: None,
+            before_id: None,
+            limit: 1000,
+        })
+        .context("reading the pipeline runs")?;
+    let (mut ok, mut failed) = (0, 0);
+    for r in runs {
+        let Some(end) = r.ended_at.map(|t| t.timestamp_millis()) else {
+            continue;
+        };
+        if end < from_ms || end > to_ms {
+            continue;
+        }
+        match r.status {
+            fathom_registry::PipelineRunStatus::Succeeded => ok += 1,
+            fathom_registry::PipelineRunStatus::Failed => failed += 1,
+            _ => {}
+        }
+    }
+    Ok((ok, failed))
 }
 
 /// The performance drop the policy weighs, when the primary window is
@@ -688,24 +717,18 @@ fn record_check(
         tags,
     };
     let logged = store.log_batch(id, &batch).and_then(|()| {
-        for (name, path) in [
-            ("report.html", &files.html),
-            ("report.json", &files.json),
-            ("decision.json", &files.decision),
-            ("alerts.json", &files.alerts),
-            ("alert_state.json", &files.alert_state),
-        ] {
-            let a = opened.artifacts.put_file(path)?;
-            store.log_artifact(
-                id,
-                &ArtifactRecord {
-                    name: name.into(),
-                    uri: a.uri,
-                    sha256: a.sha256,
-                    size_bytes: a.size_bytes,
-                },
-            )?;
-        }
+        crate::tracking::log_files(
+            store,
+            opened.artifacts.as_ref(),
+            id,
+            &[
+                ("report.html", &files.html),
+                ("report.json", &files.json),
+                ("decision.json", &files.decision),
+                ("alerts.json", &files.alerts),
+                ("alert_state.json", &files.alert_state),
+            ],
+        )?;
         store.finish_run(id)
     });
     if let Err(e) = logged {
