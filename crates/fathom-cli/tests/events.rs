@@ -108,7 +108,8 @@ fn ok(dir: &Path, args: &[&str]) -> std::process::Output {
 fn json(dir: &Path, args: &[&str]) -> Value {
     let mut full = vec!["--json"];
     full.extend_from_slice(args);
-    common::ok_json(dir, &full)
+    let o = ok(dir, &full);
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
 }
 
 /// Generates a small data set and trains a baseline on it (registered as
