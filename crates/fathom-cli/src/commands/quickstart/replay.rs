@@ -259,6 +259,10 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
     // the score guardrail here only catches a broken canary (constant or
     // random scores), errors and latency are watched as usual.
     cfg.serve.guardrails.max_score_psi = cfg.serve.guardrails.max_score_psi.max(10.0);
+    // The replay sends each day as fast as the machine allows, on the same
+    // cores as the server: a slow answer then says more about the machine
+    // than about the canary.
+    cfg.serve.guardrails.min_latency_us = cfg.serve.guardrails.min_latency_us.max(50_000);
     cfg.rollout.canary_period = fathom_monitor::Span::ZERO;
     cfg.rollout.min_labels = 100;
     cfg.monitor.performance.windows = vec![fathom_monitor::Window::Last(10_000_000)];
