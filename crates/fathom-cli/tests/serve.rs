@@ -198,3 +198,40 @@ fn sigterm_drains_and_flushes_the_buffered_log() {
         assert!(logged.contains(id), "{id} was answered but not logged");
     }
 }
+
+#[test]
+fn the_check_counts_the_requests_the_server_refused() {
+    let (dir, bodies) = setup();
+    let addr = free_addr();
+    let child = start(dir.path(), addr, "buffered");
+    for b in bodies.iter().take(30) {
+        assert_eq!(request(addr, "POST", "/v1/predict", b).unwrap().0, 200);
+    }
+    for _ in 0..10 {
+        let (status, _) = request(addr, "POST", "/v1/predict", r#"{"amount": "lots"}"#).unwrap();
+        assert_eq!(status, 422);
+    }
+    // The server records its totals as it stops.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait_with_output().unwrap().status.success());
+    let runs = ok_json(
+        dir.path(),
+        &["--json", "runs", "list", "--experiment", "fraud-serving"],
+    );
+    assert_eq!(runs["runs"][0]["metrics"]["requests"], 40.0, "{runs}");
+    assert_eq!(runs["runs"][0]["metrics"]["errors"], 10.0, "{runs}");
+    let done = ok_json(dir.path(), &["--json", "monitor", "--window", "1h"]);
+    let signals = &done["report"]["signals"];
+    assert_eq!(signals["requests"], 40, "{signals}");
+    assert_eq!(signals["error_rate"], 0.25, "{signals}");
+    // 25 % is far above the 1 % limit: a finding; the default alert rule
+    // waits five minutes before it fires.
+    assert_eq!(signals["findings"][0]["check"], "error_rate", "{signals}");
+}

@@ -25,6 +25,9 @@ pub struct ServeConfig {
     pub shadow_aliases: Vec<String>,
     /// How often aliases are checked for moves, in milliseconds.
     pub poll_ms: u64,
+    /// How often the server records its request and error totals in the
+    /// store (a run of `NAME-serving`), in milliseconds; 0 never.
+    pub record_ms: u64,
     /// Most records in one batch request.
     pub max_batch: usize,
     /// Largest request body, in bytes (larger → 413).
@@ -70,6 +73,7 @@ impl Default for ServeConfig {
             sticky_key: None,
             shadow_aliases: vec!["shadow".into()],
             poll_ms: 1000,
+            record_ms: 60_000,
             max_batch: 10_000,
             max_body_bytes: 16 * 1024 * 1024,
             timeout_ms: 10_000,

@@ -103,6 +103,11 @@ impl Follower {
         }
     }
 
+    /// The registry store it reads.
+    pub fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     /// The registered model followed.
     pub fn model(&self) -> &str {
         &self.model

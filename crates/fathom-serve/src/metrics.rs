@@ -119,6 +119,10 @@ pub struct Metrics {
     /// When the latest check ran, seconds since the Unix epoch.
     pub last_check: Family<CheckLabels, RealGauge>,
     last_log: Mutex<(u64, u64)>,
+    /// Requests to the prediction endpoints, and those answered with an
+    /// error status, since the start.
+    scored: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
     hot: Hot,
 }
 
@@ -303,6 +307,8 @@ impl Metrics {
             rolling_auc,
             last_check,
             last_log: Mutex::new((0, 0)),
+            scored: std::sync::atomic::AtomicU64::new(0),
+            failed: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -364,6 +370,13 @@ impl Metrics {
     /// Counts one request.
     #[inline]
     pub fn request(&self, endpoint: &'static str, status: u16, seconds: f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if endpoint.starts_with("/v1/predict") || endpoint == "/v1/explain" {
+            self.scored.fetch_add(1, Relaxed);
+            if status >= 400 {
+                self.failed.fetch_add(1, Relaxed);
+            }
+        }
         if endpoint == "/v1/predict" && status == 200 {
             self.hot.predict_ok.inc();
             self.hot.predict_latency.observe(seconds);
@@ -375,6 +388,13 @@ impl Metrics {
         self.latency
             .get_or_create(&EndpointLabels { endpoint })
             .observe(seconds);
+    }
+
+    /// Requests to the prediction endpoints since the start, and how many
+    /// of them got an error status (4xx or 5xx).
+    pub fn prediction_totals(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.scored.load(Relaxed), self.failed.load(Relaxed))
     }
 
     /// Brings the prediction-log figures up to date: totals as reported by

@@ -123,6 +123,71 @@ fn publish(state: &AppState, next: Option<Deployment>) {
 }
 
 /// One poll: sync with the registry, publish, judge the canary.
+/// The server's own run in `NAME-serving`: its request and error totals,
+/// logged every `[serve] record_ms`, which the monitoring check turns into
+/// an error rate (failed requests are not in the prediction log).
+#[derive(Default)]
+struct Recorder {
+    run: Option<fathom_registry::RunId>,
+    step: i64,
+}
+
+impl Recorder {
+    fn record(&mut self, follower: &mut Follower, state: &AppState) {
+        if state.config.record_ms == 0 {
+            return;
+        }
+        let model = follower.model().to_string();
+        let store = follower.store();
+        if self.run.is_none() {
+            let mut new = fathom_registry::NewRun::new(
+                format!("{model}-serving"),
+                format!(
+                    "serve {} pid {}",
+                    fathom_registry::host_name(),
+                    std::process::id()
+                ),
+            );
+            new.source_version = Some(format!("fathom {}", env!("CARGO_PKG_VERSION")));
+            match store.start_run(&new) {
+                Ok(id) => {
+                    let _ = store.log_param(id, "listen", &state.config.listen);
+                    self.run = Some(id);
+                }
+                // A store that cannot take it does not stop serving.
+                Err(_) => return,
+            }
+        }
+        let Some(run) = self.run else { return };
+        let (requests, errors) = state.metrics.prediction_totals();
+        self.step += 1;
+        let batch = fathom_registry::RunBatch {
+            params: Vec::new(),
+            metrics: vec![
+                fathom_registry::MetricPoint {
+                    key: "requests".into(),
+                    value: requests as f64,
+                    step: self.step,
+                },
+                fathom_registry::MetricPoint {
+                    key: "errors".into(),
+                    value: errors as f64,
+                    step: self.step,
+                },
+            ],
+            tags: Vec::new(),
+        };
+        // A store that is away now gets the next totals (they are totals).
+        let _ = store.log_batch(run, &batch);
+    }
+
+    fn finish(&mut self, follower: &mut Follower) {
+        if let Some(run) = self.run.take() {
+            let _ = follower.store().finish_run(run);
+        }
+    }
+}
+
 /// How often the latest monitoring check is looked up for `/metrics`.
 const CHECK_REFRESH: Duration = Duration::from_secs(15);
 
@@ -310,6 +375,9 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
                 let mut listener = listener;
                 let mut retry_listen = Instant::now();
                 let mut next_check = Instant::now() + CHECK_REFRESH;
+                let record_every = Duration::from_millis(st.config.record_ms);
+                let mut next_record = Instant::now() + record_every;
+                let mut recorder = Recorder::default();
                 let mut shown_check = shown_check;
                 while !stop.load(Ordering::Relaxed) {
                     let heard = match listener.as_mut() {
@@ -343,7 +411,14 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
                         refresh_check(&mut follower, &st, &mut shown_check);
                         next_check = Instant::now() + CHECK_REFRESH;
                     }
+                    if record_every > Duration::ZERO && next_record <= Instant::now() {
+                        recorder.record(&mut follower, &st);
+                        next_record = Instant::now() + record_every;
+                    }
                 }
+                // The last totals, and the run ends with the server.
+                recorder.record(&mut follower, &st);
+                recorder.finish(&mut follower);
             })
             .map_err(|e| ServeError::Config(format!("cannot start the alias follower: {e}")))?
     };

@@ -383,6 +383,7 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
     .context("cannot measure the model on the labelled predictions")?;
 
     let jobs = jobs_in(&mut opened, from_ms, to_ms)?;
+    let served = served_in(&mut opened, &model, from_ms, to_ms)?;
     let positive = records.iter().filter(|r| r.decision == Some(true)).count() as u64;
     let decided = records.iter().filter(|r| r.decision.is_some()).count() as u64;
     let kpi_baseline = reference.as_ref().and_then(|(_, _, scores)| {
@@ -393,10 +394,10 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
     let signals = fathom_monitor::signals(
         &SignalInput {
             latencies_us: records.iter().map(|r| r.latency_us).collect(),
-            requests: records.len() as u64,
-            // The log holds answers only: failed requests are counted by
-            // the server (/metrics), not here.
-            errors: None,
+            // The log holds answers only; the servers' own records (runs of
+            // NAME-serving) count the failed requests too.
+            requests: served.map_or(records.len() as u64, |(n, _)| n.max(records.len() as u64)),
+            errors: served.map(|(_, e)| e),
             degraded: records.iter().filter(|r| r.degraded).count() as u64,
             jobs_succeeded: jobs.0,
             jobs_failed: jobs.1,
@@ -489,6 +490,57 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
         run,
         deliveries,
     })
+}
+
+/// Requests and errors the servers of `model` recorded in `[from_ms,
+/// to_ms]` (their `NAME-serving` runs log running totals); `None` when no
+/// server has recorded anything.
+fn served_in(
+    opened: &mut Opened,
+    model: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Option<(u64, u64)>> {
+    let page = match opened.store.list_runs(&RunQuery {
+        experiment: Some(format!("{model}-serving")),
+        filter: String::new(),
+        order_by: None,
+        limit: 1000,
+        offset: 0,
+    }) {
+        Ok(p) => p,
+        Err(RegistryError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e).context("reading the servers' records"),
+    };
+    // A total's growth over the window: its last value in it minus its
+    // last value before it.
+    let growth = |points: &[fathom_registry::MetricRecord]| -> f64 {
+        let at = |limit: i64| {
+            points
+                .iter()
+                .filter(|p| p.recorded_at.timestamp_millis() <= limit)
+                .max_by_key(|p| (p.recorded_at, p.step))
+                .map_or(0.0, |p| p.value)
+        };
+        (at(to_ms) - at(from_ms - 1)).max(0.0)
+    };
+    let (mut requests, mut errors, mut any) = (0.0, 0.0, false);
+    for r in &page.runs {
+        if r.info
+            .end_time
+            .is_some_and(|t| t.timestamp_millis() < from_ms)
+            || r.info.start_time.timestamp_millis() > to_ms
+        {
+            continue;
+        }
+        let id = r.info.id;
+        let req = opened.store.metric_history(id, "requests")?;
+        let err = opened.store.metric_history(id, "errors")?;
+        any |= !req.is_empty();
+        requests += growth(&req);
+        errors += growth(&err);
+    }
+    Ok(any.then_some((requests as u64, errors as u64)))
 }
 
 /// Pipeline runs that ended in `[from_ms, to_ms]`: (succeeded, failed).
