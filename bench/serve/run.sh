@@ -25,7 +25,7 @@ venv="${VENV:-$root/bench/.venv-serve}"
 "$venv/bin/pip" install --quiet --disable-pip-version-check fastapi "uvicorn[standard]" lightgbm pandas pyarrow numpy
 
 rm -rf "$out" && mkdir -p "$out"
-(cd "$out" && "$bin" --quiet quickstart --rows "$rows" >/dev/null)
+(cd "$out" && "$bin" --quiet quickstart --rows "$rows" --requests 0 >/dev/null)
 data="$out/fathom-quickstart/transactions.parquet"
 "$venv/bin/python" bench/serve/peer.py train "$data" "$out"
 "$venv/bin/python" - "$out" <<'PY'
