@@ -23,10 +23,11 @@ use std::process::ExitCode;
 /// Data in, validated, snapshotted and profiled; models trained, inspected
 /// and used to score files; every training tracked as runs, models
 /// registered, promoted through a gate, rolled back and audited; served
-/// over HTTP with canary and shadow rollouts and a prediction log; checked
-/// for data drift; (in later releases) retrained on the evidence. Start with
-/// `fathom quickstart`, which runs the whole loop on generated card
-/// transactions with embedded defaults.
+/// over HTTP with canary and shadow rollouts and a prediction log;
+/// monitored for drift, data quality and decay, with alerts to their
+/// owners; retrained on the evidence by scheduled pipelines, through a
+/// gated canary. Start with `fathom quickstart`, which runs the whole loop
+/// on generated card transactions with embedded defaults.
 ///
 /// Settings come from `fathom.toml` in the current folder (or --config),
 /// overridden by FATHOM_* environment variables, overridden by flags.
@@ -60,11 +61,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the whole loop on generated data: generate → infer schema →
-    /// validate → snapshot → profile → train (every candidate tracked as a
-    /// run) → register the best as model `fraud` and promote it to
-    /// production through the gate → serve it over HTTP and send it a burst
-    /// of transactions (and feedback labels), and say what was made where.
+    /// Run the whole loop on generated data: generate a year of
+    /// transactions → infer schema → validate → snapshot → profile → train
+    /// (every candidate tracked as a run) → register the best as model
+    /// `fraud` and promote it to production through the gate → serve it
+    /// over HTTP day after day, a sudden shift half-way, while the
+    /// monitoring, data and training pipelines detect it, retrain, canary
+    /// and promote → a day-by-day timeline (--fast for a small run).
     Quickstart(commands::quickstart::QuickstartArgs),
     /// Train the candidate ladder (baseline, logistic regression, random
     /// forest, gradient-boosted trees) on a data file, compare them on
