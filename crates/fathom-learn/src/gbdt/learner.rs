@@ -23,8 +23,9 @@
 //! histograms then accumulate gradients and hessians only.
 //!
 //! **Parallelism.** Histograms are built by tasks over groups of at most
-//! [`histogram::GROUP`] features, cut so that every thread gets as many
-//! features, and, in a leaf of more than [`BLOCK_ROWS`] rows, over fixed
+//! [`histogram::GROUP`] features ([`ROOT_GROUP`] at the root, which then
+//! reads the gradients in fewer passes), cut so that every thread gets as
+//! many features, and, in a leaf of more than [`BLOCK_ROWS`] rows, over fixed
 //! blocks of its rows, added in block order afterwards; each task adds its
 //! rows in order. Gathering, partitioning and the row → leaf map run as
 //! tasks over fixed row chunks. Results are merged in group, block or chunk
@@ -43,6 +44,10 @@ use super::split::{BinSplit, SplitConfig, SplitInfo, best_of, leaf_output};
 /// Below this many rows × features, histograms are built on the calling
 /// thread (same result, less scheduling overhead).
 const PAR_MIN_WORK: usize = 16_384;
+
+/// Features per task in the root's histograms (a smaller leaf's tasks take
+/// [`histogram::GROUP`]).
+pub const ROOT_GROUP: usize = 8;
 
 /// Rows per block of a large leaf's histograms (see `build_and_search`).
 pub const BLOCK_ROWS: usize = 1 << 16;
@@ -633,7 +638,13 @@ fn build_and_search(
     small_sums: HistBin,
     large_sums: HistBin,
 ) -> Found {
-    let groups = feature_groups(features);
+    // The root reads every row (or the whole bag) without counting: there,
+    // fewer passes over the gradients pay more than smaller scratch arrays.
+    let size = match src {
+        Source::Columns(_, Some(_)) => ROOT_GROUP,
+        _ => histogram::GROUP,
+    };
+    let groups = feature_groups(features, size);
     let blocks = gh.len().div_ceil(BLOCK_ROWS).max(1);
     let parallel = gh.len() * features.len() >= PAR_MIN_WORK;
     let known = |fs: &[usize]| -> Option<&RootCounts> {
@@ -753,19 +764,18 @@ fn build_and_search(
     parts.into_iter().fold(Found::default(), Found::merge)
 }
 
-/// Groups of at most [`histogram::GROUP`] features, one task each: the
-/// features are first cut into one run per thread, then each run into
-/// groups, so that rayon's halving hands every thread the same number of
-/// features. (A feature's histogram is the same whatever its group, so the
+/// Groups of at most `size` features, one task each: the features are
+/// first cut into one run per thread, then each run into groups, so that
+/// rayon's halving hands every thread the same number of features. (A feature's histogram is the same whatever its group, so the
 /// grouping may follow the thread count.)
-fn feature_groups(features: &[usize]) -> Vec<&[usize]> {
+fn feature_groups(features: &[usize], size: usize) -> Vec<&[usize]> {
     let threads = rayon::current_num_threads().max(1);
     let mut groups = Vec::new();
     let mut rest = features;
     for t in 0..threads {
         let (mut run, tail) = rest.split_at(rest.len().div_ceil(threads - t));
         rest = tail;
-        let parts = run.len().div_ceil(histogram::GROUP);
+        let parts = run.len().div_ceil(size);
         for p in 0..parts {
             let (fs, tail) = run.split_at(run.len().div_ceil(parts - p));
             run = tail;
