@@ -1,6 +1,6 @@
 //! GBDT speed check (run by bench/learn/run.sh): 1,000,000 × 30 synthetic fraud-like data (1.5% positives),
-//! 200 rounds, 31 leaves, lr 0.1, 255 bins, 2 threads. Writes the data for
-//! the LightGBM comparison (speed_lgb.py) as raw little-endian f64, row-major,
+//! 200 rounds, 31 leaves, lr 0.1, 255 bins, 2 threads (THREADS to change it). Writes the data for
+//! the LightGBM comparison (lightgbm_speed.py) as raw little-endian f64, row-major,
 //! label in column 0, into $OUT (default bench/out/learn).
 use std::io::Write;
 use std::time::Instant;
@@ -151,8 +151,12 @@ fn main() {
         min_data_in_leaf: 20,
         ..GbdtParams::default()
     };
+    let threads = std::env::var("THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
+        .num_threads(threads)
         .build()
         .unwrap();
     let c0 = cpu();

@@ -14,7 +14,8 @@
 //!   `max_bin` bins, not 100k.
 //!
 //! Bins are `u8` when `max_bin <= 255` (value bins + the missing bin fit in
-//! 256), `u16` otherwise.
+//! 256), `u16` otherwise. `u8` bins can also be copied row by row
+//! ([`BinnedData::row_major`]) for leaves whose rows are scattered.
 
 use std::collections::HashMap;
 
@@ -412,6 +413,35 @@ mod tests {
             label: vec![0.0; n],
             weight: None,
         }
+    }
+
+    #[test]
+    fn row_major_copy_holds_every_bin() {
+        let n = 40_000u32;
+        let columns: Vec<BinColumn> = (0..11u32)
+            .map(|f| BinColumn::U8((0..n).map(|i| ((i * (f + 1) + f) % 251) as u8).collect()))
+            .collect();
+        let data = BinnedData {
+            columns,
+            num_rows: n as usize,
+        };
+        let rows = data.row_major().expect("u8 bins");
+        assert_eq!((rows.stride, rows.words.len()), (2, 2 * n as usize));
+        for r in [0, 1, 16_383, 16_384, 39_999] {
+            for f in 0..11 {
+                assert_eq!(
+                    rows.words[r * 2 + f / 8][f % 8] as usize,
+                    data.columns[f].get(r)
+                );
+            }
+            // Padding bytes stay 0.
+            assert_eq!(&rows.words[r * 2 + 1][3..], &[0; 5]);
+        }
+        let wide = BinnedData {
+            columns: vec![BinColumn::U16(vec![300; 4])],
+            num_rows: 4,
+        };
+        assert!(wide.row_major().is_none());
     }
 
     #[test]

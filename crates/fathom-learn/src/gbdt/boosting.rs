@@ -17,6 +17,7 @@ use super::dataset::{Dataset, FeatureValues};
 use super::learner::{GrownTree, Learner};
 use super::objective::{self, Objective};
 use super::split::SplitConfig;
+use super::workers;
 use super::{GbdtError, GbdtParams};
 
 /// What [`train`] returns.
@@ -143,79 +144,82 @@ pub fn train(
     let mut trees: Vec<Tree> = Vec::with_capacity(params.num_rounds);
     let mut history = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
-    for round in 0..params.num_rounds {
-        // A forest fits every tree at the base score, so its gradients never change.
-        if !forest || round == 0 {
-            obj.gradients(&train.label, weight, &score, &mut gh);
-        }
-        if bagging && round % params.bagging_freq == 0 {
-            let mut rng = round_rng(params.seed, round, 1);
-            let mut b: Vec<u32> = (0..n as u32)
-                .filter(|_| unit(&mut rng) < params.bagging_fraction)
-                .collect();
-            if b.is_empty() {
-                b.push((rng.next_u64() % n as u64) as u32);
+    // Rounds, with the pool's other threads polling for work (see `workers`).
+    workers::with_ready_workers(|| {
+        for round in 0..params.num_rounds {
+            // A forest fits every tree at the base score, so its gradients never change.
+            if !forest || round == 0 {
+                obj.gradients(&train.label, weight, &score, &mut gh);
             }
-            learner.set_bag(Some(b));
-        }
-        let features: Vec<usize> = if sampling_features && !usable.is_empty() {
-            let k = ((usable.len() as f64 * params.feature_fraction).round() as usize)
-                .clamp(1, usable.len());
-            let mut rng = round_rng(params.seed, round, 2);
-            let mut pool = usable.clone();
-            for i in 0..k {
-                let j = i + (rng.next_u64() % (pool.len() - i) as u64) as usize;
-                pool.swap(i, j);
+            if bagging && round % params.bagging_freq == 0 {
+                let mut rng = round_rng(params.seed, round, 1);
+                let mut b: Vec<u32> = (0..n as u32)
+                    .filter(|_| unit(&mut rng) < params.bagging_fraction)
+                    .collect();
+                if b.is_empty() {
+                    b.push((rng.next_u64() % n as u64) as u32);
+                }
+                learner.set_bag(Some(b));
             }
-            let mut chosen = pool[..k].to_vec();
-            chosen.sort_unstable();
-            chosen
-        } else {
-            usable.clone()
-        };
+            let features: Vec<usize> = if sampling_features && !usable.is_empty() {
+                let k = ((usable.len() as f64 * params.feature_fraction).round() as usize)
+                    .clamp(1, usable.len());
+                let mut rng = round_rng(params.seed, round, 2);
+                let mut pool = usable.clone();
+                for i in 0..k {
+                    let j = i + (rng.next_u64() % (pool.len() - i) as u64) as usize;
+                    pool.swap(i, j);
+                }
+                let mut chosen = pool[..k].to_vec();
+                chosen.sort_unstable();
+                chosen
+            } else {
+                usable.clone()
+            };
 
-        let grown = learner.grow(&gh, &features);
-        if grown.tree.num_nodes() == 0 && !bagging && !sampling_features && round > 0 {
-            // Nothing more can be split: later rounds would repeat this one.
-            break;
-        }
-        if !forest {
-            update_scores(&grown, learner.row_leaf(), &binned, bagging, &mut score);
-        }
-        if let (Some(v), Some(vb)) = (valid, vbinned.as_ref()) {
-            let vleaf: Vec<u32> = (0..vb.num_rows)
-                .map(|r| grown.leaf_of(vb, r) as u32)
-                .collect();
-            let target = if forest { &mut vsum } else { &mut vscore };
-            target
-                .par_chunks_mut(8192)
-                .zip(vleaf.par_chunks(8192))
-                .for_each(|(s, l)| {
-                    for (s, &l) in s.iter_mut().zip(l) {
-                        *s += grown.tree.leaf_value[l as usize];
-                    }
-                });
-            if forest {
-                let k = (round + 1) as f64;
-                vscore
-                    .iter_mut()
-                    .zip(&vsum)
-                    .for_each(|(s, t)| *s = base_score + t / k);
+            let grown = learner.grow(&gh, &features);
+            if grown.tree.num_nodes() == 0 && !bagging && !sampling_features && round > 0 {
+                // Nothing more can be split: later rounds would repeat this one.
+                break;
             }
-            let loss = obj.mean_loss(&v.label, v.weight.as_deref(), &vscore);
-            history.push(loss);
-            if loss < best.0 {
-                best = (loss, round + 1);
+            if !forest {
+                update_scores(&grown, learner.row_leaf(), &binned, bagging, &mut score);
+            }
+            if let (Some(v), Some(vb)) = (valid, vbinned.as_ref()) {
+                let vleaf: Vec<u32> = (0..vb.num_rows)
+                    .map(|r| grown.leaf_of(vb, r) as u32)
+                    .collect();
+                let target = if forest { &mut vsum } else { &mut vscore };
+                target
+                    .par_chunks_mut(8192)
+                    .zip(vleaf.par_chunks(8192))
+                    .for_each(|(s, l)| {
+                        for (s, &l) in s.iter_mut().zip(l) {
+                            *s += grown.tree.leaf_value[l as usize];
+                        }
+                    });
+                if forest {
+                    let k = (round + 1) as f64;
+                    vscore
+                        .iter_mut()
+                        .zip(&vsum)
+                        .for_each(|(s, t)| *s = base_score + t / k);
+                }
+                let loss = obj.mean_loss(&v.label, v.weight.as_deref(), &vscore);
+                history.push(loss);
+                if loss < best.0 {
+                    best = (loss, round + 1);
+                }
+            }
+            trees.push(grown.tree);
+            if let Some(patience) = params.early_stopping_rounds
+                && valid.is_some()
+                && round + 1 - best.1 >= patience
+            {
+                break;
             }
         }
-        trees.push(grown.tree);
-        if let Some(patience) = params.early_stopping_rounds
-            && valid.is_some()
-            && round + 1 - best.1 >= patience
-        {
-            break;
-        }
-    }
+    });
 
     let best_iteration = if params.early_stopping_rounds.is_some() && valid.is_some() && best.1 > 0
     {
@@ -434,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn identical_for_one_and_two_threads() {
+    fn identical_for_one_two_and_three_threads() {
         let train_set = synthetic(150_000, 1);
         let valid = synthetic(5_000, 2);
         let p = GbdtParams {
@@ -461,9 +465,11 @@ mod tests {
             })
         };
         let (a, ha) = run(1);
-        let (b, hb) = run(2);
-        assert!(a == b, "ensembles differ between 1 and 2 threads");
-        assert_eq!(ha, hb);
+        for threads in [2, 3] {
+            let (b, hb) = run(threads);
+            assert!(a == b, "ensembles differ between 1 and {threads} threads");
+            assert_eq!(ha, hb);
+        }
         let e: Ensemble = serde_json::from_str(&a).unwrap();
         let preds: Vec<f64> = (0..valid.num_rows())
             .map(|i| e.predict_raw(&valid.row(i)))

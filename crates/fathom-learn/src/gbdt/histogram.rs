@@ -5,6 +5,15 @@
 //! `offsets[f]..offsets[f + 1]`. Each feature's histogram is accumulated by
 //! one task in row order (in `f64`, from `f32` gradients), so the result
 //! does not depend on the number of threads.
+//!
+//! Two kernels build them: [`build_group`] reads up to 8 bin columns in one
+//! pass over the rows (large leaves), [`build_gathered`] reads rows gathered
+//! row by row (small leaves). Both add a feature's rows in the same order,
+//! so they give the same histograms to the last bit. Above [`SMALL_LEAF`]
+//! rows they accumulate into 256-bin scratch arrays on the stack, whole bins
+//! (sums and count) at a time, and copy the used bins out; when the caller
+//! already knows the counts (the root's), [`build_group`] adds gradients and
+//! hessians only, which is about a third cheaper.
 
 use super::binning::{BinColumn, BinMappers};
 
@@ -94,15 +103,16 @@ impl HistLayout {
 /// The rows a histogram is built over.
 #[derive(Clone, Copy, Debug)]
 pub enum Rows<'a> {
-    /// Every row `0..n` in order; `gh[i]` belongs to row `i`.
-    All,
+    /// Rows `start..start + gh.len()` in order; `gh[i]` belongs to row
+    /// `start + i` (`From(0)`: every row).
+    From(usize),
     /// These rows; `gh[i]` belongs to row `rows[i]` (ordered gradients).
     Subset(&'a [u32]),
 }
 
 /// Below this many rows, [`build_group`] accumulates into the output
 /// histograms directly.
-const SMALL_LEAF: usize = 1024;
+pub const SMALL_LEAF: usize = 1024;
 
 /// Builds one feature's histogram into `out` (overwritten).
 ///
@@ -113,8 +123,8 @@ pub fn build_feature(column: &BinColumn, rows: Rows<'_>, gh: &[[f32; 2]], out: &
         BinColumn::U8(bins) => {
             let mut local = [HistBin::default(); 256];
             match rows {
-                Rows::All => {
-                    for (&b, p) in bins.iter().zip(gh) {
+                Rows::From(start) => {
+                    for (&b, p) in bins[start..].iter().zip(gh) {
                         let e = &mut local[b as usize];
                         e.g += p[0] as f64;
                         e.h += p[1] as f64;
@@ -154,7 +164,7 @@ fn accumulate_direct<B: Copy + Into<usize>>(
         e.c += 1;
     };
     match rows {
-        Rows::All => bins.iter().zip(gh).for_each(|(&b, p)| add(b, p)),
+        Rows::From(start) => bins[start..].iter().zip(gh).for_each(|(&b, p)| add(b, p)),
         Rows::Subset(rows) => rows
             .iter()
             .zip(gh)
@@ -189,7 +199,7 @@ pub fn build_group(
         })
         .collect();
     let nrows = match rows {
-        Rows::All => gh.len(),
+        Rows::From(_) => gh.len(),
         Rows::Subset(r) => r.len(),
     };
     if nrows < SMALL_LEAF {
@@ -243,8 +253,8 @@ fn group_u8<const K: usize, const COUNT: bool>(
             e.c += 1;
         };
         match rows {
-            Rows::All => {
-                let cols = cols.map(|c| &c[..gh.len()]);
+            Rows::From(start) => {
+                let cols = cols.map(|c| &c[start..start + gh.len()]);
                 for (i, p) in gh.iter().enumerate() {
                     let g = [p[0] as f64, p[1] as f64];
                     for k in 0..K {
@@ -275,8 +285,8 @@ fn group_u8<const K: usize, const COUNT: bool>(
         e[1] += g[1];
     };
     match rows {
-        Rows::All => {
-            let cols = cols.map(|c| &c[..gh.len()]);
+        Rows::From(start) => {
+            let cols = cols.map(|c| &c[start..start + gh.len()]);
             for (i, p) in gh.iter().enumerate() {
                 let g = [p[0] as f64, p[1] as f64];
                 for k in 0..K {
@@ -419,6 +429,97 @@ pub fn subtract(parent: &mut [HistBin], child: &[HistBin]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gbdt::binning::BinnedData;
+
+    /// Columns of `n` rows with skewed bins (runs of one bin, a few
+    /// frequent bins, some columns with 256 bins).
+    fn columns(n: u32, k: u32) -> Vec<BinColumn> {
+        (0..k)
+            .map(|f| {
+                let bins = 256 - 40 * (f % 5);
+                BinColumn::U8(
+                    (0..n)
+                        .map(|i| {
+                            let x = i.wrapping_mul(2_654_435_761).rotate_left(f + 3) ^ (i / 9);
+                            (if x % 3 == 0 { x % 4 } else { x % bins }) as u8
+                        })
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gathered_rows_give_the_column_histograms_bit_for_bit() {
+        let n = 6000u32;
+        let k = 19;
+        let data = BinnedData {
+            columns: columns(n, k),
+            num_rows: n as usize,
+        };
+        let packed = data.row_major().expect("u8 bins");
+        assert_eq!(packed.stride, 3);
+        let gh: Vec<[f32; 2]> = (0..n)
+            .map(|i| {
+                [
+                    ((i * 37) % 101) as f32 / 7.0 - 7.0,
+                    0.01 + (i % 11) as f32 / 3.0,
+                ]
+            })
+            .collect();
+        // A leaf above and one below SMALL_LEAF rows.
+        for every in [2u32, 9] {
+            let rows: Vec<u32> = (0..n).filter(|i| i % every != 1).collect();
+            let ordered: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
+            let mut words = Vec::new();
+            for &r in &rows {
+                let r = r as usize * packed.stride;
+                words.extend_from_slice(&packed.words[r..r + packed.stride]);
+            }
+            let gathered = Gathered {
+                stride: packed.stride,
+                words: &words,
+            };
+            // Any group of up to 8 features, across words.
+            let features = [0usize, 3, 7, 8, 13, 16, 17, 18];
+            let mut bufs: Vec<Vec<HistBin>> = features
+                .iter()
+                .map(|&f| vec![HistBin::default(); 256 - 40 * (f % 5)])
+                .collect();
+            let mut outs: Vec<&mut [HistBin]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            build_gathered(gathered, &features, &ordered, &mut outs);
+            for (&f, got) in features.iter().zip(&bufs) {
+                let mut want = vec![HistBin::default(); got.len()];
+                build_feature(&data.columns[f], Rows::Subset(&rows), &ordered, &mut want);
+                assert_eq!(got, &want, "feature {f}, every {every}");
+            }
+        }
+    }
+
+    #[test]
+    fn sums_without_counts_equal_sums_with_counts() {
+        let n = 5000u32;
+        let cols = columns(n, 6);
+        let refs: Vec<&BinColumn> = cols.iter().collect();
+        let gh: Vec<[f32; 2]> = (0..n)
+            .map(|i| [(i % 17) as f32 - 8.5, 0.5 + (i % 3) as f32])
+            .collect();
+        let size = |f: usize| 256 - 40 * (f % 5);
+        let build = |count: bool| {
+            let mut bufs: Vec<Vec<HistBin>> =
+                (0..6).map(|f| vec![HistBin::default(); size(f)]).collect();
+            let mut outs: Vec<&mut [HistBin]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            build_group(&refs, Rows::From(0), &gh, &mut outs, count);
+            bufs
+        };
+        let (with, without) = (build(true), build(false));
+        for (a, b) in with.iter().zip(&without) {
+            for (x, y) in a.iter().zip(b) {
+                assert_eq!((x.g, x.h, 0), (y.g, y.h, y.c));
+            }
+            assert_eq!(a.iter().map(|b| b.c).sum::<u64>(), n as u64);
+        }
+    }
 
     #[test]
     fn subset_and_subtraction_agree_with_direct_build() {
@@ -426,7 +527,7 @@ mod tests {
         let col = BinColumn::U8(bins);
         let gh: Vec<[f32; 2]> = (0..1000).map(|i| [i as f32 * 0.5 - 100.0, 1.0]).collect();
         let mut all = vec![HistBin::default(); 5];
-        build_feature(&col, Rows::All, &gh, &mut all);
+        build_feature(&col, Rows::From(0), &gh, &mut all);
         let rows: Vec<u32> = (0..1000).filter(|i| i % 3 == 0).collect();
         let rest: Vec<u32> = (0..1000).filter(|i| i % 3 != 0).collect();
         let ordered: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
@@ -463,7 +564,7 @@ mod tests {
             .collect();
         let rows: Vec<u32> = (0..n).filter(|i| i % 3 != 1).collect();
         let ordered: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
-        for (rs, g) in [(Rows::All, &gh), (Rows::Subset(&rows), &ordered)] {
+        for (rs, g) in [(Rows::From(0), &gh), (Rows::Subset(&rows), &ordered)] {
             let refs: Vec<&BinColumn> = cols.iter().collect();
             let mut bufs: Vec<Vec<HistBin>> = (0..5u32)
                 .map(|k| vec![HistBin::default(); 40 + k as usize])

@@ -22,11 +22,15 @@
 //! are counted once per row set and copied afterwards; the root's
 //! histograms then accumulate gradients and hessians only.
 //!
-//! **Parallelism.** Histograms are built by tasks over groups of features
-//! (each task adds its features' rows in order, then searches their best
-//! splits), gathering and partitioning by tasks over fixed row chunks, and
-//! results are merged in group or chunk order, so a tree does not depend on
-//! the number of threads.
+//! **Parallelism.** Histograms are built by tasks over groups of at most
+//! [`histogram::GROUP`] features ([`ROOT_GROUP`] at the root, which then
+//! reads the gradients in fewer passes), cut so that every thread gets as
+//! many features, and, in a leaf of more than [`BLOCK_ROWS`] rows, over fixed
+//! blocks of its rows, added in block order afterwards; each task adds its
+//! rows in order. Gathering, partitioning and the row → leaf map run as
+//! tasks over fixed row chunks. Results are merged in group, block or chunk
+//! order, and a feature's histogram does not depend on its group, so a
+//! tree does not depend on the number of threads.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -40,6 +44,13 @@ use super::split::{BinSplit, SplitConfig, SplitInfo, best_of, leaf_output};
 /// Below this many rows × features, histograms are built on the calling
 /// thread (same result, less scheduling overhead).
 const PAR_MIN_WORK: usize = 16_384;
+
+/// Features per task in the root's histograms (a smaller leaf's tasks take
+/// [`histogram::GROUP`]).
+pub const ROOT_GROUP: usize = 8;
+
+/// Rows per block of a large leaf's histograms (see `build_and_search`).
+pub const BLOCK_ROWS: usize = 1 << 16;
 
 /// Partition chunk size (rows) for parallel partitioning.
 const PART_CHUNK: usize = 1 << 13;
@@ -123,6 +134,7 @@ pub struct Learner<'a> {
     ordered: Vec<[f32; 2]>,
     gathered: Vec<[u8; 8]>,
     row_leaf: Vec<AtomicU32>,
+    spare: Vec<Vec<HistBin>>,
 }
 
 /// Per-leaf state during growth.
@@ -181,6 +193,7 @@ impl<'a> Learner<'a> {
             ordered: Vec::new(),
             gathered: Vec::new(),
             row_leaf: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -269,13 +282,14 @@ impl<'a> Learner<'a> {
 
         if self.can_split(&leaves[0]) && !features.is_empty() {
             let mut buf = self.take_buf();
+            let mut spare = std::mem::take(&mut self.spare);
             let gathered = bagged && self.source(0, root_count, gh);
             let src = if gathered {
                 Source::Gathered(self.gathered_rows())
             } else if bagged {
                 Source::Columns(Rows::Subset(&self.indices), Some(&self.root_counts))
             } else {
-                Source::Columns(Rows::All, Some(&self.root_counts))
+                Source::Columns(Rows::From(0), Some(&self.root_counts))
             };
             let g: &[[f32; 2]] = if bagged { &self.ordered } else { gh };
             let best = build_and_search(
@@ -287,10 +301,12 @@ impl<'a> Learner<'a> {
                 src,
                 g,
                 &mut buf,
+                &mut spare,
                 None,
                 sums,
                 sums,
             );
+            self.spare = spare;
             // Remember the counts for the next trees on the same rows.
             for &f in features {
                 let (a, b) = (self.layout.offsets[f], self.layout.offsets[f + 1]);
@@ -378,6 +394,7 @@ impl<'a> Learner<'a> {
             let mut parent_hist = parent_hist;
             if (small_ok || large_ok) && leaves.len() < self.num_leaves {
                 let mut sbuf = self.take_buf();
+                let mut spare = std::mem::take(&mut self.spare);
                 let (sb, sc) = (leaves[small].begin, leaves[small].count);
                 let gathered = self.source(sb, sc, gh);
                 let src = if gathered {
@@ -399,10 +416,12 @@ impl<'a> Learner<'a> {
                     src,
                     &self.ordered,
                     &mut sbuf,
+                    &mut spare,
                     parent,
                     leaves[small].sums,
                     leaves[large].sums,
                 );
+                self.spare = spare;
                 if small_ok {
                     leaves[small].best = found.small;
                     leaves[small].features = found.small_features;
@@ -565,6 +584,10 @@ type Group<'a> = (
     Vec<Option<&'a mut [HistBin]>>,
 );
 
+/// A task of [`build_and_search`] building one block of a large leaf: the
+/// block, features and their histograms in that block's buffer.
+type BlockTask<'a> = (usize, &'a [usize], Vec<&'a mut [HistBin]>);
+
 /// What [`build_and_search`] finds for a leaf and (optionally) its sibling.
 #[derive(Default)]
 struct Found {
@@ -594,6 +617,12 @@ fn varies(h: &[HistBin]) -> bool {
 /// sums `small_sums`). With `parent`, also turns `parent` into the
 /// sibling's histograms by subtraction and finds the sibling's best split
 /// (`large_sums`).
+///
+/// A leaf of more than [`BLOCK_ROWS`] rows is built block by block (fixed
+/// blocks of its rows), every block by its own tasks into its own buffer
+/// (`spare` holds them), and the blocks are then added in order: the tasks
+/// stay short and many, so that threads finish together, and the sums do
+/// not depend on the thread count.
 #[allow(clippy::too_many_arguments)]
 fn build_and_search(
     data: &BinnedData,
@@ -604,10 +633,69 @@ fn build_and_search(
     src: Source<'_>,
     gh: &[[f32; 2]],
     buf: &mut [HistBin],
+    spare: &mut Vec<Vec<HistBin>>,
     parent: Option<&mut [HistBin]>,
     small_sums: HistBin,
     large_sums: HistBin,
 ) -> Found {
+    // The root reads every row (or the whole bag) without counting: there,
+    // fewer passes over the gradients pay more than smaller scratch arrays.
+    let size = match src {
+        Source::Columns(_, Some(_)) => ROOT_GROUP,
+        _ => histogram::GROUP,
+    };
+    let groups = feature_groups(features, size);
+    let blocks = gh.len().div_ceil(BLOCK_ROWS).max(1);
+    let parallel = gh.len() * features.len() >= PAR_MIN_WORK;
+    let known = |fs: &[usize]| -> Option<&RootCounts> {
+        match src {
+            Source::Columns(_, counts) => counts.filter(|c| fs.iter().all(|&f| c.known[f])),
+            Source::Gathered(_) => None,
+        }
+    };
+    // The histograms of features `fs` over block `b` into `outs`.
+    let build = |b: usize, fs: &[usize], outs: &mut [&mut [HistBin]]| {
+        let (lo, hi) = (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(gh.len()));
+        let gh = &gh[lo..hi];
+        match src {
+            Source::Columns(rows, _) => {
+                let rows = match rows {
+                    Rows::From(start) => Rows::From(start + lo),
+                    Rows::Subset(r) => Rows::Subset(&r[lo..hi]),
+                };
+                let cols: Vec<&BinColumn> = fs.iter().map(|&f| &data.columns[f]).collect();
+                histogram::build_group(&cols, rows, gh, outs, known(fs).is_none());
+            }
+            Source::Gathered(rows) => {
+                let s = rows.stride;
+                let rows = Gathered {
+                    stride: s,
+                    words: &rows.words[lo * s..hi * s],
+                };
+                histogram::build_gathered(rows, fs, gh, outs);
+            }
+        }
+    };
+    // Block 0 goes to `buf`, block b > 0 to `spare[b - 1]`.
+    if blocks > 1 {
+        while spare.len() < blocks - 1 {
+            spare.push(vec![HistBin::default(); layout.total()]);
+        }
+        let mut tasks: Vec<BlockTask<'_>> = Vec::new();
+        let targets = std::iter::once(&mut *buf)
+            .chain(spare[..blocks - 1].iter_mut().map(|b| b.as_mut_slice()));
+        for (b, target) in targets.enumerate() {
+            let mut outs = layout.split_mut(target, features).into_iter();
+            for &fs in &groups {
+                tasks.push((b, fs, outs.by_ref().take(fs.len()).collect()));
+            }
+        }
+        tasks
+            .into_par_iter()
+            .with_max_len(1)
+            .for_each(|(b, fs, mut outs)| build(b, fs, &mut outs));
+    }
+    let spare: &[Vec<HistBin>] = &spare[..blocks - 1];
     let small = layout.split_mut(buf, features);
     let large: Vec<Option<&mut [HistBin]>> = match parent {
         Some(p) => layout
@@ -617,47 +705,36 @@ fn build_and_search(
             .collect(),
         None => features.iter().map(|_| None).collect(),
     };
-    // Groups of at most GROUP features, one task each: the features are
-    // first cut into one run per thread, then each run into groups, so
-    // that rayon's halving hands every thread the same number of features.
-    // (A feature's histogram is the same whatever its group, so the
-    // grouping may follow the thread count.)
-    let threads = rayon::current_num_threads().max(1);
-    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut tasks: Vec<Group<'_>> = Vec::new();
     let mut small = small.into_iter();
     let mut large = large.into_iter();
-    let mut rest = features;
-    for t in 0..threads {
-        let (mut run, tail) = rest.split_at(rest.len().div_ceil(threads - t));
-        rest = tail;
-        let parts = run.len().div_ceil(histogram::GROUP);
-        for p in 0..parts {
-            let (fs, tail) = run.split_at(run.len().div_ceil(parts - p));
-            run = tail;
-            groups.push((
-                fs,
-                small.by_ref().take(fs.len()).collect(),
-                large.by_ref().take(fs.len()).collect(),
-            ));
-        }
+    for &fs in &groups {
+        tasks.push((
+            fs,
+            small.by_ref().take(fs.len()).collect(),
+            large.by_ref().take(fs.len()).collect(),
+        ));
     }
     let task = |(fs, mut s, l): Group<'_>| {
-        match src {
-            Source::Columns(rows, counts) => {
-                let cols: Vec<&BinColumn> = fs.iter().map(|&f| &data.columns[f]).collect();
-                let known = counts.filter(|c| fs.iter().all(|&f| c.known[f]));
-                histogram::build_group(&cols, rows, gh, &mut s, known.is_none());
-                if let Some(c) = known {
-                    for (&f, s) in fs.iter().zip(s.iter_mut()) {
-                        let counts = &c.counts[layout.offsets[f]..layout.offsets[f + 1]];
-                        for (b, &n) in s.iter_mut().zip(counts) {
-                            b.c = n;
-                        }
+        if blocks == 1 {
+            build(0, fs, &mut s);
+        } else {
+            // Add the other blocks, in order.
+            for (&f, s) in fs.iter().zip(s.iter_mut()) {
+                let (a, z) = (layout.offsets[f], layout.offsets[f + 1]);
+                for block in spare {
+                    for (x, &y) in s.iter_mut().zip(&block[a..z]) {
+                        *x = *x + y;
                     }
                 }
             }
-            Source::Gathered(rows) => {
-                histogram::build_gathered(rows, fs, gh, &mut s);
+        }
+        if let Some(c) = known(fs) {
+            for (&f, s) in fs.iter().zip(s.iter_mut()) {
+                let counts = &c.counts[layout.offsets[f]..layout.offsets[f + 1]];
+                for (b, &n) in s.iter_mut().zip(counts) {
+                    b.c = n;
+                }
             }
         }
         let mut found = Found::default();
@@ -679,12 +756,33 @@ fn build_and_search(
         found
     };
     // Collected in group order, merged in order: deterministic.
-    let parts: Vec<Found> = if gh.len() * features.len() < PAR_MIN_WORK {
-        groups.into_iter().map(task).collect()
+    let parts: Vec<Found> = if parallel {
+        tasks.into_par_iter().with_max_len(1).map(task).collect()
     } else {
-        groups.into_par_iter().with_max_len(1).map(task).collect()
+        tasks.into_iter().map(task).collect()
     };
     parts.into_iter().fold(Found::default(), Found::merge)
+}
+
+/// Groups of at most `size` features, one task each: the features are
+/// first cut into one run per thread, then each run into groups, so that
+/// rayon's halving hands every thread the same number of features. (A feature's histogram is the same whatever its group, so the
+/// grouping may follow the thread count.)
+fn feature_groups(features: &[usize], size: usize) -> Vec<&[usize]> {
+    let threads = rayon::current_num_threads().max(1);
+    let mut groups = Vec::new();
+    let mut rest = features;
+    for t in 0..threads {
+        let (mut run, tail) = rest.split_at(rest.len().div_ceil(threads - t));
+        rest = tail;
+        let parts = run.len().div_ceil(size);
+        for p in 0..parts {
+            let (fs, tail) = run.split_at(run.len().div_ceil(parts - p));
+            run = tail;
+            groups.push(fs);
+        }
+    }
+    groups
 }
 
 /// `out = rows.map(|r| gh[r])`, in parallel for large leaves.
@@ -707,9 +805,6 @@ fn gather(out: &mut Vec<[f32; 2]>, rows: &[u32], gh: &[[f32; 2]]) {
 
 /// Gathers the bins (`words`, row by row) and the gradients (`ordered`)
 /// of `rows`, in parallel for large leaves.
-/// One chunk of [`gather_rows`]' outputs: bin words and ordered gradients.
-type GatherChunk<'a> = (&'a mut [[u8; 8]], &'a mut [[f32; 2]]);
-
 fn gather_rows(
     words: &mut Vec<[u8; 8]>,
     ordered: &mut Vec<[f32; 2]>,
@@ -723,7 +818,7 @@ fn gather_rows(
     ordered.clear();
     ordered.resize(rows.len(), [0.0; 2]);
     let src = &bins.words;
-    let one = |((w, o), r): (GatherChunk<'_>, &[u32])| {
+    let one = |w: &mut [[u8; 8]], o: &mut [[f32; 2]], r: &[u32]| {
         match s {
             1 => copy_rows::<1>(w, r, src),
             2 => copy_rows::<2>(w, r, src),
@@ -741,13 +836,13 @@ fn gather_rows(
         }
     };
     if rows.len() < 2 * GATHER_CHUNK {
-        one(((words, ordered), rows));
+        one(words, ordered, rows);
     } else {
         words
             .par_chunks_mut(GATHER_CHUNK * s)
             .zip(ordered.par_chunks_mut(GATHER_CHUNK))
             .zip(rows.par_chunks(GATHER_CHUNK))
-            .for_each(one);
+            .for_each(|((w, o), r)| one(w, o, r));
     }
 }
 
@@ -847,4 +942,98 @@ fn partition_by(
             .for_each(|(to, from)| to.copy_from_slice(from));
     }
     total_left
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gbdt::dataset::{Dataset, FeatureValues};
+
+    #[test]
+    fn a_leaf_built_in_blocks_has_the_histograms_of_one_pass() {
+        let n = 2 * BLOCK_ROWS + 123;
+        let features: Vec<(String, FeatureValues)> = (0..6u64)
+            .map(|k| {
+                let v = (0..n as u64)
+                    .map(|i| ((i * (k + 7)) % 301) as f64)
+                    .collect();
+                (format!("x{k}"), FeatureValues::Numeric(v))
+            })
+            .collect();
+        let d = Dataset {
+            features,
+            label: vec![0.0; n],
+            weight: None,
+        };
+        let mappers = BinMappers::fit(&d, 255, 0);
+        let data = mappers.bin(&d);
+        let layout = HistLayout::new(&mappers);
+        let gh: Vec<[f32; 2]> = (0..n)
+            .map(|i| [((i * 13) % 29) as f32 - 14.0, 0.125 + (i % 5) as f32])
+            .collect();
+        let all: Vec<usize> = (0..6).collect();
+        let cfg = SplitConfig::from_params(&crate::gbdt::GbdtParams::default());
+        let sums = HistBin {
+            c: n as u64,
+            ..HistBin::default()
+        };
+        let rows = data.row_major().expect("u8 bins");
+        let idx: Vec<u32> = (0..n as u32).collect();
+        let mut words = Vec::new();
+        let mut ordered = Vec::new();
+        gather_rows(&mut words, &mut ordered, &idx, &rows, &gh);
+        let gathered = Gathered {
+            stride: rows.stride,
+            words: &words,
+        };
+        for src in [
+            Source::Columns(Rows::From(0), None),
+            Source::Gathered(gathered),
+        ] {
+            let mut buf = vec![HistBin::default(); layout.total()];
+            let mut spare = Vec::new();
+            build_and_search(
+                &data, &mappers, &layout, &cfg, &all, src, &gh, &mut buf, &mut spare, None, sums,
+                sums,
+            );
+            assert_eq!(spare.len(), 2, "three blocks");
+            for f in 0..6 {
+                let got = &buf[layout.offsets[f]..layout.offsets[f + 1]];
+                let mut want = vec![HistBin::default(); got.len()];
+                histogram::build_feature(&data.columns[f], Rows::From(0), &gh, &mut want);
+                for (a, b) in got.iter().zip(&want) {
+                    assert_eq!(a.c, b.c);
+                    assert!(
+                        (a.g - b.g).abs() <= 1e-9 * b.g.abs().max(1.0),
+                        "{a:?} {b:?}"
+                    );
+                    assert!(
+                        (a.h - b.h).abs() <= 1e-9 * b.h.abs().max(1.0),
+                        "{a:?} {b:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn partition_is_stable_across_chunks() {
+        // Sizes below one chunk, at two chunks, and spanning several
+        // chunks with a partial last one.
+        for n in [0usize, 1, 5_000, 2 * PART_CHUNK, 3 * PART_CHUNK + 77] {
+            let rows: Vec<u32> = (0..n as u32).map(|i| i * 3 + 1).collect();
+            let left = |r: u32| (r / 7).is_multiple_of(3) as usize;
+            let mut got = rows.clone();
+            let mut scratch = Vec::new();
+            let nl = partition_by(&mut got, &mut scratch, left);
+            let want: Vec<u32> = rows
+                .iter()
+                .copied()
+                .filter(|&r| left(r) == 1)
+                .chain(rows.iter().copied().filter(|&r| left(r) == 0))
+                .collect();
+            assert_eq!(nl, rows.iter().filter(|&&r| left(r) == 1).count());
+            assert_eq!(got, want, "n = {n}");
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //! 1. [`binning`] maps every feature to at most `max_bin` bins (quantiles
 //!    for numeric features, one bin per frequent code for categorical ones)
 //!    plus one bin for missing values, stored column-major as `u8` (`u16`
-//!    when `max_bin > 255`);
+//!    when `max_bin > 255`), `u8` bins also row by row for small leaves;
 //! 2. each round, the [`objective`] turns the current raw scores into
 //!    gradients and hessians;
 //! 3. the [`learner`] grows one tree leaf-wise: it always splits the leaf
@@ -20,10 +20,19 @@
 //! bin), so prediction on raw `f64` rows needs no bin mapper.
 //!
 //! **Determinism.** The result depends only on the data and the parameters
-//! (including `seed`), never on the number of threads: every histogram of a
-//! feature is accumulated by one task in row order, reductions over features
-//! break ties by feature index, and random draws come from ChaCha8 streams
-//! seeded per round.
+//! (including `seed`), never on the number of threads: a feature's
+//! histogram is the sum, in block order, of fixed blocks of a leaf's rows,
+//! each accumulated by one task in row order (whichever layout it reads and
+//! whichever group of features it is built with); reductions over features
+//! break ties by feature index; other sums run over fixed chunks added in
+//! order; random draws come from ChaCha8 streams seeded per round.
+//!
+//! **Speed.** On 1M × 30 rows most of the time goes into histograms: per
+//! tree the root's (every row, gradients and hessians only: its row counts
+//! are kept from the first tree) and the smaller children's (about as many
+//! row × feature updates again, counting). How the [`learner`] reads bins
+//! for each, and how [`workers`] keeps the pool's threads at hand between
+//! the many short parallel steps of leaf-wise growth, is documented there.
 
 pub mod binning;
 pub mod boosting;
@@ -32,6 +41,7 @@ pub mod histogram;
 pub mod learner;
 pub mod objective;
 pub mod split;
+pub mod workers;
 
 pub use boosting::{TrainOutput, train};
 pub use dataset::{Dataset, FeatureValues};
