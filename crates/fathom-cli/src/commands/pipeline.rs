@@ -382,59 +382,75 @@ pub fn history(config: &Config, ui: &Ui, args: HistoryArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// A scheduler of every built-in pipeline.
-pub fn scheduler(config: &Config, quiet: bool) -> Result<Scheduler> {
+/// A scheduler of one built-in pipeline, on its own store connection. A
+/// pipeline without a schedule still runs what is queued for it (training,
+/// when the monitoring policy asks for it).
+pub fn scheduler(config: &Config, name: &str, quiet: bool) -> Result<Scheduler> {
     let runner = Runner::new(open_store(config)?).with_observer(Arc::new(Progress { quiet }));
     let mut scheduler = Scheduler::new(runner);
-    // Every pipeline is added: one without a schedule still runs when
-    // queued (training, when the monitoring policy asks for it).
-    for name in BUILT_IN {
-        let settings = pipelines::settings(config, name);
-        scheduler.add(pipelines::build(config, name)?, settings.schedule(name)?)?;
-    }
+    let settings = pipelines::settings(config, name);
+    scheduler.add(pipelines::build(config, name)?, settings.schedule(name)?)?;
     Ok(scheduler)
 }
 
-/// Runs the scheduler until `stop` is set; prints what each tick did.
+/// Runs every built-in pipeline's scheduler until `stop` is set, each on
+/// its own thread, so that a long training does not hold up the hourly
+/// monitoring; prints what each tick did. The store's leases keep them
+/// (and any other scheduler) from running one run twice.
 pub fn run_scheduler(config: &Config, stop: &AtomicBool, quiet: bool) -> Result<()> {
-    let mut s = scheduler(config, quiet)?;
-    if !quiet {
-        for sc in s.schedules() {
-            eprintln!(
-                "scheduler: {} at \"{}\" UTC (catch-up {}), next {}",
-                sc.pipeline(),
-                sc.expression(),
-                sc.catch_up().as_str(),
-                sc.next_after(Utc::now())
-                    .map_or("–".into(), |t| t.to_rfc3339())
-            );
-        }
-    }
-    s.run_forever(&fathom_registry::SystemClock, stop, |tick| {
-        for r in &tick.runs {
-            let what = match &r.result {
-                Ok(RunOutcome::Ran(report)) => {
-                    alert_owners(config, &report.alerts);
-                    report.run.status.as_str().to_string()
-                }
-                Ok(RunOutcome::AlreadySucceeded(_)) => "already succeeded".into(),
-                Ok(RunOutcome::Busy { .. }) => "held by another runner".into(),
-                Err(e) => format!("error: {e}"),
-            };
-            if !quiet {
+    let mut schedulers = Vec::new();
+    for name in BUILT_IN {
+        let s = scheduler(config, name, quiet)?;
+        if !quiet {
+            for sc in s.schedules() {
                 eprintln!(
-                    "scheduler: {} {} ({}): {what}",
-                    r.pipeline,
-                    r.logical_date,
-                    r.trigger.as_str()
+                    "scheduler: {} at \"{}\" UTC (catch-up {}), next {}",
+                    sc.pipeline(),
+                    sc.expression(),
+                    sc.catch_up().as_str(),
+                    sc.next_after(Utc::now())
+                        .map_or("–".into(), |t| t.to_rfc3339())
                 );
             }
         }
-        for (name, e) in &tick.errors {
-            eprintln!("scheduler: {name}: {e}");
+        schedulers.push(s);
+    }
+    std::thread::scope(|scope| {
+        for mut s in schedulers {
+            scope.spawn(move || {
+                s.run_forever(&fathom_registry::SystemClock, stop, |tick| {
+                    report_tick(config, tick, quiet)
+                });
+            });
         }
     });
     Ok(())
+}
+
+/// Prints a tick's runs and errors, and alerts the owners of failed tasks.
+fn report_tick(config: &Config, tick: &fathom_pipeline::TickReport, quiet: bool) {
+    for r in &tick.runs {
+        let what = match &r.result {
+            Ok(RunOutcome::Ran(report)) => {
+                alert_owners(config, &report.alerts);
+                report.run.status.as_str().to_string()
+            }
+            Ok(RunOutcome::AlreadySucceeded(_)) => "already succeeded".into(),
+            Ok(RunOutcome::Busy { .. }) => "held by another runner".into(),
+            Err(e) => format!("error: {e}"),
+        };
+        if !quiet {
+            eprintln!(
+                "scheduler: {} {} ({}): {what}",
+                r.pipeline,
+                r.logical_date,
+                r.trigger.as_str()
+            );
+        }
+    }
+    for (name, e) in &tick.errors {
+        eprintln!("scheduler: {name}: {e}");
+    }
 }
 
 /// Runs `fathom scheduler` until interrupted (Ctrl-C or SIGTERM).
