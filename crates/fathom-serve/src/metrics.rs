@@ -119,7 +119,8 @@ pub struct Metrics {
     /// When the latest check ran, seconds since the Unix epoch.
     pub last_check: Family<CheckLabels, RealGauge>,
     last_log: Mutex<(u64, u64)>,
-    /// Requests to the prediction endpoints, and those answered with an
+    /// Requests to the prediction endpoints other than answered single
+    /// predictions (those are `hot.predict_ok`), and those answered with an
     /// error status, since the start.
     scored: std::sync::atomic::AtomicU64,
     failed: std::sync::atomic::AtomicU64,
@@ -371,16 +372,17 @@ impl Metrics {
     #[inline]
     pub fn request(&self, endpoint: &'static str, status: u16, seconds: f64) {
         use std::sync::atomic::Ordering::Relaxed;
+        if endpoint == "/v1/predict" && status == 200 {
+            // Counted once, by its hot handle (also in `prediction_totals`).
+            self.hot.predict_ok.inc();
+            self.hot.predict_latency.observe(seconds);
+            return;
+        }
         if endpoint.starts_with("/v1/predict") || endpoint == "/v1/explain" {
             self.scored.fetch_add(1, Relaxed);
             if status >= 400 {
                 self.failed.fetch_add(1, Relaxed);
             }
-        }
-        if endpoint == "/v1/predict" && status == 200 {
-            self.hot.predict_ok.inc();
-            self.hot.predict_latency.observe(seconds);
-            return;
         }
         self.requests
             .get_or_create(&RequestLabels { endpoint, status })
@@ -394,7 +396,10 @@ impl Metrics {
     /// of them got an error status (4xx or 5xx).
     pub fn prediction_totals(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        (self.scored.load(Relaxed), self.failed.load(Relaxed))
+        (
+            self.hot.predict_ok.get() + self.scored.load(Relaxed),
+            self.failed.load(Relaxed),
+        )
     }
 
     /// Brings the prediction-log figures up to date: totals as reported by
