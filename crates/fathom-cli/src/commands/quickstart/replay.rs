@@ -127,12 +127,22 @@ fn retraining_batch(history: &Frame, days: i64, replayed: &[Frame]) -> Result<Fr
     Ok(Frame::concat(&parts)?)
 }
 
-/// The canary's version in a "v1 + v2 (canary)" description.
-fn canary_version(serving: &str) -> Option<&str> {
-    serving
-        .split(" + v")
-        .nth(1)
-        .and_then(|rest| rest.strip_suffix(" (canary)"))
+/// The versions a server answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Deployed {
+    primary: Option<i64>,
+    canary: Option<i64>,
+}
+
+impl Deployed {
+    /// `v1`, `v1 + v2 (canary)`, or `–` when nothing is deployed.
+    fn text(self) -> String {
+        match (self.primary, self.canary) {
+            (Some(p), Some(c)) => format!("v{p} + v{c} (canary)"),
+            (Some(p), None) => format!("v{p}"),
+            _ => "–".into(),
+        }
+    }
 }
 
 fn task_output<'a>(report: &'a RunReport, task: &str) -> &'a Value {
@@ -166,7 +176,7 @@ fn retrain(
     date: LogicalDate,
     rows: usize,
     action: &mut Vec<String>,
-    serving: &dyn Fn() -> String,
+    serving: &dyn Fn() -> Deployed,
 ) -> Result<()> {
     // The queued training run (the policy's reason is on it).
     let trained = ran(
@@ -189,7 +199,11 @@ fn retrain(
             gate["evidence"].as_str().unwrap_or("")
         ));
         // The server picks the alias up within its poll.
-        wait_until(|| serving().contains(&format!("v{}", deploy["version"])));
+        let v = deploy["version"].as_i64();
+        wait_until(|| {
+            let d = serving();
+            d.primary == v || d.canary == v
+        });
     }
     Ok(())
 }
@@ -302,15 +316,14 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
         let _ = stopped.await;
     }));
 
-    let serving = || match state.deployment.load_full() {
-        Some(d) => match &d.canary {
-            Some((c, _)) => format!(
-                "v{} + v{} (canary)",
-                d.primary.model.version, c.model.version
-            ),
-            None => format!("v{}", d.primary.model.version),
-        },
-        None => "–".into(),
+    let serving = || {
+        let d = state.deployment.load_full();
+        Deployed {
+            primary: d.as_ref().map(|d| d.primary.model.version),
+            canary: d
+                .as_ref()
+                .and_then(|d| d.canary.as_ref().map(|(c, _)| c.model.version)),
+        }
     };
     let mut timeline = Vec::new();
     let mut bursts = Vec::new();
@@ -354,7 +367,7 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
         )?;
         let mut action = Vec::new();
         if canary["canary"].is_null()
-            && let Some(v) = canary_version(&served_by)
+            && let Some(v) = served_by.canary
         {
             action.push(format!(
                 "canary v{v} removed by the server's guardrails (see the audit log)"
@@ -366,7 +379,14 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
                     "canary v{} promoted to production",
                     canary["canary"]
                 ));
-                wait_until(|| serving() == format!("v{}", canary["canary"]));
+                let v = canary["canary"].as_i64();
+                wait_until(|| {
+                    serving()
+                        == Deployed {
+                            primary: v,
+                            canary: None,
+                        }
+                });
             }
             Some("rolled_back") => action.push(format!("canary v{} rolled back", canary["canary"])),
             _ => {}
@@ -418,7 +438,7 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
         timeline.push(Day {
             date: date.clone(),
             phase,
-            serving: served_by,
+            serving: served_by.text(),
             answered: burst.answered,
             drift: summary.drift.as_ref().map_or("–".into(), |d| {
                 format!("{} ({:.0}%)", d.verdict.name(), d.share_drifted * 100.0)
