@@ -59,22 +59,22 @@ fn window_of(ctx: &TaskContext) -> String {
         .to_string()
 }
 
+/// Fixes the window (its start, so a retried check reads the same one)
+/// and makes sure the prediction log is there; the check reads it once.
 fn collect(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     let window = Window::parse(&window_of(ctx)).map_err(fatal)?;
-    let model = super::model_name(config);
-    let (reader, dir) = open_log(config).map_err(fatal)?;
-    let now = now_ms();
-    let records =
-        crate::commands::monitor::window_records(&reader, &dir, &window, now, Some(&model))
-            .map_err(retryable)?;
+    let (_, dir) = open_log(config).map_err(fatal)?;
+    let since_ms = ctx
+        .param("since_ms")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| now_ms().saturating_sub(window.ms));
     ctx.log(format!(
-        "{} answered predictions of {model} in the last {} ({})",
-        records.len(),
+        "the last {} of {} from {since_ms} ms",
         window.text,
         dir.display()
     ));
     Ok(TaskOutput::new(json!({
-        "window": window.text, "predictions": records.len(), "log": dir,
+        "window": window.text, "since_ms": since_ms, "log": dir,
     })))
 }
 
@@ -89,7 +89,7 @@ fn check(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
             window,
             reference: None,
             output: Some(output),
-            since_ms: ctx.param("since_ms").and_then(Value::as_i64),
+            since_ms: ctx.upstream("collect").and_then(|c| c["since_ms"].as_i64()),
         },
     )
     .map_err(retryable)?;
