@@ -37,10 +37,15 @@ pub struct CompactReport {
 /// place; only then is its segment removed. Readers prefer a compacted
 /// folder over a segment of the same number, so an interruption at any
 /// point loses and duplicates nothing; the next run removes what it left.
-/// The newest segment is left alone (a writer may be appending to it). A
-/// closed segment with a damaged frame is an error and stays as it is.
+/// The newest segment is left alone while a writer holds the folder and
+/// may be appending to it (it has no footer yet); when no process writes
+/// the log it is compacted too, with the writer lock held meanwhile (a log opened during it waits
+/// for nothing: it fails with [`LogError::Locked`]), unless its tail is
+/// torn, which only opening the log repairs. A closed segment with a
+/// damaged frame is an error and stays as it is.
 pub fn compact(dir: &Path) -> Result<CompactReport> {
     let _lock = lock(dir)?;
+    let idle = crate::log::try_writer_lock(dir)?;
     let listing = Listing::read(dir).map_err(|e| LogError::io(dir, "list log folder", e))?;
     let mut report = CompactReport::default();
     for staged in &listing.staging {
@@ -61,11 +66,22 @@ pub fn compact(dir: &Path) -> Result<CompactReport> {
     }
     let newest = listing.newest_segment().map(|e| e.seq);
     for entry in &listing.segments {
-        if Some(entry.seq) == newest {
+        let is_newest = Some(entry.seq) == newest;
+        // A segment with its footer is closed for good (a writer appends
+        // to a new one); the newest without it may be being written.
+        if is_newest
+            && idle.is_none()
+            && segment::read_footer(&entry.path)
+                .map_err(|e| LogError::io(&entry.path, "read", e))?
+                .is_none()
+        {
             continue;
         }
         let bytes = std::fs::read(&entry.path).map_err(|e| LogError::io(&entry.path, "read", e))?;
         let scan = segment::scan(&bytes);
+        if is_newest && scan.bad.is_some() {
+            continue;
+        }
         if let Some((offset, detail)) = scan.bad {
             return Err(LogError::Corrupt {
                 path: entry.path.clone(),

@@ -46,6 +46,10 @@ pub struct LogConfig {
     /// A segment is closed and a new one started once it reaches this size
     /// (it may exceed it by one batch). At least 4 KiB.
     pub segment_max_bytes: u64,
+    /// A segment holding records is also closed once it is this old, so
+    /// that a quiet log still closes segments for compaction and shipping
+    /// (see [`crate::ship`]). `None`: closed by size only.
+    pub segment_max_age: Option<Duration>,
     /// Whole segments and compacted files whose newest record is older than
     /// this are removed, at open and then periodically by the writer.
     pub retention: Option<Duration>,
@@ -56,7 +60,7 @@ pub struct LogConfig {
 impl LogConfig {
     /// The defaults for a log in `dir`: `Fsync`, a queue of 65,536 records,
     /// batches of up to 4,096, a 200 ms buffered flush interval, 64 MiB
-    /// segments, no retention, no sanitising.
+    /// segments closed by size only, no retention, no sanitising.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         LogConfig {
             dir: dir.into(),
@@ -65,6 +69,7 @@ impl LogConfig {
             max_batch: 4_096,
             flush_interval: Duration::from_millis(200),
             segment_max_bytes: 64 << 20,
+            segment_max_age: None,
             retention: None,
             sanitize: Sanitizer::default(),
         }
@@ -86,6 +91,14 @@ impl LogConfig {
                 "segment_max_bytes is {}; it must be at least 4096 (64 MiB is the default)",
                 self.segment_max_bytes
             ));
+        }
+        if self
+            .segment_max_age
+            .is_some_and(|a| a < Duration::from_millis(10))
+        {
+            return bad(
+                "segment_max_age is under 10 ms; give at least 10 ms, or none to close segments by size only".into(),
+            );
         }
         if self.retention.is_some_and(|r| r.is_zero()) {
             return bad(

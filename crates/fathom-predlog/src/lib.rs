@@ -14,7 +14,10 @@
 //! * [`compact`]: closed segments to Parquet, atomically; [`purge`]:
 //!   retention by age;
 //! * [`LogReader`]: windows of predictions and labels, joined by request
-//!   id, and the window's inputs as a typed [`fathom_core::Frame`].
+//!   id, and the window's inputs as a typed [`fathom_core::Frame`]; several
+//!   folders (replicas, shipped copies) read as one log;
+//! * [`ship`]: replica ids, compacted segments not yet shipped, and a cache
+//!   of shipped ones, for a copier to an object store.
 //!
 //! The crate is synchronous (std threads); tickets are plain futures that
 //! need no particular runtime, or can be waited on from a thread.
@@ -57,6 +60,7 @@ mod reader;
 mod record;
 mod sanitize;
 mod segment;
+pub mod ship;
 mod stats;
 mod ticket;
 mod writer;

@@ -198,6 +198,17 @@ impl Drop for PredictionLog {
 }
 
 fn lock_dir(dir: &Path) -> Result<File> {
+    match try_writer_lock(dir)? {
+        Some(file) => Ok(file),
+        None => Err(LogError::Locked {
+            path: dir.join(LOCK_FILE),
+        }),
+    }
+}
+
+/// The folder's writer lock if no process holds it (nobody is writing the
+/// log), else `None`.
+pub(crate) fn try_writer_lock(dir: &Path) -> Result<Option<File>> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
@@ -206,8 +217,8 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .open(&path)
         .map_err(|e| LogError::io(&path, "open lock file", e))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::Locked { path }),
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(LogError::io(&path, "lock", e)),
     }
 }

@@ -30,6 +30,8 @@ struct Active {
     path: PathBuf,
     /// Bytes written and acknowledged so far.
     len: u64,
+    /// When it was created (for `segment_max_age`).
+    opened: Instant,
     summary: Summary,
 }
 
@@ -42,6 +44,7 @@ pub(crate) struct Writer {
     max_batch: usize,
     flush_interval: Duration,
     segment_max_bytes: u64,
+    segment_max_age: Option<Duration>,
     retention: Option<Duration>,
     sanitize: Sanitizer,
     rx: Receiver<Msg>,
@@ -92,6 +95,7 @@ impl Writer {
             flush_interval: config.flush_interval,
             backoff_until: None,
             segment_max_bytes: config.segment_max_bytes,
+            segment_max_age: config.segment_max_age,
             retention: config.retention,
             sanitize: config.sanitize.clone(),
             rx,
@@ -121,9 +125,26 @@ impl Writer {
 
     /// How long the writer may sleep when the queue is empty.
     fn idle_wait(&self) -> Duration {
+        let purge = self.purge_period();
+        match self.segment_max_age {
+            Some(age) => purge.min((age / 4).max(Duration::from_millis(5))),
+            None => purge,
+        }
+    }
+
+    /// How often retention is applied: a tenth of it, between 1 s and 1 min.
+    fn purge_period(&self) -> Duration {
         match self.retention {
             Some(r) => (r / 10).clamp(Duration::from_secs(1), Duration::from_secs(60)),
             None => Duration::from_secs(60),
+        }
+    }
+
+    /// Whether the active segment has records and is older than `segment_max_age`.
+    fn active_too_old(&self) -> bool {
+        match (&self.active, self.segment_max_age) {
+            (Some(a), Some(age)) => a.summary.records() > 0 && a.opened.elapsed() >= age,
+            _ => false,
         }
     }
 
@@ -287,6 +308,7 @@ impl Writer {
             .active
             .as_ref()
             .is_some_and(|a| a.len >= self.segment_max_bytes)
+            || self.active_too_old()
         {
             // A failed close leaves a segment without footer, which readers
             // scan instead; the records in it are intact.
@@ -365,6 +387,7 @@ impl Writer {
             file,
             path,
             len: MAGIC.len() as u64,
+            opened: Instant::now(),
             summary: Summary::default(),
         })
     }
@@ -395,13 +418,19 @@ impl Writer {
         Ok(())
     }
 
-    /// Applies retention when it is due. A failing purge is tried again at
-    /// the next period.
+    /// Closes a segment past its age (when nothing is pending: a batch
+    /// being gathered goes into it first) and applies retention when it is
+    /// due. A failing purge is tried again at the next period.
     fn housekeeping(&mut self) {
+        if self.acks.is_empty() && self.active_too_old() {
+            self.sync_if_dirty();
+            // As in `commit`: a failed close leaves a segment readers scan.
+            let _ = self.close_active();
+        }
         let Some(retention) = self.retention else {
             return;
         };
-        if self.last_purge.elapsed() < self.idle_wait() {
+        if self.last_purge.elapsed() < self.purge_period() {
             return;
         }
         self.last_purge = Instant::now();

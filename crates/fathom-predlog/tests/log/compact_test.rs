@@ -42,12 +42,10 @@ fn compaction_keeps_every_record_and_the_reader_answers_the_same() {
     assert!(segments_before.len() > 3);
 
     let report = compact(dir.path()).unwrap();
-    // Every segment but the newest becomes Parquet.
-    assert_eq!(report.segments, segments_before.len() - 1);
-    assert_eq!(
-        segment_files(dir.path()),
-        segments_before[segments_before.len() - 1..]
-    );
+    // No process writes the log: every segment becomes Parquet, the
+    // newest too.
+    assert_eq!(report.segments, segments_before.len());
+    assert!(segment_files(dir.path()).is_empty());
     assert_eq!(compacted_dirs(dir.path()).len(), report.segments);
     let after = (
         reader.predictions(i64::MIN, i64::MAX).unwrap(),
@@ -131,4 +129,37 @@ fn compaction_runs_while_the_log_is_written() {
     log.shutdown().unwrap();
     let got = reader.predictions(i64::MIN, i64::MAX).unwrap();
     assert_eq!(got, (0..n).map(|i| record(i, i as i64)).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_newest_segment_waits_while_a_writer_holds_the_log_and_its_torn_tail_waits_for_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path());
+    // A writer holds the folder: the segment it writes stays.
+    let log = PredictionLog::open(small_config(dir.path())).unwrap();
+    log.append(record(9_999, 9_999)).unwrap().wait().unwrap();
+    compact(dir.path()).unwrap();
+    let left = segment_files(dir.path());
+    assert_eq!(left.len(), 1);
+    // A log opened during a compaction of an idle folder would be refused;
+    // while one is open, compaction leaves the folder to it.
+    log.shutdown().unwrap();
+
+    // A crash tore the tail of the newest segment: compaction leaves it for
+    // the next open to cut.
+    let mut bytes = std::fs::read(&left[0]).unwrap();
+    bytes.extend_from_slice(&[1, 0, 0, 0, 99]);
+    std::fs::write(&left[0], &bytes).unwrap();
+    assert_eq!(compact(dir.path()).unwrap().segments, 0);
+    assert_eq!(segment_files(dir.path()), left);
+    let reopened = PredictionLog::open(small_config(dir.path())).unwrap();
+    assert!(reopened.recovery().cut_bytes > 0);
+    reopened.shutdown().unwrap();
+    assert_eq!(compact(dir.path()).unwrap().segments, 1);
+    assert!(segment_files(dir.path()).is_empty());
+    let all = LogReader::open(dir.path())
+        .unwrap()
+        .predictions(i64::MIN, i64::MAX)
+        .unwrap();
+    assert_eq!(all.len(), 401);
 }

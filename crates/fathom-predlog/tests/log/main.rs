@@ -10,6 +10,7 @@ mod purge_test;
 mod recovery_test;
 mod roundtrip_test;
 mod sanitize_test;
+mod ship_test;
 
 use bytes::Bytes;
 use fathom_predlog::{LogConfig, PredictionRecord, Variant};
