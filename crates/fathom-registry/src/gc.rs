@@ -9,8 +9,8 @@
 //!   still marked running then was killed), with their params, metrics,
 //!   tags and artifact records;
 //! * **artifacts** of the configured artifact store that nothing needs: no
-//!   version and no kept run records them, or only archived versions past
-//!   their retention do.
+//!   version, no kept run and no shipped prediction-log record names them,
+//!   or only archived versions past their retention do.
 //!
 //! It never deletes what an alias, the retention rule or lineage still
 //! needs. A version's artifact is needed unless the version is archived,
@@ -306,6 +306,10 @@ fn read_facts(tx: &mut Tx<'_>, now: i64, policy: &GcPolicy) -> Result<Facts> {
         } else {
             needed.insert(uri);
         }
+    }
+    // Shipped prediction-log files: needed while recorded.
+    for r in tx.rows("SELECT uri FROM log_segments", params![])? {
+        needed.insert(r.text(0)?);
     }
     Ok(Facts {
         runs,

@@ -22,7 +22,9 @@
 //! * garbage collection ([`gc`]): runs and artifacts nothing needs any
 //!   more, shown by a dry run, deleted on request and audited;
 //! * pipeline state ([`pipelines`]): runs per (pipeline, logical date),
-//!   their task attempts with outputs and logs, and leases.
+//!   their task attempts with outputs and logs, and leases;
+//! * shipped prediction-log files ([`log_segments`]): where each serving
+//!   replica's compacted log segments are in the artifact store, by time.
 //!
 //! The API is synchronous; each call is one transaction.
 //!
@@ -72,6 +74,7 @@ pub mod filter;
 pub mod gate;
 pub mod gc;
 pub mod listen;
+pub mod log_segments;
 pub mod pipelines;
 pub mod registry;
 mod store;
@@ -91,6 +94,7 @@ pub use filter::{Filter, SortKey};
 pub use gate::{GateFailure, PromotionPolicy};
 pub use gc::{GcPlan, GcPolicy, GcReport};
 pub use listen::ChangeListener;
+pub use log_segments::{LogSegment, NewLogSegment};
 pub use pipelines::{
     Lease, NewPipelineRun, PipelineRun, PipelineRunEnd, PipelineRunId, PipelineRunQuery,
     PipelineRunStatus, PipelineTrigger, TaskAttemptEnd, TaskRun, TaskRunStatus,

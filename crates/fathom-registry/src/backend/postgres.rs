@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "pipelines",
         sql: include_str!("../../migrations/postgres/0004_pipelines.sql"),
     },
+    Migration {
+        version: 5,
+        name: "log_segments",
+        sql: include_str!("../../migrations/postgres/0005_log_segments.sql"),
+    },
 ];
 
 /// A store in a PostgreSQL database.

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "pipelines",
         sql: include_str!("../../migrations/sqlite/0004_pipelines.sql"),
     },
+    Migration {
+        version: 5,
+        name: "log_segments",
+        sql: include_str!("../../migrations/sqlite/0005_log_segments.sql"),
+    },
 ];
 
 /// Settings of the SQLite back end.

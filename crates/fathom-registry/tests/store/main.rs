@@ -8,6 +8,7 @@ mod concurrency_tests;
 mod events_tests;
 mod fixture;
 mod helpers;
+mod log_segments_tests;
 mod registry_tests;
 mod sqlite_tests;
 mod tracking_tests;
@@ -60,4 +61,7 @@ conformance!(
     events_tests::deliveries_retry_with_backoff_then_fail_visibly,
     events_tests::webhooks_get_the_kinds_they_ask_for_from_when_they_are_seen,
     events_tests::a_failing_webhook_waits_without_holding_up_others,
+    log_segments_tests::shipped_files_are_recorded_once_and_found_by_window,
+    log_segments_tests::bad_log_segments_are_refused_with_the_field,
+    log_segments_tests::garbage_collection_keeps_recorded_log_files,
 );

@@ -125,7 +125,7 @@ fn store_from_an_older_schema_is_migrated_and_keeps_its_data() {
         .unwrap();
     }
     let mut store = Store::open_sqlite(&path, &quick()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     assert_eq!(store.experiment("old").unwrap().name, "old");
     assert!(store.models().unwrap().is_empty());
     let events = store.events(&fathom_registry::EventQuery::default());

@@ -12,7 +12,7 @@ use crate::fixture::{Fixture, Kind};
 pub fn migrations_apply_once(f: &Fixture) {
     let mut store = f.open();
     let latest = store.latest_schema_version();
-    assert_eq!(latest, 4);
+    assert_eq!(latest, 5);
     assert_eq!(store.schema_version().unwrap(), latest);
     store.create_experiment("kept", "").unwrap();
     drop(store);
