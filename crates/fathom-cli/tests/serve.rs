@@ -1,6 +1,7 @@
 //! `fathom serve` as a process: killed with SIGKILL under load in fsync
 //! mode, every prediction it acknowledged is in the log after restart; a
-//! clean SIGTERM drains in-flight requests and flushes buffered records.
+//! clean SIGTERM drains in-flight requests and flushes buffered records;
+//! two replicas ship their logs and one check reads both.
 
 mod common;
 
@@ -234,4 +235,127 @@ fn the_check_counts_the_requests_the_server_refused() {
     // 25 % is far above the 1 % limit: a finding; the default alert rule
     // waits five minutes before it fires.
     assert_eq!(signals["findings"][0]["check"], "error_rate", "{signals}");
+}
+
+/// Starts `fathom serve` with the configuration file `config`.
+fn start_with(dir: &std::path::Path, addr: SocketAddr, config: &str) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args([
+            "-q",
+            "--config",
+            config,
+            "serve",
+            "--listen",
+            &addr.to_string(),
+        ])
+        .current_dir(dir)
+        .env_remove("FATHOM_STORE")
+        .env_remove("FATHOM_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while request(addr, "GET", "/ready", "").is_none_or(|(s, _)| s != 200) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn metric(addr: SocketAddr, name: &str) -> f64 {
+    let (_, text) = request(addr, "GET", "/metrics", "").unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn two_replicas_ship_their_logs_and_one_check_reads_both_with_labels_crossing_over() {
+    let (dir, bodies) = setup();
+    let d = dir.path();
+    for r in ["a", "b"] {
+        std::fs::write(
+            d.join(format!("{r}.toml")),
+            format!("[serve.log]\ndir = \"logs/{r}\"\nship = true\nship_ms = 200\n"),
+        )
+        .unwrap();
+    }
+    let (addr_a, addr_b) = (free_addr(), free_addr());
+    let a = start_with(d, addr_a, "a.toml");
+    let b = start_with(d, addr_b, "b.toml");
+    // Requests alternate between the replicas; each label goes to the
+    // other one, as a load balancer may send it.
+    let mut ids = Vec::new();
+    for (i, body) in bodies.iter().take(40).enumerate() {
+        let addr = if i % 2 == 0 { addr_a } else { addr_b };
+        let (status, text) = request(addr, "POST", "/v1/predict", body).unwrap();
+        assert_eq!(status, 200, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        ids.push((v["request_id"].as_str().unwrap().to_string(), addr));
+    }
+    for (i, (id, answered_by)) in ids.iter().enumerate() {
+        let other = if *answered_by == addr_a {
+            addr_b
+        } else {
+            addr_a
+        };
+        let label = f64::from(u8::from(i % 5 == 0));
+        let body = format!(r#"{{"request_id": "{id}", "label": {label}}}"#);
+        let (status, text) = request(other, "POST", "/v1/feedback", &body).unwrap();
+        assert!(status < 300, "{status} {text}");
+    }
+    // While they run, replica A ships by itself (segments close by age).
+    let t = Instant::now();
+    while metric(addr_a, "fathom_log_shipped_files_total") < 1.0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "replica A never shipped"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // B stops cleanly and ships what is left as it goes.
+    let stop = |child: Child| {
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    stop(b);
+    stop(a);
+
+    // A machine with neither replica's folder: the check reads what they
+    // shipped, every answer with its label from the other replica.
+    std::fs::rename(d.join("logs"), d.join("elsewhere")).unwrap();
+    let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
+    let report = &done["report"];
+    assert_eq!(report["predictions"], 40, "{report}");
+    assert_eq!(report["labelled"], 40, "{report}");
+    let run = done["run"].as_i64().unwrap().to_string();
+    let shown = ok_json(d, &["--json", "runs", "show", &run]);
+    let shipped = shown["metrics"]["shipped_log_files"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!(shipped >= 4.0, "both kinds from both replicas: {shipped}");
+    // On replica A's machine (its folder back), its own segments are read
+    // locally and B's from the cache: the same answer, nothing twice.
+    std::fs::rename(d.join("elsewhere"), d.join("logs")).unwrap();
+    let done = ok_json(
+        d,
+        &["--json", "--config", "a.toml", "monitor", "--window", "1h"],
+    );
+    assert_eq!(done["report"]["predictions"], 40);
+    assert_eq!(done["report"]["labelled"], 40);
 }

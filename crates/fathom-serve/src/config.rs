@@ -191,8 +191,15 @@ pub struct PredictionLogConfig {
     pub drop_fields: Vec<String>,
     /// Salt for hashed fields (env `FATHOM_LOG_SALT`).
     pub salt: String,
-    /// Days of segments kept; older ones are purged.
+    /// Days of segments kept; older ones are purged (locally, and the
+    /// shipped copies when `ship` is on).
     pub retention_days: Option<u32>,
+    /// Ship compacted segments to the artifact store, so that monitoring
+    /// reads the log of every replica (each keeps its own `dir`).
+    pub ship: bool,
+    /// With `ship`: how often, in milliseconds; a segment is also closed
+    /// once it is this old, so a quiet server ships too.
+    pub ship_ms: u64,
 }
 
 impl Default for PredictionLogConfig {
@@ -207,6 +214,8 @@ impl Default for PredictionLogConfig {
             drop_fields: Vec::new(),
             salt: String::new(),
             retention_days: Some(30),
+            ship: false,
+            ship_ms: 60_000,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! * [`rollout`]: slots, sticky routing, per-slot counters;
 //! * [`follow`]: reading aliases, loading versions, canary guardrails;
 //! * [`api`] and [`docs`]: the endpoints and their OpenAPI description;
+//! * [`ship`]: the prediction log shipped to the artifact store;
 //! * [`auth`], [`metrics`], [`state`], [`server`].
 
 pub mod api;
@@ -25,6 +26,7 @@ pub mod model;
 pub mod records;
 pub mod rollout;
 pub mod server;
+pub mod ship;
 pub mod state;
 
 pub use config::ServeConfig;

@@ -106,6 +106,10 @@ pub struct Metrics {
     pub canary_rollbacks: Counter,
     /// Versions that failed to load.
     pub load_failures: Counter,
+    /// Prediction-log files shipped to the artifact store.
+    pub log_shipped: Counter,
+    /// Shipping rounds that failed (tried again at the next round).
+    pub log_ship_failures: Counter,
     /// Whether the registry store answered the last poll (1) or not (0).
     pub store_up: Gauge,
     /// From the latest `fathom monitor` check: the share of drifted features.
@@ -216,6 +220,18 @@ impl Metrics {
             "Model versions that could not be loaded (corrupt or unreadable artifact)",
             load_failures.clone(),
         );
+        let log_shipped = Counter::default();
+        registry.register(
+            "fathom_log_shipped_files",
+            "Prediction-log files (compacted segments) shipped to the artifact store",
+            log_shipped.clone(),
+        );
+        let log_ship_failures = Counter::default();
+        registry.register(
+            "fathom_log_ship_failures",
+            "Rounds of log shipping that failed; their files are shipped by a later round",
+            log_ship_failures.clone(),
+        );
         let store_up = Gauge::default();
         registry.register(
             "fathom_registry_up",
@@ -301,6 +317,8 @@ impl Metrics {
             models,
             canary_rollbacks,
             load_failures,
+            log_shipped,
+            log_ship_failures,
             store_up,
             drift_score,
             feature_drift,

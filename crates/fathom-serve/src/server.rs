@@ -48,6 +48,11 @@ pub struct ServeReport {
     pub logged: u64,
     /// Records lost to a full queue.
     pub dropped: u64,
+    /// With `[serve.log] ship`: files shipped by the last round, at stop.
+    pub shipped_files: u64,
+    /// With `[serve.log] ship`: why the last round failed, if it did (its
+    /// files are shipped by the next server on this log folder).
+    pub ship_error: Option<String>,
 }
 
 /// A running server.
@@ -59,6 +64,7 @@ pub struct Running {
     pub state: Shared,
     stop: Arc<AtomicBool>,
     follower: Option<std::thread::JoinHandle<()>>,
+    shipper: Option<std::thread::JoinHandle<crate::ship::Shipper>>,
     listener: Option<tokio::net::TcpListener>,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
@@ -188,6 +194,18 @@ impl Recorder {
     }
 }
 
+/// One round of log shipping, counted on `/metrics`.
+fn ship_round(shipper: &mut crate::ship::Shipper, state: &AppState) {
+    match shipper.round() {
+        Ok(round) => {
+            state.metrics.log_shipped.inc_by(round.files);
+        }
+        Err(_) => {
+            state.metrics.log_ship_failures.inc();
+        }
+    }
+}
+
 /// How often the latest monitoring check is looked up for `/metrics`.
 const CHECK_REFRESH: Duration = Duration::from_secs(15);
 
@@ -277,7 +295,7 @@ fn poll(follower: &mut Follower, state: &AppState, actor: &Actor, print: bool) {
 /// requests are answered once [`Running::serve`] runs.
 pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     let auth = Auth::new(&options.config.auth)?;
-    let log = if options.config.log.enabled {
+    let (log, shipper) = if options.config.log.enabled {
         let c = &options.config.log;
         let dir = c
             .dir
@@ -306,11 +324,35 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
                 drop: c.drop_fields.clone(),
                 salt,
             },
-            ..fathom_predlog::LogConfig::new(dir)
+            ..fathom_predlog::LogConfig::new(dir.clone())
         };
-        Some(fathom_predlog::PredictionLog::open(config)?)
+        let ship_every = c.ship.then(|| Duration::from_millis(c.ship_ms.max(100)));
+        let config = fathom_predlog::LogConfig {
+            segment_max_age: ship_every,
+            ..config
+        };
+        let retention = config.retention;
+        let log = fathom_predlog::PredictionLog::open(config)?;
+        let shipper = match ship_every {
+            Some(every) => {
+                let Some(artifacts) = options.artifacts.clone() else {
+                    return Err(ServeError::Config(
+                        "[serve.log] ship = true needs an artifact store to ship to ([store] artifacts)".into(),
+                    ));
+                };
+                let location = options.store.clone();
+                let shipper = tokio::task::spawn_blocking(move || {
+                    crate::ship::Shipper::open(&location, &artifacts, dir, retention)
+                })
+                .await
+                .map_err(|e| ServeError::Config(e.to_string()))??;
+                Some((shipper, every))
+            }
+            None => None,
+        };
+        (Some(log), shipper)
     } else {
-        None
+        (None, None)
     };
     let state = Arc::new(AppState {
         deployment: ArcSwapOption::empty(),
@@ -423,6 +465,33 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
             .map_err(|e| ServeError::Config(format!("cannot start the alias follower: {e}")))?
     };
 
+    let shipper = match shipper {
+        Some((mut shipper, every)) => {
+            let stop = stop.clone();
+            let st = state.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("fathom-ship".into())
+                    .spawn(move || {
+                        let mut next = Instant::now() + every;
+                        while !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(50));
+                            if Instant::now() < next {
+                                continue;
+                            }
+                            ship_round(&mut shipper, &st);
+                            next = Instant::now() + every;
+                        }
+                        shipper
+                    })
+                    .map_err(|e| {
+                        ServeError::Config(format!("cannot start the log shipper: {e}"))
+                    })?,
+            )
+        }
+        None => None,
+    };
+
     let tls = match &options.config.tls {
         Some(t) => Some(
             axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
@@ -452,6 +521,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         state,
         stop,
         follower: Some(handle),
+        shipper,
         listener: Some(listener),
         tls,
     })
@@ -524,6 +594,7 @@ impl Running {
         }
         let mut report = ServeReport::default();
         let state = self.state.clone();
+        let shipper = self.shipper.take();
         drop(self);
         // The last reference to the state goes once the server is gone;
         // flushing the log needs it.
@@ -535,6 +606,20 @@ impl Running {
                 .map_err(|e| ServeError::Config(e.to_string()))??;
             report.logged = stats.written;
             report.dropped = stats.dropped;
+        }
+        // The log is closed: its last segment is compacted and shipped too.
+        if let Some(h) = shipper {
+            let last = tokio::task::spawn_blocking(move || {
+                h.join()
+                    .map_err(|_| "the log shipper stopped with a panic".to_string())
+                    .and_then(|mut shipper| shipper.round())
+            })
+            .await
+            .map_err(|e| ServeError::Config(e.to_string()))?;
+            match last {
+                Ok(round) => report.shipped_files = round.files,
+                Err(e) => report.ship_error = Some(e),
+            }
         }
         Ok(report)
     }

@@ -150,6 +150,17 @@ pub fn run(config: &Config, ui: &Ui, args: ServeArgs) -> Result<u8> {
         "stopped: {} predictions logged, {} dropped",
         report.logged, report.dropped
     ));
+    if config.serve.log.ship {
+        match &report.ship_error {
+            None => ui.note(format!(
+                "log shipping: {} file(s) shipped at stop",
+                report.shipped_files
+            )),
+            Some(e) => ui.note(format!(
+                "log shipping at stop failed: {e}; the files are shipped when a server next runs on this log folder"
+            )),
+        }
+    }
     Ok(0)
 }
 

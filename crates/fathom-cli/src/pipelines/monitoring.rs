@@ -13,7 +13,7 @@
 use super::training::pipeline_actor;
 use super::{fatal, retryable, work_dir};
 use crate::commands::monitor::check::{CheckArgs, run_check};
-use crate::commands::monitor::{Window, log_dir, now_ms, open_log};
+use crate::commands::monitor::{OpenedLog, Window, log_dir, now_ms, open_log};
 use crate::config::Config;
 use anyhow::anyhow;
 use fathom_pipeline::{
@@ -63,11 +63,11 @@ fn window_of(ctx: &TaskContext) -> String {
 /// and makes sure the prediction log is there; the check reads it once.
 fn collect(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     let window = Window::parse(&window_of(ctx)).map_err(fatal)?;
-    let (_, dir) = open_log(config).map_err(fatal)?;
     let since_ms = ctx
         .param("since_ms")
         .and_then(Value::as_i64)
         .unwrap_or_else(|| now_ms().saturating_sub(window.ms));
+    let dir = open_log(config, since_ms).map_err(fatal)?.dir;
     ctx.log(format!(
         "the last {} of {} from {since_ms} ms",
         window.text,
@@ -261,8 +261,8 @@ fn canary(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     // Live metrics of each variant since the canary started.
     let dir = log_dir(config);
     let (mut y_c, mut s_c, mut y_p, mut s_p) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    if let Ok((reader, _)) = open_log(config) {
-        let from = since.timestamp_millis();
+    let from = since.timestamp_millis();
+    if let Ok(OpenedLog { reader, .. }) = open_log(config, from) {
         let to = now.timestamp_millis() + 1;
         let records = reader
             .predictions(from, to)

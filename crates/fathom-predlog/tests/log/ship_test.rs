@@ -44,7 +44,7 @@ fn two_replicas_shipped_read_as_one_log_with_labels_joined_across_them() {
                 .append_feedback_detached(FeedbackRecord {
                     request_id: record(i, 0).request_id,
                     time_ms: 10_000 + i as i64,
-                    label: (i % 3 == 0) as u8 as f64,
+                    label: f64::from(u8::from(i.is_multiple_of(3))),
                 })
                 .unwrap();
         }
@@ -93,7 +93,7 @@ fn two_replicas_shipped_read_as_one_log_with_labels_joined_across_them() {
         let i = (p.time_ms - 1_000) as u64;
         assert_eq!(
             label.as_ref().map(|f| f.label),
-            (i % 4 < 2).then_some((i % 3 == 0) as u8 as f64),
+            (i % 4 < 2).then_some(f64::from(u8::from(i.is_multiple_of(3)))),
             "request {i}"
         );
     }

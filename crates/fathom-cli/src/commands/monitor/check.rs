@@ -2,7 +2,7 @@
 //! of its prediction log, recorded as a tracked run.
 
 use super::drift::{number, print_report, read_with};
-use super::{Window, notify, now_ms, open_log, window_records};
+use super::{OpenedLog, Window, notify, now_ms, open_log, window_records};
 use crate::config::Config;
 use crate::store::Opened;
 use crate::ui::{Ui, print_out, thousands};
@@ -293,13 +293,17 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
     let schema = artifact.schema.clone();
     let experiment = format!("{model}-monitoring");
 
-    let (reader, dir) = open_log(config)?;
     let to_ms = now_ms();
     let mut window = window;
     if let Some(since) = args.since_ms {
         window.ms = to_ms.saturating_sub(since).max(1);
     }
     let from_ms = to_ms.saturating_sub(window.ms);
+    let OpenedLog {
+        reader,
+        dir,
+        shipped_files,
+    } = open_log(config, from_ms)?;
     let records = window_records(&reader, &dir, &window, to_ms, Some(&model))?;
     let labels = labels_of(&reader, &records, from_ms)
         .with_context(|| format!("cannot read the feedback in {}", dir.display()))?;
@@ -482,7 +486,14 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
     });
     let deliveries = notify::deliver(config, &report.notifications);
     let files = write_reports(&out_dir, &report, &deliveries, &state)?;
-    let run = record_check(&mut opened, &experiment, &checked, &report, &files)?;
+    let run = record_check(
+        &mut opened,
+        &experiment,
+        &checked,
+        &report,
+        shipped_files,
+        &files,
+    )?;
     Ok(Done {
         summary: report.summary(),
         report,
@@ -726,6 +737,7 @@ fn record_check(
     experiment: &str,
     checked: &Checked,
     report: &CheckReport,
+    shipped_files: usize,
     files: &ReportFiles,
 ) -> Result<RunId> {
     let mut new = NewRun::new(experiment, format!("check {}", report.window));
@@ -736,6 +748,8 @@ fn record_check(
     let mut metrics = vec![
         MetricPoint::new("predictions", report.predictions as f64),
         MetricPoint::new("labelled", report.labelled as f64),
+        // Files other replicas shipped that the window was read from.
+        MetricPoint::new("shipped_log_files", shipped_files as f64),
     ];
     metrics.extend(
         report

@@ -112,14 +112,10 @@ pub(super) fn read_with(path: &Path, schema: &Schema, what: &str) -> Result<Fram
 /// The current data from the last `window` of the prediction log.
 fn read_log(config: &Config, args: &DriftArgs, contract: &Contract) -> Result<(Frame, String)> {
     let window = Window::parse(&args.window)?;
-    let (reader, dir) = open_log(config)?;
-    let records = window_records(
-        &reader,
-        &dir,
-        &window,
-        now_ms(),
-        contract.model_name.as_deref(),
-    )?;
+    let now = now_ms();
+    let log = open_log(config, now.saturating_sub(window.ms))?;
+    let (reader, dir) = (log.reader, log.dir);
+    let records = window_records(&reader, &dir, &window, now, contract.model_name.as_deref())?;
     if records.is_empty() {
         bail!(
             "the prediction log at {} has no predictions{} in the last {}; widen --window or compare a file with --current",

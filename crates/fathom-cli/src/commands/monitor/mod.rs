@@ -8,13 +8,16 @@
 //!   a tracked run with its reports as artifacts.
 //! * `fathom monitor drift` ([`drift`]): one data set against another,
 //!   feature by feature.
+//! * [`shipped`]: the log of every replica, local and shipped.
 
 pub mod check;
 pub mod drift;
 pub mod notify;
+pub mod shipped;
 
 pub use check::{CheckArgs, check_command};
 pub use drift::{DriftArgs, drift_command};
+pub use shipped::{OpenedLog, open_log};
 
 use crate::config::Config;
 use anyhow::{Context, Result, bail};
@@ -67,18 +70,6 @@ pub fn log_dir(config: &Config) -> PathBuf {
         .dir
         .clone()
         .unwrap_or_else(|| config.store.path.join("predictions"))
-}
-
-/// Opens the prediction log, saying what to do when there is none.
-pub fn open_log(config: &Config) -> Result<(LogReader, PathBuf)> {
-    let dir = log_dir(config);
-    let reader = LogReader::open(&dir).with_context(|| {
-        format!(
-            "no prediction log at {}; serve a model (`fathom serve`) or set [serve.log] dir",
-            dir.display()
-        )
-    })?;
-    Ok((reader, dir))
 }
 
 /// The answered predictions of the last `window` ending at `now` (of

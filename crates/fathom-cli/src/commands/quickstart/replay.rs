@@ -220,7 +220,8 @@ fn wait_until(done: impl Fn() -> bool) {
 /// labels since `from_ms` (the writer commits in groups).
 fn wait_for_log(config: &Config, from_ms: i64, answers: usize, labels: usize) {
     wait_until(|| {
-        crate::commands::monitor::open_log(config).is_ok_and(|(reader, _)| {
+        crate::commands::monitor::open_log(config, from_ms).is_ok_and(|log| {
+            let reader = log.reader;
             reader
                 .predictions(from_ms, i64::MAX)
                 .is_ok_and(|r| r.len() >= answers)
