@@ -36,10 +36,14 @@ pub struct ServeConfig {
     pub timeout_ms: u64,
     /// Fields the schema does not know: `ignore` or `reject`.
     pub unknown_fields: UnknownFields,
-    /// When the aliased version cannot be loaded: `previous` (walk back
-    /// the alias's history to a version that loads, answering degraded) or
+    /// When the aliased version cannot be loaded (and no version serves
+    /// already): `previous` (walk back the alias's history to a version
+    /// that loads), `baseline` (the version `baseline_alias` names, e.g. a
+    /// simple model kept for this), answering degraded either way; or
     /// `none` (not ready until it loads).
     pub fallback: Fallback,
+    /// The alias `fallback = "baseline"` answers with.
+    pub baseline_alias: String,
     /// Canary guardrails.
     pub guardrails: Guardrails,
     /// Bearer tokens and who may call what.
@@ -79,6 +83,7 @@ impl Default for ServeConfig {
             timeout_ms: 10_000,
             unknown_fields: UnknownFields::Ignore,
             fallback: Fallback::Previous,
+            baseline_alias: "baseline".into(),
             guardrails: Guardrails::default(),
             auth: AuthConfig::default(),
             access_log: false,
@@ -94,6 +99,8 @@ impl Default for ServeConfig {
 pub enum Fallback {
     /// The newest earlier version the alias named that still loads.
     Previous,
+    /// The version the baseline alias names.
+    Baseline,
     /// Nothing: the server is not ready.
     None,
 }

@@ -24,7 +24,9 @@ pub struct Targets {
     pub canary: Option<i64>,
     /// Shadow versions (deduplicated, without production or canary).
     pub shadows: Vec<i64>,
-    /// Earlier production versions, newest first (for the fallback).
+    /// The versions the fallback may answer with, in order: earlier
+    /// production versions, newest first (`previous`), or the baseline
+    /// alias's version (`baseline`).
     pub previous: Vec<i64>,
 }
 
@@ -138,6 +140,12 @@ impl Follower {
             }
         }
         let mut previous = Vec::new();
+        if self.config.fallback == Fallback::Baseline
+            && let Some(&v) = by_alias.get(self.config.baseline_alias.as_str())
+            && Some(v) != production
+        {
+            previous.push(v);
+        }
         if self.config.fallback == Fallback::Previous {
             let history = self
                 .store
@@ -278,7 +286,7 @@ impl Follower {
                             .find_map(|&v| newly_failed(self, v, events).ok()),
                     };
                     if let Some(m) = fallback
-                        && self.config.fallback == Fallback::Previous
+                        && self.config.fallback != Fallback::None
                     {
                         degraded = Some(format!(
                             "{} names version {p}, which cannot be loaded ({e}); version {} answers instead",

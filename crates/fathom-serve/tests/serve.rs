@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use fathom_model::predictor::Predictor;
 use fathom_serve::ServeConfig;
-use fathom_serve::config::{AuthConfig, TokenConfig};
+use fathom_serve::config::{AuthConfig, Fallback, TokenConfig};
 use fathom_serve::contract::UnknownFields;
 use serde_json::{Value, json};
 
@@ -301,6 +301,69 @@ fn shadows_score_without_answering_and_fallback_answers_a_corrupt_version() {
         assert_eq!(ready.json()["status"], "degraded");
         let m = http(addr, "GET", "/metrics", &[], b"").await.text();
         assert!(m.contains("fathom_model_load_failures_total 1"), "{m}");
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn the_configured_fallback_answers_a_broken_production_the_baseline_or_the_previous_or_none() {
+    let f = fixture(3);
+    // Version 1 is the baseline; production went 2, then 3, whose
+    // artifact is damaged before any server loads it.
+    f.set_alias("baseline", 1);
+    f.set_alias("production", 2);
+    f.set_alias("production", 3);
+    let sha = f.store().model_version("fraud", 3).unwrap().artifact_sha256;
+    std::fs::write(artifact_file(&f.store_dir(), &sha), b"damaged").unwrap();
+    rt().block_on(async {
+        for (fallback, answers) in [
+            (Fallback::Baseline, Some(1)),
+            (Fallback::Previous, Some(2)),
+            (Fallback::None, None),
+        ] {
+            let config = ServeConfig {
+                fallback,
+                ..no_log()
+            };
+            let (addr, _state, stop, done) = serve(f.options(config)).await;
+            let ready = http(addr, "GET", "/ready", &[], b"").await;
+            let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, 0))).await;
+            match answers {
+                Some(v) => {
+                    assert_eq!(ready.json()["status"], "degraded", "{fallback:?}");
+                    assert_eq!(r.status, 200, "{fallback:?}: {}", r.text());
+                    let j = r.json();
+                    assert_eq!(j["version"], v, "{fallback:?}");
+                    assert_eq!(j["variant"], "fallback");
+                    assert!(j["degraded"].as_str().unwrap().contains("version 3"), "{j}");
+                }
+                None => {
+                    assert_eq!(ready.status, 503, "{fallback:?}");
+                    assert_eq!(r.status, 503, "{fallback:?}: {}", r.text());
+                }
+            }
+            stop.send(()).unwrap();
+            done.await.unwrap();
+        }
+    });
+    // A baseline alias that names nothing leaves the server not ready.
+    let mut store = f.store();
+    store
+        .remove_alias(
+            "fraud",
+            "baseline",
+            &fathom_registry::Actor::new("t", "h"),
+            "gone",
+        )
+        .unwrap();
+    rt().block_on(async {
+        let config = ServeConfig {
+            fallback: Fallback::Baseline,
+            ..no_log()
+        };
+        let (addr, _state, stop, done) = serve(f.options(config)).await;
+        assert_eq!(http(addr, "GET", "/ready", &[], b"").await.status, 503);
         stop.send(()).unwrap();
         done.await.unwrap();
     });
