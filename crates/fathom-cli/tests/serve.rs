@@ -38,15 +38,14 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u1
 }
 
 fn start(dir: &std::path::Path, addr: SocketAddr, durability: &str) -> Child {
+    spawn_ready(dir, addr, &["-q", "serve", "--durability", durability])
+}
+
+/// Runs `fathom ARGS --listen ADDR` in `dir` and waits until it is ready.
+fn spawn_ready(dir: &std::path::Path, addr: SocketAddr, args: &[&str]) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_fathom"))
-        .args([
-            "-q",
-            "serve",
-            "--listen",
-            &addr.to_string(),
-            "--durability",
-            durability,
-        ])
+        .args(args)
+        .args(["--listen", &addr.to_string()])
         .current_dir(dir)
         .env_remove("FATHOM_CONFIG")
         .env_remove("FATHOM_STORE")
@@ -239,31 +238,7 @@ fn the_check_counts_the_requests_the_server_refused() {
 
 /// Starts `fathom serve` with the configuration file `config`.
 fn start_with(dir: &std::path::Path, addr: SocketAddr, config: &str) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_fathom"))
-        .args([
-            "-q",
-            "--config",
-            config,
-            "serve",
-            "--listen",
-            &addr.to_string(),
-        ])
-        .current_dir(dir)
-        .env_remove("FATHOM_STORE")
-        .env_remove("FATHOM_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    while request(addr, "GET", "/ready", "").is_none_or(|(s, _)| s != 200) {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the server did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
+    spawn_ready(dir, addr, &["-q", "--config", config, "serve"])
 }
 
 fn metric(addr: SocketAddr, name: &str) -> f64 {
