@@ -96,8 +96,9 @@ impl IntoResponse for ApiError {
 
 /// Serialises `body` as a JSON response.
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (
+    let mut bytes = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => (
             status,
             [(
                 header::CONTENT_TYPE,
@@ -110,7 +111,7 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<String, ApiError> {
+fn authorize<'s>(state: &'s AppState, headers: &HeaderMap, role: Role) -> Result<&'s str, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -127,7 +128,50 @@ pub fn request_id(headers: &HeaderMap) -> String {
     {
         return v.to_string();
     }
-    uuid::Uuid::now_v7().to_string()
+    new_request_id()
+}
+
+thread_local! {
+    /// Per-thread state of the request-id generator, seeded from the
+    /// operating system's randomness once per thread (through the
+    /// standard library's hasher keys).
+    static ID_STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish()
+    });
+}
+
+/// A fresh UUID version 7: the time in milliseconds, then 74 bits from a
+/// per-thread SplitMix64 sequence. Request ids must be unique and ordered
+/// by time, not secret, so this spares a system call for fresh randomness
+/// on every request.
+fn new_request_id() -> String {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b) = ID_STATE.with(|s| {
+        let x = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let y = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        s.set(y);
+        (mix(x), mix(y))
+    });
+    let mut random = [0u8; 10];
+    random[..8].copy_from_slice(&a.to_le_bytes());
+    random[8..].copy_from_slice(&b.to_le_bytes()[..2]);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random)
+        .into_uuid()
+        .to_string()
 }
 
 fn now_ms() -> i64 {
@@ -285,21 +329,6 @@ async fn predict_inner(
         route_and_parse(&d, &body, "", fnv1a(id.as_bytes())).map_err(ApiError::invalid)?;
     let answer = slot.model.answer(&parsed);
     let latency = record_answer(state, slot, variant, answer, started);
-    let ticket = state.log(Logged {
-        request_id: id.clone(),
-        time_ms: now_ms(),
-        version: slot.model.version,
-        variant,
-        inputs: body.clone(),
-        score: answer.score,
-        decision: answer.decision,
-        latency_us: latency.min(u64::from(u32::MAX)) as u32,
-        degraded: variant == Variant::Fallback,
-    });
-    if !d.shadows.is_empty() {
-        shadows(state, &d, &body, &parsed, &id, started);
-    }
-    durable(state, ticket).await?;
     let out = Prediction {
         request_id: &id,
         model: &d.model,
@@ -318,6 +347,23 @@ async fn predict_inner(
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
+    // The id moves into the log record unless the shadows need it too.
+    let shadow_id = (!d.shadows.is_empty()).then(|| id.clone());
+    let ticket = state.log(Logged {
+        request_id: id,
+        time_ms: now_ms(),
+        version: slot.model.version,
+        variant,
+        inputs: body.clone(),
+        score: answer.score,
+        decision: answer.decision,
+        latency_us: latency.min(u64::from(u32::MAX)) as u32,
+        degraded: variant == Variant::Fallback,
+    });
+    if let Some(id) = shadow_id {
+        shadows(state, &d, &body, &parsed, &id, started);
+    }
+    durable(state, ticket).await?;
     Ok(resp)
 }
 
@@ -843,4 +889,33 @@ pub async fn models(State(state): State<Shared>, headers: HeaderMap) -> Response
         ))
     })();
     finish(&state, "/v1/models", started, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_request_id;
+
+    #[test]
+    fn request_ids_are_version_7_uuids_unique_across_threads() {
+        let ids: Vec<String> = std::thread::scope(|s| {
+            let hands: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..5_000).map(|_| new_request_id()).collect::<Vec<_>>()))
+                .collect();
+            hands.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        for id in ids.iter().step_by(997) {
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 7, "{id}");
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
+            let (secs, nanos) = u.get_timestamp().unwrap().to_unix();
+            let ms = secs * 1000 + u64::from(nanos) / 1_000_000;
+            assert!(ms <= now && now - ms < 60_000, "{id}: {ms} vs {now}");
+        }
+    }
 }

@@ -170,7 +170,7 @@ impl Auth {
 
     /// Checks a request needing `role` with the `Authorization` header
     /// value; returns the caller's name (`anonymous` for open endpoints).
-    pub fn check(&self, role: Role, header: Option<&str>) -> Result<String, Denied> {
+    pub fn check(&self, role: Role, header: Option<&str>) -> Result<&str, Denied> {
         let open = match role {
             Role::Predict => self.open_predict,
             Role::Read => self.open_read,
@@ -178,7 +178,7 @@ impl Auth {
         };
         let Some(value) = header else {
             return if open {
-                Ok("anonymous".into())
+                Ok("anonymous")
             } else {
                 Err(Denied::Unauthenticated(
                     "this endpoint needs a bearer token: send `Authorization: Bearer <token>`"
@@ -216,7 +216,7 @@ impl Auth {
                 )));
             }
         }
-        Ok(token.name.clone())
+        Ok(&token.name)
     }
 }
 
