@@ -111,7 +111,11 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
-fn authorize<'s>(state: &'s AppState, headers: &HeaderMap, role: Role) -> Result<&'s str, ApiError> {
+fn authorize<'s>(
+    state: &'s AppState,
+    headers: &HeaderMap,
+    role: Role,
+) -> Result<&'s str, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
