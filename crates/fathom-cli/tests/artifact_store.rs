@@ -5,7 +5,7 @@
 //! applied, audited, and a second time with nothing left to free.
 
 mod common;
-use common::{fathom_with, text};
+use common::{create_bucket, fathom_with, s3_env, text};
 use fathom_registry::artifacts::{ArtifactStore, LocalArtifactStore};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -149,23 +149,6 @@ fn gc_dry_run_apply_audit_and_nothing_left() {
     assert!(text(&o).contains("90d"), "{}", text(&o));
 }
 
-/// Creates a bucket on the S3 test server (which takes unsigned requests).
-fn create_bucket(endpoint: &str, bucket: &str) {
-    let hostport = endpoint
-        .trim_end_matches('/')
-        .strip_prefix("http://")
-        .unwrap();
-    let mut s = std::net::TcpStream::connect(hostport).unwrap();
-    write!(
-        s,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-}
-
 #[test]
 fn train_to_s3_and_predict_from_the_registry() {
     let Ok(endpoint) = std::env::var("FATHOM_TEST_S3_ENDPOINT") else {
@@ -183,13 +166,7 @@ fn train_to_s3_and_predict_from_the_registry() {
         format!("[store]\nartifacts = \"s3://{bucket}/team/fraud\"\n"),
     )
     .unwrap();
-    let env: Vec<(&str, String)> = vec![
-        ("AWS_ENDPOINT_URL", endpoint.clone()),
-        ("AWS_ACCESS_KEY_ID", "fathom-test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "fathom-test-secret".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ALLOW_HTTP", "true".into()),
-    ];
+    let env = s3_env(&endpoint);
     train(d, &env);
     let v = json(d, &["models", "show", "fraud@1"], &env);
     let uri = v["version"]["artifact_uri"].as_str().unwrap();

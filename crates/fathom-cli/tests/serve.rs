@@ -1,7 +1,8 @@
 //! `fathom serve` as a process: killed with SIGKILL under load in fsync
 //! mode, every prediction it acknowledged is in the log after restart; a
 //! clean SIGTERM drains in-flight requests and flushes buffered records;
-//! two replicas ship their logs and one check reads both.
+//! two replicas ship their logs (to the artifact folder, and to an S3
+//! bucket when FATHOM_TEST_S3_ENDPOINT names one) and one check reads both.
 
 mod common;
 
@@ -38,14 +39,21 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u1
 }
 
 fn start(dir: &std::path::Path, addr: SocketAddr, durability: &str) -> Child {
-    spawn_ready(dir, addr, &["-q", "serve", "--durability", durability])
+    spawn_ready(dir, addr, &["-q", "serve", "--durability", durability], &[])
 }
 
-/// Runs `fathom ARGS --listen ADDR` in `dir` and waits until it is ready.
-fn spawn_ready(dir: &std::path::Path, addr: SocketAddr, args: &[&str]) -> Child {
+/// Runs `fathom ARGS --listen ADDR` in `dir` with extra environment
+/// variables and waits until it is ready.
+fn spawn_ready(
+    dir: &std::path::Path,
+    addr: SocketAddr,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_fathom"))
         .args(args)
         .args(["--listen", &addr.to_string()])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .current_dir(dir)
         .env_remove("FATHOM_CONFIG")
         .env_remove("FATHOM_STORE")
@@ -237,8 +245,23 @@ fn the_check_counts_the_requests_the_server_refused() {
 }
 
 /// Starts `fathom serve` with the configuration file `config`.
-fn start_with(dir: &std::path::Path, addr: SocketAddr, config: &str) -> Child {
-    spawn_ready(dir, addr, &["-q", "--config", config, "serve"])
+fn start_with(
+    dir: &std::path::Path,
+    addr: SocketAddr,
+    config: &str,
+    env: &[(&str, String)],
+) -> Child {
+    spawn_ready(dir, addr, &["-q", "--config", config, "serve"], env)
+}
+
+/// `fathom --json ARGS` with extra environment variables, which must succeed.
+fn json_with(dir: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = fathom_with(dir, &all, &env);
+    assert!(o.status.success(), "fathom {all:?}: {}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 fn metric(addr: SocketAddr, name: &str) -> f64 {
@@ -250,18 +273,46 @@ fn metric(addr: SocketAddr, name: &str) -> f64 {
 
 #[test]
 fn two_replicas_ship_their_logs_and_one_check_reads_both_with_labels_crossing_over() {
+    replicas_ship_and_one_check_reads_both(None);
+}
+
+#[test]
+fn two_replicas_ship_their_logs_to_an_s3_bucket() {
+    let Ok(endpoint) = std::env::var("FATHOM_TEST_S3_ENDPOINT") else {
+        eprintln!(
+            "SKIPPED two_replicas_ship_their_logs_to_an_s3_bucket: FATHOM_TEST_S3_ENDPOINT is not set (run `. .ci/s3-setup.sh` to start a local S3-compatible server)"
+        );
+        return;
+    };
+    replicas_ship_and_one_check_reads_both(Some(&endpoint));
+}
+
+/// Two servers on one store, each with its own log folder, shipping to the
+/// local artifact folder or (with an endpoint) an S3-compatible bucket.
+fn replicas_ship_and_one_check_reads_both(s3: Option<&str>) {
     let (dir, bodies) = setup();
     let d = dir.path();
+    let (store, env) = match s3 {
+        Some(endpoint) => {
+            let bucket = format!("ship-{}", std::process::id());
+            create_bucket(endpoint, &bucket);
+            (
+                format!("[store]\nartifacts = \"s3://{bucket}/fleet\"\n"),
+                s3_env(endpoint),
+            )
+        }
+        None => (String::new(), Vec::new()),
+    };
     for r in ["a", "b"] {
         std::fs::write(
             d.join(format!("{r}.toml")),
-            format!("[serve.log]\ndir = \"logs/{r}\"\nship = true\nship_ms = 200\n"),
+            format!("{store}[serve.log]\ndir = \"logs/{r}\"\nship = true\nship_ms = 200\n"),
         )
         .unwrap();
     }
     let (addr_a, addr_b) = (free_addr(), free_addr());
-    let a = start_with(d, addr_a, "a.toml");
-    let b = start_with(d, addr_b, "b.toml");
+    let a = start_with(d, addr_a, "a.toml", &env);
+    let b = start_with(d, addr_b, "b.toml", &env);
     // Requests alternate between the replicas; each label goes to the
     // other one, as a load balancer may send it.
     let mut ids = Vec::new();
@@ -314,7 +365,7 @@ fn two_replicas_ship_their_logs_and_one_check_reads_both_with_labels_crossing_ov
     // A machine with neither replica's folder: the check reads what they
     // shipped, every answer with its label from the other replica.
     std::fs::rename(d.join("logs"), d.join("elsewhere")).unwrap();
-    let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
+    let done = json_with(d, &["monitor", "--window", "1h"], &env);
     let report = &done["report"];
     assert_eq!(report["predictions"], 40, "{report}");
     assert_eq!(report["labelled"], 40, "{report}");
@@ -327,9 +378,10 @@ fn two_replicas_ship_their_logs_and_one_check_reads_both_with_labels_crossing_ov
     // On replica A's machine (its folder back), its own segments are read
     // locally and B's from the cache: the same answer, nothing twice.
     std::fs::rename(d.join("elsewhere"), d.join("logs")).unwrap();
-    let done = ok_json(
+    let done = json_with(
         d,
-        &["--json", "--config", "a.toml", "monitor", "--window", "1h"],
+        &["--config", "a.toml", "monitor", "--window", "1h"],
+        &env,
     );
     assert_eq!(done["report"]["predictions"], 40);
     assert_eq!(done["report"]["labelled"], 40);

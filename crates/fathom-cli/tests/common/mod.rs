@@ -169,3 +169,32 @@ pub fn serve_scenario(d: &Path, scenario: &str, seed: &str, rows: usize) -> usiz
     log.shutdown().unwrap();
     body.len()
 }
+
+/// Creates a bucket on the S3 test server (which takes unsigned requests).
+pub fn create_bucket(endpoint: &str, bucket: &str) {
+    use std::io::{Read, Write};
+    let hostport = endpoint
+        .trim_end_matches('/')
+        .strip_prefix("http://")
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(hostport).unwrap();
+    write!(
+        s,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+/// The S3 test server's settings for the `fathom` binary.
+pub fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "fathom-test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "fathom-test-secret".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+    ]
+}

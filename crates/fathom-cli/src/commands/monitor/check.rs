@@ -661,9 +661,9 @@ impl History {
         if let Some(latest) = page.runs.first() {
             let run = opened.store.run(latest.info.id)?;
             if let Some(a) = run.artifacts.iter().find(|a| a.name == "alert_state.json") {
-                let bytes = opened
-                    .artifacts
-                    .read_verified(&a.uri, &a.sha256)
+                // By its URI: an earlier check may have stored it elsewhere
+                // (the artifact store's location changed since).
+                let bytes = fathom_registry::artifacts::read_verified(&a.uri, &a.sha256)
                     .context("reading the previous alert state")?;
                 history.alert_state = AlertState::from_json(&String::from_utf8_lossy(&bytes))
                     .context("reading the previous alert state")?;
