@@ -8,7 +8,6 @@ mod common;
 use common::{create_bucket, fathom_with, s3_env, text};
 use fathom_registry::artifacts::{ArtifactStore, LocalArtifactStore};
 use serde_json::Value;
-use std::io::{Read, Write};
 use std::path::Path;
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, String)]) -> std::process::Output {
