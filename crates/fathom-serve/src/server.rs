@@ -195,13 +195,34 @@ impl Recorder {
 }
 
 /// One round of log shipping, counted on `/metrics`.
-fn ship_round(shipper: &mut crate::ship::Shipper, state: &AppState) {
+/// A failure is printed (as an event line, when events are printed) once
+/// per streak, and the recovery after it; `failing` carries the streak.
+fn ship_round(
+    shipper: &mut crate::ship::Shipper,
+    state: &AppState,
+    print: bool,
+    failing: &mut bool,
+) {
     match shipper.round() {
         Ok(round) => {
             state.metrics.log_shipped.inc_by(round.files);
+            if std::mem::take(failing) && print {
+                let line = serde_json::json!({
+                    "event": "log_shipping_recovered", "replica": shipper.replica(),
+                    "files": round.files,
+                });
+                eprintln!("{line}");
+            }
         }
-        Err(_) => {
+        Err(e) => {
             state.metrics.log_ship_failures.inc();
+            if !std::mem::replace(failing, true) && print {
+                let line = serde_json::json!({
+                    "event": "log_shipping_failed", "replica": shipper.replica(),
+                    "error": e, "retry": "at every round; nothing is marked shipped before it is recorded",
+                });
+                eprintln!("{line}");
+            }
         }
     }
 }
@@ -469,17 +490,19 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         Some((mut shipper, every)) => {
             let stop = stop.clone();
             let st = state.clone();
+            let print = options.print_events;
             Some(
                 std::thread::Builder::new()
                     .name("fathom-ship".into())
                     .spawn(move || {
                         let mut next = Instant::now() + every;
+                        let mut failing = false;
                         while !stop.load(Ordering::Relaxed) {
                             std::thread::sleep(Duration::from_millis(50));
                             if Instant::now() < next {
                                 continue;
                             }
-                            ship_round(&mut shipper, &st);
+                            ship_round(&mut shipper, &st, print, &mut failing);
                             next = Instant::now() + every;
                         }
                         shipper
