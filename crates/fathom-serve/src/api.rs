@@ -403,6 +403,87 @@ fn access_log(endpoint: &str, status: u16, seconds: f64, headers: &HeaderMap) {
     eprintln!("{line}");
 }
 
+/// The records of a batch body `{"records": [r1, r2, ...]}`, found by a
+/// scan of its structure (strings and nesting) without decoding any value:
+/// each record is then parsed once, by the contract, which rejects what is
+/// not valid JSON. `None` when the body has another shape (other members,
+/// escapes in the key, no array, trailing bytes, unbalanced nesting): the
+/// caller parses it with serde_json then, for a precise error.
+fn split_records(body: &[u8]) -> Option<Vec<&[u8]>> {
+    let ws = |mut i: usize| {
+        while matches!(body.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            i += 1;
+        }
+        i
+    };
+    let expect = |i: usize, token: &[u8]| body.get(i..i + token.len()) == Some(token);
+    let mut i = ws(0);
+    if !expect(i, b"{") {
+        return None;
+    }
+    i = ws(i + 1);
+    if !expect(i, br#""records""#) {
+        return None;
+    }
+    i = ws(i + 9);
+    if !expect(i, b":") {
+        return None;
+    }
+    i = ws(i + 1);
+    if !expect(i, b"[") {
+        return None;
+    }
+    i = ws(i + 1);
+    let mut out = Vec::new();
+    if expect(i, b"]") {
+        i += 1;
+    } else {
+        loop {
+            let start = i;
+            let mut depth = 0usize;
+            // Up to the comma or bracket that ends this record.
+            let end = loop {
+                match *body.get(i)? {
+                    b'"' => {
+                        i += 1;
+                        loop {
+                            match *body.get(i)? {
+                                b'"' => break,
+                                b'\\' => i += 2,
+                                _ => i += 1,
+                            }
+                        }
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' if depth > 0 => depth -= 1,
+                    b']' | b',' if depth == 0 => break i,
+                    b'}' => return None,
+                    _ => {}
+                }
+                i += 1;
+            };
+            let mut last = end;
+            while last > start && matches!(body[last - 1], b' ' | b'\t' | b'\n' | b'\r') {
+                last -= 1;
+            }
+            if last == start {
+                return None;
+            }
+            out.push(&body[start..last]);
+            i = end + 1;
+            if body[end] == b']' {
+                break;
+            }
+            i = ws(i);
+        }
+    }
+    i = ws(i);
+    if !expect(i, b"}") || ws(i + 1) != body.len() {
+        return None;
+    }
+    Some(out)
+}
+
 #[derive(Deserialize)]
 struct BatchBody<'a> {
     #[serde(borrow)]
@@ -446,31 +527,40 @@ async fn batch_inner(
 ) -> Result<Response, ApiError> {
     authorize(state, headers, Role::Predict)?;
     let d = deployment(state)?;
-    let batch: BatchBody<'_> = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid(vec![Problem {
-            field: "records".into(),
-            expected: "a JSON object {\"records\": [ {...}, ... ]}".into(),
-            got: format!("invalid JSON: {e}"),
-        }])
-    })?;
-    if batch.records.len() > state.config.max_batch {
+    let records: Vec<&[u8]> = match split_records(body) {
+        Some(r) => r,
+        None => {
+            let batch: BatchBody<'_> = serde_json::from_slice(body).map_err(|e| {
+                ApiError::invalid(vec![Problem {
+                    field: "records".into(),
+                    expected: "a JSON object {\"records\": [ {...}, ... ]}".into(),
+                    got: format!("invalid JSON: {e}"),
+                }])
+            })?;
+            batch.records.iter().map(|r| r.get().as_bytes()).collect()
+        }
+    };
+    if records.len() > state.config.max_batch {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "batch_too_large",
             format!(
                 "{} records in one batch; at most {} are allowed ([serve] max_batch) — split the batch",
-                batch.records.len(),
+                records.len(),
                 state.config.max_batch
             ),
         ));
     }
     let id = request_id(headers);
     let mut problems = Vec::new();
-    let mut parsed = Vec::with_capacity(batch.records.len());
-    for (i, raw) in batch.records.iter().enumerate() {
-        let path = format!("records[{i}].");
-        let h = fnv1a(id.as_bytes()) ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        match route_and_parse(&d, raw.get().as_bytes(), &path, h) {
+    let mut parsed = Vec::with_capacity(records.len());
+    let id_hash = fnv1a(id.as_bytes());
+    for (i, raw) in records.iter().enumerate() {
+        let h = id_hash ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // Problems name the record; the path is made only when there are any.
+        let result = route_and_parse(&d, raw, "", h)
+            .or_else(|_| route_and_parse(&d, raw, &format!("records[{i}]."), h));
+        match result {
             Ok(p) => parsed.push(p),
             Err(mut p) => problems.append(&mut p),
         }
@@ -487,7 +577,7 @@ async fn batch_inner(
         let a = slot.model.answer(rec);
         let latency = record_answer(state, slot, *variant, a, started);
         if state.log.is_some() {
-            let raw = batch.records[i].get().as_bytes();
+            let raw = records[i];
             let t = state.log(Logged {
                 request_id: format!("{id}/{i}"),
                 time_ms: now_ms(),
@@ -516,7 +606,7 @@ async fn batch_inner(
             }
         }
         if !d.shadows.is_empty() {
-            let raw = body.slice_ref(batch.records[i].get().as_bytes());
+            let raw = body.slice_ref(records[i]);
             shadows(state, &d, &raw, rec, &format!("{id}/{i}"), started);
         }
         items.push(BatchItem {
@@ -897,7 +987,96 @@ pub async fn models(State(state): State<Shared>, headers: HeaderMap) -> Response
 
 #[cfg(test)]
 mod tests {
-    use super::new_request_id;
+    use super::{BatchBody, new_request_id, split_records};
+
+    /// The records as serde_json's parse of the whole body finds them.
+    fn by_serde(body: &str) -> Vec<&str> {
+        let b: BatchBody<'_> = serde_json::from_str(body).unwrap();
+        b.records.iter().map(|r| r.get()).collect()
+    }
+
+    #[test]
+    fn batch_records_are_split_as_a_full_parse_splits_them() {
+        for body in [
+            r#"{"records": []}"#,
+            r#"{"records":[{"a":1}]}"#,
+            "\r\n { \"records\" :\t[ {\"a\": 1} ,\n{\"b\": \"x,]}\"} ] }\n",
+            r#"{"records": [{"q": "a \"quoted\" ]}, and \\"}, {"n": [1, [2, {"x": []}]]}, 5, "s", null]}"#,
+            r#"{"records": [{"emoji": "\u00e9 é"}, {}]}"#,
+        ] {
+            let ours: Vec<&str> = split_records(body.as_bytes())
+                .unwrap_or_else(|| panic!("not split: {body}"))
+                .into_iter()
+                .map(|r| std::str::from_utf8(r).unwrap())
+                .collect();
+            assert_eq!(ours, by_serde(body), "{body}");
+        }
+    }
+
+    /// Mutated bodies: the scan never panics, and whatever it splits is
+    /// what a full parse finds, or holds a record that is not valid JSON
+    /// (which the contract's parse then rejects).
+    #[test]
+    fn mutated_batch_bodies_split_consistently_or_not_at_all() {
+        let base =
+            br#"{"records": [{"a": 1, "s": "x\"]}"}, {"n": [1, {"m": null}]}, {"b": true}]}"#;
+        let alphabet = br#"{}[]",:\ a1"#;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut body = base.to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() % body.len() as u64) as usize;
+                match next() % 3 {
+                    0 => body[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+                    1 => {
+                        body.remove(at);
+                    }
+                    _ => body.insert(at, alphabet[(next() % alphabet.len() as u64) as usize]),
+                }
+            }
+            let Some(ours) = split_records(&body) else {
+                continue;
+            };
+            match serde_json::from_slice::<BatchBody<'_>>(&body) {
+                Ok(b) => {
+                    let theirs: Vec<&[u8]> = b.records.iter().map(|r| r.get().as_bytes()).collect();
+                    assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(&body));
+                }
+                Err(_) => assert!(
+                    ours.iter()
+                        .any(|r| serde_json::from_slice::<serde::de::IgnoredAny>(r).is_err()),
+                    "{}",
+                    String::from_utf8_lossy(&body)
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_left_to_the_full_parse() {
+        for body in [
+            "",
+            "[]",
+            r#"{"x": 1, "records": []}"#,
+            r#"{"records": [], "x": 1}"#,
+            r#"{"records": {}}"#,
+            r#"{"records": [{"a": 1},]}"#,
+            r#"{"records": [{"a": 1}"#,
+            r#"{"records": [{"a": "open]}"#,
+            r#"{"records": [{"a": 1}}]}"#,
+            r#"{"records": [1, , 2]}"#,
+            r#"{"records": []} trailing"#,
+            r#"{"rec\u006frds": []}"#,
+        ] {
+            assert!(split_records(body.as_bytes()).is_none(), "{body}");
+        }
+    }
 
     #[test]
     fn request_ids_are_version_7_uuids_unique_across_threads() {

@@ -87,8 +87,8 @@ pub fn open_log(config: &Config, from_ms: i64) -> Result<OpenedLog> {
         // Files are verified as they are downloaded and installed whole
         // (renamed into place), so a cached file of the recorded size is
         // the file; a damaged one fails to decode, naming its path.
-        let cached = std::fs::metadata(&path)
-            .is_ok_and(|m| i64::try_from(m.len()) == Ok(seg.bytes));
+        let cached =
+            std::fs::metadata(&path).is_ok_and(|m| i64::try_from(m.len()) == Ok(seg.bytes));
         if cached {
             // Marks it used, so that pruning spares it.
             if let Ok(f) = std::fs::File::options().write(true).open(&path) {
