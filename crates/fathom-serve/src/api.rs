@@ -210,6 +210,31 @@ fn deployment(state: &AppState) -> Result<Arc<Deployment>, ApiError> {
     state.deployment.load_full().ok_or_else(ApiError::not_ready)
 }
 
+/// The deployment answering now, borrowed for one request: unlike
+/// [`deployment`] it does not touch the shared reference count, which
+/// every worker thread would otherwise update on every prediction.
+struct Current(arc_swap::Guard<Option<Arc<Deployment>>>);
+
+impl std::ops::Deref for Current {
+    type Target = Deployment;
+
+    fn deref(&self) -> &Deployment {
+        match self.0.as_deref() {
+            Some(d) => d,
+            // `current` hands out only guards that hold a deployment.
+            None => unreachable!("a Current always holds a deployment"),
+        }
+    }
+}
+
+fn current(state: &AppState) -> Result<Current, ApiError> {
+    let guard = state.deployment.load();
+    if guard.is_none() {
+        return Err(ApiError::not_ready());
+    }
+    Ok(Current(guard))
+}
+
 /// Parses `json` for the slot a request routes to: with the primary's
 /// contract first (which finds the entity key), again with the canary's
 /// when it answers and its contract differs.
@@ -327,7 +352,7 @@ async fn predict_inner(
     started: Instant,
 ) -> Result<Response, ApiError> {
     authorize(state, headers, Role::Predict)?;
-    let d = deployment(state)?;
+    let d = current(state)?;
     let id = request_id(headers);
     let (slot, variant, parsed) =
         route_and_parse(&d, &body, "", fnv1a(id.as_bytes())).map_err(ApiError::invalid)?;
@@ -526,7 +551,7 @@ async fn batch_inner(
     started: Instant,
 ) -> Result<Response, ApiError> {
     authorize(state, headers, Role::Predict)?;
-    let d = deployment(state)?;
+    let d = current(state)?;
     let records: Vec<&[u8]> = match split_records(body) {
         Some(r) => r,
         None => {
