@@ -38,11 +38,11 @@ pub struct CompactReport {
 /// folder over a segment of the same number, so an interruption at any
 /// point loses and duplicates nothing; the next run removes what it left.
 /// The newest segment is left alone while a writer holds the folder and
-/// may be appending to it (it has no footer yet); when no process writes
-/// the log it is compacted too, with the writer lock held meanwhile (a log opened during it waits
-/// for nothing: it fails with [`LogError::Locked`]), unless its tail is
-/// torn, which only opening the log repairs. A closed segment with a
-/// damaged frame is an error and stays as it is.
+/// may be appending to it (it has no footer yet). When no process writes
+/// the log it is compacted too, unless its tail is torn (only opening the
+/// log repairs that); the writer lock is held meanwhile, so a log opened
+/// during the compaction fails with [`LogError::Locked`]. A closed segment
+/// with a damaged frame is an error and stays as it is.
 pub fn compact(dir: &Path) -> Result<CompactReport> {
     let _lock = lock(dir)?;
     let idle = crate::log::try_writer_lock(dir)?;

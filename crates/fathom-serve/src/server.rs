@@ -347,7 +347,13 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
             },
             ..fathom_predlog::LogConfig::new(dir.clone())
         };
-        let ship_every = c.ship.then(|| Duration::from_millis(c.ship_ms.max(100)));
+        if c.ship && c.ship_ms < 100 {
+            return Err(ServeError::Config(format!(
+                "[serve.log] ship_ms = {}: ship at most every 100 ms (60000, a minute, is the default)",
+                c.ship_ms
+            )));
+        }
+        let ship_every = c.ship.then(|| Duration::from_millis(c.ship_ms));
         let config = fathom_predlog::LogConfig {
             segment_max_age: ship_every,
             ..config
