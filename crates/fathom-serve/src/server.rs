@@ -349,7 +349,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         };
         if c.ship && c.ship_ms < 100 {
             return Err(ServeError::Config(format!(
-                "[serve.log] ship_ms = {}: ship at most every 100 ms (60000, a minute, is the default)",
+                "[serve.log] ship_ms = {} is too short: give at least 100 (milliseconds; 60000, a minute, is the default)",
                 c.ship_ms
             )));
         }
