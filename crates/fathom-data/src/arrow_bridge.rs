@@ -93,7 +93,8 @@ pub fn frame_to_batch(frame: &fathom_core::Frame) -> arrow_array::RecordBatch {
     arrow_array::RecordBatch::try_new(schema, arrays).expect("arrays built to match their schema")
 }
 
-fn validity_of(array: &dyn Array) -> Option<Bitmap> {
+/// The validity of an array as a bitmap; `None` when it has no nulls buffer.
+pub(crate) fn validity_of(array: &dyn Array) -> Option<Bitmap> {
     array.logical_nulls().map(|n| {
         let bits = n.inner();
         let (offset, len) = (bits.offset(), bits.len());

@@ -5,6 +5,7 @@
 //! batches when the whole table is wanted. CSV column types come from a
 //! schema contract when one is given and are inferred otherwise.
 
+mod assemble;
 mod csv;
 mod infer;
 mod parquet;
@@ -211,6 +212,10 @@ pub fn open(path: impl AsRef<Path>, options: &ReadOptions) -> Result<BatchReader
 /// Reads a whole file into one frame.
 pub fn read_frame(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Frame> {
     let reader = open(path, options)?;
+    let reader = match reader {
+        BatchReader::Parquet(r) => return r.read_all(),
+        other => other,
+    };
     let columns = reader.columns();
     let batches: Vec<Frame> = reader.collect::<Result<_>>()?;
     if batches.is_empty() {
