@@ -323,3 +323,124 @@ fn whole_parquet_read_equals_its_batches_with_changing_dictionaries() {
     assert_eq!(streamed.len(), 3);
     assert_same_frame(&whole, &Frame::concat(&streamed).unwrap());
 }
+
+/// The text of a CSV file and the ids, notes and flags it should read as.
+type Awkward = (String, Vec<f64>, Vec<Option<String>>, Vec<Option<bool>>);
+
+/// A CSV of `n` rows with quoted newlines and delimiters, CRLF endings
+/// on some lines, blank lines, and no newline after the last row; with the
+/// values each column should read as.
+fn awkward_csv(n: usize) -> Awkward {
+    let mut text = String::from("id,note,flag,amount\r\n");
+    let (mut ids, mut notes, mut flags) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let (note_cell, note) = match i % 6 {
+            0 => ("\"two\nlines\"".to_string(), Some("two\nlines".to_string())),
+            1 => ("\"a, b\"".to_string(), Some("a, b".to_string())),
+            2 => (String::new(), None),
+            3 => (
+                "\"say \"\"hi\"\"\"".to_string(),
+                Some("say \"hi\"".to_string()),
+            ),
+            _ => (format!("n{}", i % 5), Some(format!("n{}", i % 5))),
+        };
+        let flag = (i % 4 != 2).then_some(i % 3 == 0);
+        let flag_cell = flag.map_or(String::new(), |f| f.to_string());
+        let end = if i + 1 == n {
+            ""
+        } else if i % 3 == 0 {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        text.push_str(&format!("{i},{note_cell},{flag_cell},{}.25{end}", i % 1000));
+        if i % 97 == 0 && i + 1 < n {
+            text.push('\n');
+        }
+        ids.push(i as f64);
+        notes.push(note);
+        flags.push(flag);
+    }
+    (text, ids, notes, flags)
+}
+
+#[test]
+fn csv_parts_and_windows_do_not_change_the_table() {
+    use fathom_core::ColumnData;
+    let dir = tempfile::tempdir().unwrap();
+    let n = 120_000;
+    let (text, ids, notes, flags) = awkward_csv(n);
+    let p = write(dir.path(), "awkward.csv", text.as_bytes());
+    let check = |f: &fathom_core::Frame, what: &str| {
+        assert_eq!(f.num_rows(), n, "{what}");
+        let id = f.column("id").unwrap();
+        assert_eq!(id.data, ColumnData::Numeric(ids.clone()), "{what}");
+        let note = f.column("note").unwrap();
+        let flag = f.column("flag").unwrap();
+        let amount = f.column("amount").unwrap();
+        for i in 0..n {
+            let got = note.is_valid(i).then(|| note.display_value(i));
+            assert_eq!(got, notes[i], "{what}: note of row {i}");
+            let got = flag.is_valid(i).then(|| flag.display_value(i) == "true");
+            assert_eq!(got, flags[i], "{what}: flag of row {i}");
+            assert_eq!(
+                amount.display_value(i),
+                format!("{}.25", i % 1000),
+                "{what}: amount of row {i}"
+            );
+        }
+    };
+    let small = ReadOptions {
+        window_bytes: 1 << 16,
+        ..Default::default()
+    };
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            check(&read_frame(&p, &ReadOptions::default()).unwrap(), "whole");
+            check(&read_frame(&p, &small).unwrap(), "whole, small windows");
+            let batches: Vec<fathom_core::Frame> =
+                open(&p, &small).unwrap().collect::<Result<_, _>>().unwrap();
+            assert!(batches.len() > 10);
+            check(&fathom_core::Frame::concat(&batches).unwrap(), "batches");
+        });
+    }
+}
+
+#[test]
+fn errors_in_later_windows_name_the_exact_row_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 60_000;
+    let (mut text, ..) = awkward_csv(n);
+    // Rows before the bad one: n; lines: header, one per row, the quoted
+    // newlines (every sixth row from 0) and the blank lines (every 97th).
+    let extra = (0..n).filter(|i| i % 6 == 0).count() + (0..n - 1).filter(|i| i % 97 == 0).count();
+    text.push_str("\n60000,x,true,12x\n");
+    let p = write(dir.path(), "late.csv", text.as_bytes());
+    let want = format!(
+        "late.csv: row {}, line {}, column 'amount'",
+        n + 1,
+        n + 2 + extra
+    );
+    for window_bytes in [1 << 16, 32 << 20] {
+        let opts = ReadOptions {
+            window_bytes,
+            infer_rows: 1000,
+            ..Default::default()
+        };
+        let Err(e) = read_frame(&p, &opts) else {
+            panic!("{window_bytes}: the bad value was read");
+        };
+        let e = e.to_string();
+        assert!(e.contains(&want), "{window_bytes}: {e}");
+        let e = open(&p, &opts)
+            .unwrap()
+            .find_map(|b| b.err())
+            .unwrap()
+            .to_string();
+        assert!(e.contains(&want), "{window_bytes}, batches: {e}");
+    }
+}

@@ -51,6 +51,62 @@ impl Store {
         }
     }
 
+    /// Rows held (filled or not).
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Store::Numeric(v) => v.len(),
+            Store::Bool(v) => v.len(),
+            Store::Timestamp(v) => v.len(),
+            Store::Categorical(v) => v.len(),
+        }
+    }
+
+    /// Grows to at least `rows` rows (new rows zero).
+    pub(crate) fn ensure(&mut self, rows: usize) {
+        if rows <= self.len() {
+            return;
+        }
+        match self {
+            Store::Numeric(v) => v.resize(rows, 0.0),
+            Store::Bool(v) => v.resize(rows, false),
+            Store::Timestamp(v) => v.resize(rows, 0),
+            Store::Categorical(v) => v.resize(rows, 0),
+        }
+    }
+
+    /// Keeps the first `rows` rows.
+    pub(crate) fn truncate(&mut self, rows: usize) {
+        match self {
+            Store::Numeric(v) => v.truncate(rows),
+            Store::Bool(v) => v.truncate(rows),
+            Store::Timestamp(v) => v.truncate(rows),
+            Store::Categorical(v) => v.truncate(rows),
+        }
+    }
+
+    /// Slices of consecutive `sizes` rows starting at row `at`.
+    pub(crate) fn window(&mut self, at: usize, sizes: &[usize]) -> Vec<Slot<'_>> {
+        let n: usize = sizes.iter().sum();
+        match self {
+            Store::Numeric(v) => split_sizes(&mut v[at..at + n], sizes)
+                .into_iter()
+                .map(Slot::Numeric)
+                .collect(),
+            Store::Bool(v) => split_sizes(&mut v[at..at + n], sizes)
+                .into_iter()
+                .map(Slot::Bool)
+                .collect(),
+            Store::Timestamp(v) => split_sizes(&mut v[at..at + n], sizes)
+                .into_iter()
+                .map(Slot::Timestamp)
+                .collect(),
+            Store::Categorical(v) => split_sizes(&mut v[at..at + n], sizes)
+                .into_iter()
+                .map(Slot::Categorical)
+                .collect(),
+        }
+    }
+
     fn split(&mut self, sizes: &[usize]) -> Vec<Slot<'_>> {
         match self {
             Store::Numeric(v) => split_sizes(v, sizes)
@@ -72,15 +128,26 @@ impl Store {
 
 /// Splits every column into per-part slices: `result[part][column]`.
 pub(crate) fn split_parts<'a>(stores: &'a mut [Store], sizes: &[usize]) -> Vec<Vec<Slot<'a>>> {
-    let mut parts: Vec<Vec<Slot<'a>>> = (0..sizes.len())
-        .map(|_| Vec::with_capacity(stores.len()))
-        .collect();
-    for store in stores.iter_mut() {
-        for (part, slot) in parts.iter_mut().zip(store.split(sizes)) {
+    transpose(stores.iter_mut().map(|s| s.split(sizes)), sizes.len())
+}
+
+/// Per-part slices of rows `at..` of every column: `result[part][column]`.
+pub(crate) fn window_parts<'a>(
+    stores: &'a mut [Store],
+    at: usize,
+    sizes: &[usize],
+) -> Vec<Vec<Slot<'a>>> {
+    transpose(stores.iter_mut().map(|s| s.window(at, sizes)), sizes.len())
+}
+
+fn transpose<'a>(columns: impl Iterator<Item = Vec<Slot<'a>>>, parts: usize) -> Vec<Vec<Slot<'a>>> {
+    let mut out: Vec<Vec<Slot<'a>>> = (0..parts).map(|_| Vec::new()).collect();
+    for col in columns {
+        for (part, slot) in out.iter_mut().zip(col) {
             part.push(slot);
         }
     }
-    parts
+    out
 }
 
 /// Joins the filled columns into a frame. `parts[p][c]` is what part `p`

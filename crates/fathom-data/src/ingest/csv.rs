@@ -5,6 +5,7 @@
 //! all threads; every part becomes one batch. Rows, lines and columns in
 //! error messages are exact.
 
+use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
 use super::tokens::{
     is_null_category, is_null_token, parse_bool, parse_number, parse_time, show_cell,
@@ -12,13 +13,12 @@ use super::tokens::{
 use super::{BadValuePolicy, BadValues, ReadOptions, infer::infer_csv_types, owned};
 use crate::error::{DataError, Location, Result};
 use ahash::AHashMap;
-use fathom_core::{Bitmap, CategoricalData, Column, ColumnData, ColumnType, Frame};
+use fathom_core::{Bitmap, ColumnType, Frame};
 use rayon::prelude::*;
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Reads a CSV file as a sequence of typed batches.
 pub struct CsvReader {
@@ -164,10 +164,13 @@ impl CsvReader {
         }
     }
 
-    fn next_window(&mut self) -> Result<bool> {
+    /// Reads up to the next window of whole records and cuts it into parts;
+    /// `None` at the end of the file. The caller parses
+    /// `self.buf[..end]` and then calls [`CsvReader::consume`].
+    fn next_ranges(&mut self) -> Result<Option<Window>> {
         loop {
             if self.buf.is_empty() && self.eof {
-                return Ok(false);
+                return Ok(None);
             }
             if !self.eof && self.buf.len() < self.window {
                 self.eof = fill(&mut self.file, &mut self.buf, self.window, &self.path)?;
@@ -177,7 +180,7 @@ impl CsvReader {
             let Some(&end) = cuts.last() else {
                 // No complete record yet: read more.
                 if self.eof {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 let more = self.buf.len();
                 self.eof = fill(
@@ -190,56 +193,161 @@ impl CsvReader {
             };
             let mut starts = vec![0];
             starts.extend_from_slice(&cuts[..cuts.len() - 1]);
-            let ranges: Vec<(usize, usize)> = starts
+            let ranges = starts
                 .into_iter()
                 .zip(cuts.iter().copied())
                 .filter(|(a, b)| b > a)
                 .collect();
-            let data = &self.buf[..end];
-            let outs: Vec<std::result::Result<PartOut, PartError>> = ranges
-                .par_iter()
-                .map(|&(a, b)| {
-                    parse_part(
-                        &data[a..b],
-                        self.delimiter,
-                        &self.names,
-                        &self.types,
-                        self.policy,
-                    )
-                })
-                .collect();
-            for out in outs {
-                match out {
-                    Ok(part) => {
-                        for (col, local_row, cell) in part.bad {
-                            self.bad.record(
-                                &self.names[col],
-                                self.types[col],
-                                self.rows_done + local_row,
-                                cell,
-                            );
-                        }
-                        self.rows_done += part.rows;
-                        self.lines_done += part.newlines;
-                        if part.frame.num_rows() > 0 {
-                            self.pending.push_back(part.frame);
-                        }
+            return Ok(Some((ranges, end)));
+        }
+    }
+
+    fn consume(&mut self, end: usize) {
+        self.consumed += end as u64;
+        self.buf.drain(..end);
+    }
+
+    /// Counts the records of every part of a window, in parallel.
+    fn count_parts(&self, ranges: &[(usize, usize)]) -> Vec<PartCount> {
+        let ncols = self.names.len();
+        ranges
+            .par_iter()
+            .map(|&(a, b)| count_part(&self.buf[a..b], self.delimiter, ncols))
+            .collect()
+    }
+
+    /// Parses the parts of a window into their slots, in parallel, and
+    /// books their rows, lines and bad values; returns what each part found.
+    fn parse_window(
+        &mut self,
+        ranges: &[(usize, usize)],
+        counts: &[PartCount],
+        slots: Vec<Vec<Slot<'_>>>,
+    ) -> Result<Vec<Vec<PartColumn>>> {
+        let outs: Vec<std::result::Result<PartOut, PartError>> = ranges
+            .par_iter()
+            .zip(slots)
+            .map(|(&(a, b), slots)| {
+                parse_part(
+                    &self.buf[a..b],
+                    self.delimiter,
+                    &self.types,
+                    self.policy,
+                    slots,
+                )
+            })
+            .collect();
+        let mut found = Vec::with_capacity(outs.len());
+        for (out, count) in outs.into_iter().zip(counts) {
+            match out {
+                Ok(part) => {
+                    for (col, local_row, cell) in part.bad {
+                        self.bad.record(
+                            &self.names[col],
+                            self.types[col],
+                            self.rows_done + local_row,
+                            cell,
+                        );
                     }
-                    Err(e) => {
-                        return Err(malformed(
-                            &self.path,
-                            Some(self.rows_done + e.local_row),
-                            Some(self.lines_done + e.local_line),
-                            e.column.map(|c| self.names[c].clone()),
-                            e.message,
-                        ));
-                    }
+                    self.rows_done += count.rows;
+                    self.lines_done += count.newlines;
+                    found.push(part.found);
+                }
+                Err(e) => {
+                    return Err(malformed(
+                        &self.path,
+                        Some(self.rows_done + e.local_row),
+                        Some(self.lines_done + e.local_line),
+                        e.column.map(|c| self.names[c].clone()),
+                        e.message,
+                    ));
                 }
             }
-            self.consumed += end as u64;
-            self.buf.drain(..end);
-            return Ok(true);
         }
+        Ok(found)
+    }
+
+    /// Parses the next window into batches, one per part.
+    fn next_window(&mut self) -> Result<bool> {
+        let Some((ranges, end)) = self.next_ranges()? else {
+            return Ok(false);
+        };
+        let counts = self.count_parts(&ranges);
+        let mut stores: Vec<Vec<Store>> = counts
+            .iter()
+            .map(|c| {
+                self.types
+                    .iter()
+                    .map(|&t| Store::new(t, c.rows as usize))
+                    .collect()
+            })
+            .collect();
+        let slots: Vec<Vec<Slot<'_>>> = stores
+            .iter_mut()
+            .zip(&counts)
+            .map(|(s, c)| {
+                assemble::split_parts(s, &[c.rows as usize])
+                    .pop()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let found = self.parse_window(&ranges, &counts, slots)?;
+        for ((stores, found), count) in stores.into_iter().zip(found).zip(&counts) {
+            if count.rows > 0 {
+                let rows = count.rows as usize;
+                self.pending.push_back(assemble::finish(
+                    &self.names,
+                    stores,
+                    vec![found],
+                    &[rows],
+                )?);
+            }
+        }
+        self.consume(end);
+        Ok(true)
+    }
+
+    /// Reads the rest of the file into one frame. Each column grows in
+    /// place window by window: the parts of a window are counted, the
+    /// columns extended by that many rows, and the parts parsed in
+    /// parallel straight into their slices, so no batch is copied again.
+    pub fn read_all(mut self) -> Result<Frame> {
+        let mut stores: Vec<Store> = Vec::new();
+        let mut found: Vec<Vec<PartColumn>> = Vec::new();
+        let mut sizes: Vec<usize> = Vec::new();
+        let mut filled = 0;
+        while let Some((ranges, end)) = self.next_ranges()? {
+            let counts = self.count_parts(&ranges);
+            let part_sizes: Vec<usize> = counts.iter().map(|c| c.rows as usize).collect();
+            let window_rows: usize = part_sizes.iter().sum();
+            if stores.is_empty() {
+                // Room for the whole file at this window's density: the
+                // zeroed allocation is paged in by the threads that fill
+                // it, and the columns rarely need to move.
+                let left = self.file_len.saturating_sub(self.consumed) as f64;
+                let estimate = (left / end.max(1) as f64 * window_rows as f64 * 1.05) as usize;
+                stores = self
+                    .types
+                    .iter()
+                    .map(|&t| Store::new(t, estimate.max(window_rows)))
+                    .collect();
+            }
+            for s in &mut stores {
+                s.ensure(filled + window_rows);
+            }
+            let slots = assemble::window_parts(&mut stores, filled, &part_sizes);
+            found.extend(self.parse_window(&ranges, &counts, slots)?);
+            filled += window_rows;
+            sizes.extend(part_sizes);
+            self.consume(end);
+        }
+        if sizes.is_empty() {
+            return Ok(super::empty_frame(&self.columns()));
+        }
+        for s in &mut stores {
+            s.truncate(filled);
+        }
+        Ok(assemble::finish(&self.names, stores, found, &sizes)?)
     }
 }
 
@@ -314,7 +422,13 @@ fn parse_header(buf: &[u8], delimiter: u8, path: &Path) -> Result<(Vec<String>, 
         })?;
         names.push(name.trim().to_string());
     }
-    Ok((names, records.consumed()))
+    // The state machine stops after the `\r` of a CRLF header; its `\n`
+    // belongs to the header too, not to the first part's line count.
+    let mut len = records.consumed();
+    if len > 0 && buf[len - 1] == b'\r' && buf.get(len) == Some(&b'\n') {
+        len += 1;
+    }
+    Ok((names, len))
 }
 
 /// Record boundaries splitting `buf` into about `parts` pieces. The last
@@ -371,10 +485,12 @@ fn cut_points(buf: &[u8], parts: usize, eof: bool) -> Vec<usize> {
     cuts
 }
 
+/// A window of whole records: its parts as byte ranges, and where it ends.
+type Window = (Vec<(usize, usize)>, usize);
+
+/// What parsing one part produced besides the values in its slots.
 struct PartOut {
-    frame: Frame,
-    rows: u64,
-    newlines: u64,
+    found: Vec<PartColumn>,
     bad: Vec<(usize, u64, String)>,
 }
 
@@ -385,114 +501,176 @@ struct PartError {
     message: String,
 }
 
-enum Builder {
-    Numeric(Vec<f64>, Bitmap),
-    Bool(Vec<bool>, Bitmap),
-    Timestamp(Vec<i64>, Bitmap),
+/// Records and newlines of a part, counted before it is parsed so that
+/// its values can be written straight into their final place.
+#[derive(Clone, Copy)]
+struct PartCount {
+    rows: u64,
+    newlines: u64,
+}
+
+/// Counts the records of a part: non-blank lines when it has no quotes,
+/// else the records of the CSV state machine.
+fn count_part(part: &[u8], delimiter: u8, ncols: usize) -> PartCount {
+    if memchr::memchr(b'"', part).is_some() {
+        let mut records = Records::new(part, delimiter, ncols);
+        let mut rows = 0;
+        while records.next_record().is_some() {
+            rows += 1;
+        }
+        let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
+        return PartCount { rows, newlines };
+    }
+    let (mut rows, mut newlines, mut start) = (0u64, 0u64, 0usize);
+    for nl in memchr::memchr_iter(b'\n', part) {
+        let line = &part[start..nl];
+        rows += u64::from(!(line.is_empty() || line == b"\r"));
+        newlines += 1;
+        start = nl + 1;
+    }
+    let last = &part[start..];
+    rows += u64::from(!(last.is_empty() || last == b"\r"));
+    PartCount { rows, newlines }
+}
+
+/// Dictionaries up to this size are searched by comparing bytes, which
+/// beats hashing for the short, few levels typical of categorical columns.
+const SCAN_LEVELS: usize = 16;
+
+/// Where one column's cells of one part go.
+enum Sink<'s> {
+    Numeric(&'s mut [f64]),
+    Bool(&'s mut [bool]),
+    Timestamp(&'s mut [i64]),
     Categorical {
-        codes: Vec<u32>,
-        valid: Bitmap,
+        codes: &'s mut [u32],
+        levels: Vec<Box<[u8]>>,
         index: AHashMap<Box<[u8]>, u32>,
         dict: Vec<String>,
     },
 }
 
-impl Builder {
-    fn new(ty: ColumnType, cap: usize) -> Self {
-        match ty {
-            ColumnType::Numeric => {
-                Builder::Numeric(Vec::with_capacity(cap), Bitmap::with_capacity(cap))
+struct Builder<'s> {
+    sink: Sink<'s>,
+    valid: Vec<u64>,
+    rows: usize,
+}
+
+impl<'s> Builder<'s> {
+    fn new(slot: Slot<'s>) -> Self {
+        let (sink, rows) = match slot {
+            Slot::Numeric(v) => {
+                let n = v.len();
+                (Sink::Numeric(v), n)
             }
-            ColumnType::Bool => Builder::Bool(Vec::with_capacity(cap), Bitmap::with_capacity(cap)),
-            ColumnType::Timestamp => {
-                Builder::Timestamp(Vec::with_capacity(cap), Bitmap::with_capacity(cap))
+            Slot::Bool(v) => {
+                let n = v.len();
+                (Sink::Bool(v), n)
             }
-            ColumnType::Categorical => Builder::Categorical {
-                codes: Vec::with_capacity(cap),
-                valid: Bitmap::with_capacity(cap),
-                index: AHashMap::new(),
-                dict: Vec::new(),
-            },
+            Slot::Timestamp(v) => {
+                let n = v.len();
+                (Sink::Timestamp(v), n)
+            }
+            Slot::Categorical(v) => {
+                let n = v.len();
+                (
+                    Sink::Categorical {
+                        codes: v,
+                        levels: Vec::new(),
+                        index: AHashMap::new(),
+                        dict: Vec::new(),
+                    },
+                    n,
+                )
+            }
+        };
+        Builder {
+            sink,
+            valid: vec![0; rows.div_ceil(64)],
+            rows,
         }
     }
 
-    /// Pushes one cell. `Ok(false)` means the cell did not parse and was pushed as null.
+    /// Stores the cell of row `row` (0-based within the part). `Ok(false)`
+    /// means the cell did not parse and was stored as null.
     #[inline]
-    fn push(&mut self, cell: &[u8]) -> std::result::Result<bool, &'static str> {
-        match self {
-            Builder::Numeric(v, valid) => Ok(push_typed(v, valid, cell, f64::NAN, parse_number)),
-            Builder::Bool(v, valid) => Ok(push_typed(v, valid, cell, false, parse_bool)),
-            Builder::Timestamp(v, valid) => Ok(push_typed(v, valid, cell, 0, parse_time)),
-            Builder::Categorical {
+    fn put(&mut self, row: usize, cell: &[u8]) -> std::result::Result<bool, &'static str> {
+        let (present, ok) = match &mut self.sink {
+            Sink::Numeric(v) => put_typed(&mut v[row], cell, f64::NAN, parse_number),
+            Sink::Bool(v) => put_typed(&mut v[row], cell, false, parse_bool),
+            Sink::Timestamp(v) => put_typed(&mut v[row], cell, 0, parse_time),
+            Sink::Categorical {
                 codes,
-                valid,
+                levels,
                 index,
                 dict,
             } => {
                 if is_null_category(cell) {
-                    codes.push(0);
-                    valid.push(false);
-                    return Ok(true);
+                    codes[row] = 0;
+                    (false, true)
+                } else {
+                    let known = if levels.len() <= SCAN_LEVELS {
+                        levels.iter().position(|l| **l == *cell).map(|k| k as u32)
+                    } else {
+                        index.get(cell).copied()
+                    };
+                    codes[row] = match known {
+                        Some(k) => k,
+                        None => {
+                            let s = std::str::from_utf8(cell).map_err(
+                                |_| "the value is not valid UTF-8; save the file as UTF-8",
+                            )?;
+                            let k = dict.len() as u32;
+                            dict.push(s.to_string());
+                            levels.push(cell.into());
+                            index.insert(cell.into(), k);
+                            k
+                        }
+                    };
+                    (true, true)
                 }
-                let code = match index.get(cell) {
-                    Some(&c) => c,
-                    None => {
-                        let s = std::str::from_utf8(cell)
-                            .map_err(|_| "the value is not valid UTF-8; save the file as UTF-8")?;
-                        let c = dict.len() as u32;
-                        dict.push(s.to_string());
-                        index.insert(cell.into(), c);
-                        c
-                    }
-                };
-                codes.push(code);
-                valid.push(true);
-                Ok(true)
             }
-        }
+        };
+        self.valid[row >> 6] |= u64::from(present) << (row & 63);
+        Ok(ok)
     }
 
-    fn finish(self, name: &str) -> Column {
-        let (data, valid) = match self {
-            Builder::Numeric(v, b) => (ColumnData::Numeric(v), b),
-            Builder::Bool(v, b) => (ColumnData::Bool(v), b),
-            Builder::Timestamp(v, b) => (ColumnData::Timestamp(v), b),
-            Builder::Categorical {
-                codes, valid, dict, ..
-            } => (
-                ColumnData::Categorical(CategoricalData {
-                    codes,
-                    dictionary: Arc::new(dict),
-                }),
-                valid,
-            ),
+    fn finish(self) -> PartColumn {
+        let dictionary = match self.sink {
+            Sink::Categorical { dict, .. } => dict,
+            _ => Vec::new(),
         };
-        Column::new(name, data, Some(valid))
+        PartColumn {
+            validity: Bitmap::from_words(&self.valid, self.rows),
+            dictionary,
+        }
     }
 }
 
-/// Pushes a cell of a numeric, bool or timestamp column: a null marker or
-/// an unparseable cell becomes `placeholder` with a cleared validity bit.
-/// Returns false when the cell did not parse.
+/// Stores a cell of a numeric, bool or timestamp column: a null marker or
+/// an unparseable cell becomes `placeholder`. Returns (present, parsed or
+/// null).
 #[inline]
-fn push_typed<T: Copy>(
-    values: &mut Vec<T>,
-    valid: &mut Bitmap,
+fn put_typed<T: Copy>(
+    out: &mut T,
     cell: &[u8],
     placeholder: T,
     parse: impl Fn(&[u8]) -> Option<T>,
-) -> bool {
-    let (value, ok, parsed) = if is_null_token(cell) {
-        (placeholder, true, false)
-    } else {
-        match parse(cell) {
-            Some(x) => (x, true, true),
-            None => (placeholder, false, false),
+) -> (bool, bool) {
+    if is_null_token(cell) {
+        *out = placeholder;
+        return (false, true);
+    }
+    match parse(cell) {
+        Some(x) => {
+            *out = x;
+            (true, true)
         }
-    };
-    values.push(value);
-    valid.push(parsed);
-    ok
+        None => {
+            *out = placeholder;
+            (false, false)
+        }
+    }
 }
 
 fn type_message(ty: ColumnType, cell: &[u8]) -> String {
@@ -508,11 +686,11 @@ fn type_message(ty: ColumnType, cell: &[u8]) -> String {
     )
 }
 
-/// Handles one cell's outcome; `Err` stops the part.
+/// Handles one cell's outcome; `Err` stops the part. `rows` is 1-based.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn push_cell(
-    b: &mut Builder,
+    b: &mut Builder<'_>,
     cell: &[u8],
     j: usize,
     rows: u64,
@@ -521,7 +699,7 @@ fn push_cell(
     policy: BadValuePolicy,
     bad: &mut Vec<(usize, u64, String)>,
 ) -> std::result::Result<(), PartError> {
-    match b.push(cell) {
+    match b.put(rows as usize - 1, cell) {
         Ok(true) => Ok(()),
         Ok(false) => match policy {
             BadValuePolicy::Fail => Err(PartError {
@@ -555,22 +733,34 @@ fn ragged(rows: u64, line: u64, found: usize, ncols: usize) -> PartError {
     }
 }
 
+/// A part that holds more records than were counted: cannot happen, as
+/// counting and parsing split records alike, but never writes out of
+/// bounds if it did.
+fn overflow(rows: u64) -> PartError {
+    PartError {
+        local_row: rows,
+        local_line: 0,
+        column: None,
+        message: "internal error: the part holds more records than were counted".into(),
+    }
+}
+
 /// Parses a part with no quote characters: records are lines and fields
 /// are split at the delimiter, without the general CSV state machine.
 fn parse_plain_part(
     part: &[u8],
     delimiter: u8,
-    names: &[String],
     types: &[ColumnType],
     policy: BadValuePolicy,
+    mut builders: Vec<Builder<'_>>,
+    capacity: u64,
 ) -> std::result::Result<PartOut, PartError> {
-    let ncols = names.len();
-    let est_rows = part.len() / (ncols * 6).max(1) + 16;
-    let mut builders: Vec<Builder> = types.iter().map(|&t| Builder::new(t, est_rows)).collect();
+    let ncols = types.len();
     let mut rows = 0u64;
     let mut line = 0u64;
     let mut bad = Vec::new();
     let mut pos = 0;
+    let last = ncols - 1;
     while pos < part.len() {
         let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |i| pos + i);
         let mut rec = &part[pos..end];
@@ -583,8 +773,10 @@ fn parse_plain_part(
             continue;
         }
         rows += 1;
+        if rows > capacity {
+            return Err(overflow(rows));
+        }
         let mut start = 0;
-        let last = builders.len() - 1;
         for (j, b) in builders.iter_mut().enumerate() {
             // Fields are short: a plain scan beats a vectorised search here.
             let stop = match rec[start..].iter().position(|&c| c == delimiter) {
@@ -604,50 +796,28 @@ fn parse_plain_part(
             start = stop + 1;
         }
     }
-    finish_part(builders, names, part, rows, bad)
-}
-
-/// Turns a parsed part's builders into its batch.
-fn finish_part(
-    builders: Vec<Builder>,
-    names: &[String],
-    part: &[u8],
-    rows: u64,
-    bad: Vec<(usize, u64, String)>,
-) -> std::result::Result<PartOut, PartError> {
-    let columns = builders
-        .into_iter()
-        .zip(names)
-        .map(|(b, n)| b.finish(n))
-        .collect();
-    let frame = Frame::new(columns).map_err(|err| PartError {
-        local_row: 0,
-        local_line: 0,
-        column: None,
-        message: err.to_string(),
-    })?;
-    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
     Ok(PartOut {
-        frame,
-        rows,
-        newlines,
+        found: builders.into_iter().map(Builder::finish).collect(),
         bad,
     })
 }
 
+/// Parses one part into its slots (one per column, each exactly as long
+/// as the part's counted records).
 fn parse_part(
     part: &[u8],
     delimiter: u8,
-    names: &[String],
     types: &[ColumnType],
     policy: BadValuePolicy,
+    slots: Vec<Slot<'_>>,
 ) -> std::result::Result<PartOut, PartError> {
+    let builders: Vec<Builder<'_>> = slots.into_iter().map(Builder::new).collect();
+    let capacity = builders.first().map_or(0, |b| b.rows as u64);
     if memchr::memchr(b'"', part).is_none() {
-        return parse_plain_part(part, delimiter, names, types, policy);
+        return parse_plain_part(part, delimiter, types, policy, builders, capacity);
     }
-    let ncols = names.len();
-    let est_rows = part.len() / (ncols * 6).max(1) + 16;
-    let mut builders: Vec<Builder> = types.iter().map(|&t| Builder::new(t, est_rows)).collect();
+    let mut builders = builders;
+    let ncols = types.len();
     let mut records = Records::new(part, delimiter, ncols);
     let mut rows = 0u64;
     let mut bad = Vec::new();
@@ -657,6 +827,9 @@ fn parse_part(
         if record.len() != ncols {
             return Err(ragged(rows, line_of(record.start), record.len(), ncols));
         }
+        if rows > capacity {
+            return Err(overflow(rows));
+        }
         for (j, (b, cell)) in builders.iter_mut().zip(record.fields()).enumerate() {
             if let Err(mut e) = push_cell(b, cell, j, rows, 0, types, policy, &mut bad) {
                 e.local_line = line_of(record.start);
@@ -664,7 +837,10 @@ fn parse_part(
             }
         }
     }
-    finish_part(builders, names, part, rows, bad)
+    Ok(PartOut {
+        found: builders.into_iter().map(Builder::finish).collect(),
+        bad,
+    })
 }
 
 #[cfg(test)]

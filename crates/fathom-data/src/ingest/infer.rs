@@ -30,7 +30,48 @@ pub fn infer_csv_types(
     } else {
         &buf[..memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1)]
     };
-    let mut cands = vec![
+    let threads = rayon::current_num_threads();
+    let cands = if threads > 1 && memchr::memchr(b'"', buf).is_none() {
+        // Without quotes a record is a non-blank line: the leading rows end
+        // at a known byte, and pieces cut at newlines can be scanned on all
+        // threads and their verdicts combined.
+        let buf = &buf[..end_of_lines(buf, max_rows)];
+        let pieces = split_at_newlines(buf, threads * 2);
+        use rayon::prelude::*;
+        pieces
+            .par_iter()
+            .map(|p| scan(p, delimiter, ncols, usize::MAX))
+            .reduce(
+                || fresh(ncols),
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.bool_ok &= y.bool_ok;
+                        x.number_ok &= y.number_ok;
+                        x.time_ok &= y.time_ok;
+                        x.seen |= y.seen;
+                    }
+                    a
+                },
+            )
+    } else {
+        scan(buf, delimiter, ncols, max_rows)
+    };
+    cands
+        .into_iter()
+        .map(|c| match c {
+            Candidates { seen: false, .. } => ColumnType::Numeric,
+            Candidates { bool_ok: true, .. } => ColumnType::Bool,
+            Candidates {
+                number_ok: true, ..
+            } => ColumnType::Numeric,
+            Candidates { time_ok: true, .. } => ColumnType::Timestamp,
+            _ => ColumnType::Categorical,
+        })
+        .collect()
+}
+
+fn fresh(ncols: usize) -> Vec<Candidates> {
+    vec![
         Candidates {
             bool_ok: true,
             number_ok: true,
@@ -38,7 +79,46 @@ pub fn infer_csv_types(
             seen: false
         };
         ncols
-    ];
+    ]
+}
+
+/// The byte offset just past the first `rows` non-blank lines.
+fn end_of_lines(buf: &[u8], rows: usize) -> usize {
+    let mut seen = 0;
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', buf) {
+        let line = &buf[start..nl];
+        start = nl + 1;
+        if !(line.is_empty() || line == b"\r") {
+            seen += 1;
+            if seen == rows {
+                return start;
+            }
+        }
+    }
+    buf.len()
+}
+
+/// About `parts` pieces of `buf`, each ending at a newline (or the end).
+fn split_at_newlines(buf: &[u8], parts: usize) -> Vec<&[u8]> {
+    let step = (buf.len() / parts.max(1)).max(1 << 16);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < buf.len() {
+        let target = (start + step).min(buf.len());
+        let end = match memchr::memchr(b'\n', &buf[target..]) {
+            Some(i) => target + i + 1,
+            None => buf.len(),
+        };
+        out.push(&buf[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// The candidate types of each column over up to `max_rows` records.
+fn scan(buf: &[u8], delimiter: u8, ncols: usize, max_rows: usize) -> Vec<Candidates> {
+    let mut cands = fresh(ncols);
     let mut records = Records::new(buf, delimiter, ncols);
     let mut rows = 0;
     while rows < max_rows {
@@ -65,17 +145,6 @@ pub fn infer_csv_types(
         }
     }
     cands
-        .into_iter()
-        .map(|c| match c {
-            Candidates { seen: false, .. } => ColumnType::Numeric,
-            Candidates { bool_ok: true, .. } => ColumnType::Bool,
-            Candidates {
-                number_ok: true, ..
-            } => ColumnType::Numeric,
-            Candidates { time_ok: true, .. } => ColumnType::Timestamp,
-            _ => ColumnType::Categorical,
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -88,5 +157,34 @@ mod tests {
         let t = infer_csv_types(buf, b',', 5, 100, true);
         use ColumnType::*;
         assert_eq!(t, vec![Numeric, Bool, Timestamp, Categorical, Numeric]);
+    }
+
+    #[test]
+    fn parallel_inference_sees_exactly_the_leading_rows() {
+        // 200,000 numeric rows, then text: the text lies beyond 100,000
+        // rows, so it must not count, whichever threads scan the pieces.
+        let mut buf = String::new();
+        for i in 0..200_000 {
+            buf.push_str(&format!("{i},{}\n\n", i % 2 == 0));
+        }
+        buf.push_str("x,maybe\n");
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let t = pool.install(|| infer_csv_types(buf.as_bytes(), b',', 2, 100_000, true));
+            assert_eq!(
+                t,
+                vec![ColumnType::Numeric, ColumnType::Bool],
+                "{threads} threads"
+            );
+            let t = pool.install(|| infer_csv_types(buf.as_bytes(), b',', 2, 400_001, true));
+            assert_eq!(
+                t,
+                vec![ColumnType::Categorical, ColumnType::Categorical],
+                "{threads} threads"
+            );
+        }
     }
 }

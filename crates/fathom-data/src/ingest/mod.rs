@@ -212,16 +212,10 @@ pub fn open(path: impl AsRef<Path>, options: &ReadOptions) -> Result<BatchReader
 /// Reads a whole file into one frame.
 pub fn read_frame(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Frame> {
     let reader = open(path, options)?;
-    let reader = match reader {
-        BatchReader::Parquet(r) => return r.read_all(),
-        other => other,
-    };
-    let columns = reader.columns();
-    let batches: Vec<Frame> = reader.collect::<Result<_>>()?;
-    if batches.is_empty() {
-        return Ok(empty_frame(&columns));
+    match reader {
+        BatchReader::Parquet(r) => r.read_all(),
+        BatchReader::Csv(r) => r.read_all(),
     }
-    Ok(Frame::concat(&batches)?)
 }
 
 /// A frame with the given columns and no rows.
