@@ -7,6 +7,7 @@
 
 use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
+use super::split::field_ends;
 use super::tokens::{
     is_null_category, is_null_token, parse_bool, parse_number, parse_time, show_cell,
 };
@@ -375,18 +376,12 @@ impl Iterator for CsvReader {
 
 /// Appends up to `want` bytes from the file; returns whether the end was reached.
 fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool> {
-    let start = buf.len();
-    buf.resize(start + want, 0);
-    let mut got = 0;
-    while got < want {
-        match file.read(&mut buf[start + got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(DataError::io(path, e)),
-        }
-    }
-    buf.truncate(start + got);
+    // Read into spare capacity: the buffer is not zeroed first.
+    buf.reserve(want);
+    let got = file
+        .take(want as u64)
+        .read_to_end(buf)
+        .map_err(|e| DataError::io(path, e))?;
     Ok(got < want)
 }
 
@@ -521,6 +516,20 @@ fn count_part(part: &[u8], delimiter: u8, ncols: usize) -> PartCount {
         let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
         return PartCount { rows, newlines };
     }
+    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
+    let blank_inside = memchr::memmem::find(part, b"\n\n").is_some()
+        || memchr::memmem::find(part, b"\n\r\n").is_some();
+    let blank_first = part.starts_with(b"\n") || part.starts_with(b"\r\n");
+    if !blank_inside && !blank_first {
+        // Every line holds a record; a last line without newline does too
+        // unless it is empty or a lone carriage return.
+        let tail = memchr::memrchr(b'\n', part).map_or(part, |i| &part[i + 1..]);
+        let open_line = u64::from(!(tail.is_empty() || tail == b"\r"));
+        return PartCount {
+            rows: newlines + open_line,
+            newlines,
+        };
+    }
     let (mut rows, mut newlines, mut start) = (0u64, 0u64, 0usize);
     for nl in memchr::memchr_iter(b'\n', part) {
         let line = &part[start..nl];
@@ -631,8 +640,51 @@ impl<'s> Builder<'s> {
                 }
             }
         };
-        self.valid[row >> 6] |= u64::from(present) << (row & 63);
+        set_bit(&mut self.valid, row, present);
         Ok(ok)
+    }
+
+    /// Stores the cells of one column for `rows` rows from `row0`, the
+    /// cell of row `row0 + r` being `cell(r)`. `false` as soon as a cell
+    /// does not parse or is not UTF-8: the caller then redoes the rows
+    /// one by one, which reports or records it exactly.
+    #[inline]
+    fn fill_column<'c>(
+        &mut self,
+        row0: usize,
+        rows: usize,
+        cell: impl Fn(usize) -> &'c [u8],
+    ) -> bool {
+        let valid = &mut self.valid;
+        match &mut self.sink {
+            Sink::Numeric(v) => fill_typed(
+                &mut v[row0..row0 + rows],
+                valid,
+                row0,
+                cell,
+                f64::NAN,
+                parse_number,
+            ),
+            Sink::Bool(v) => fill_typed(
+                &mut v[row0..row0 + rows],
+                valid,
+                row0,
+                cell,
+                false,
+                parse_bool,
+            ),
+            Sink::Timestamp(v) => {
+                fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, parse_time)
+            }
+            Sink::Categorical { .. } => {
+                for r in 0..rows {
+                    if self.put(row0 + r, cell(r)) != Ok(true) {
+                        return false;
+                    }
+                }
+                true
+            }
+        }
     }
 
     fn finish(self) -> PartColumn {
@@ -645,6 +697,33 @@ impl<'s> Builder<'s> {
             dictionary,
         }
     }
+}
+
+#[inline]
+fn set_bit(words: &mut [u64], i: usize, value: bool) {
+    let w = &mut words[i >> 6];
+    *w = (*w & !(1u64 << (i & 63))) | (u64::from(value) << (i & 63));
+}
+
+/// [`put_typed`] over a run of rows; `false` at the first cell that does
+/// not parse.
+#[inline]
+fn fill_typed<'c, T: Copy>(
+    out: &mut [T],
+    valid: &mut [u64],
+    row0: usize,
+    cell: impl Fn(usize) -> &'c [u8],
+    placeholder: T,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> bool {
+    for (r, o) in out.iter_mut().enumerate() {
+        let (present, ok) = put_typed(o, cell(r), placeholder, &parse);
+        if !ok {
+            return false;
+        }
+        set_bit(valid, row0 + r, present);
+    }
+    true
 }
 
 /// Stores a cell of a numeric, bool or timestamp column: a null marker or
@@ -745,8 +824,15 @@ fn overflow(rows: u64) -> PartError {
     }
 }
 
+/// Bytes of a part split and parsed column by column at a time.
+const BLOCK_BYTES: usize = 1 << 16;
+
 /// Parses a part with no quote characters: records are lines and fields
 /// are split at the delimiter, without the general CSV state machine.
+/// Blocks of lines are first split into fields and then parsed column by
+/// column (one type, one loop); a block with anything unusual (a blank or
+/// ragged line, a cell that does not parse) is redone line by line, which
+/// reports it exactly.
 fn parse_plain_part(
     part: &[u8],
     delimiter: u8,
@@ -755,24 +841,158 @@ fn parse_plain_part(
     mut builders: Vec<Builder<'_>>,
     capacity: u64,
 ) -> std::result::Result<PartOut, PartError> {
-    let ncols = types.len();
-    let mut rows = 0u64;
-    let mut line = 0u64;
+    let mut at = Cursor {
+        pos: 0,
+        rows: 0,
+        line: 0,
+    };
     let mut bad = Vec::new();
-    let mut pos = 0;
+    let mut ends = Vec::new();
+    let columnar = types.len() > 1 && part.len() < u32::MAX as usize;
+    while at.pos < part.len() {
+        let target = (at.pos + BLOCK_BYTES).min(part.len());
+        let to = memchr::memchr(b'\n', &part[target..]).map_or(part.len(), |i| target + i + 1);
+        let done = columnar
+            && columnar_block(
+                part,
+                at.pos,
+                to,
+                delimiter,
+                &mut builders,
+                at.rows,
+                capacity,
+                &mut ends,
+            )
+            .map(|rows| {
+                at.rows += rows;
+                at.line += rows;
+                at.pos = to;
+            })
+            .is_some();
+        if !done {
+            lines(
+                part,
+                to,
+                delimiter,
+                types,
+                policy,
+                &mut builders,
+                capacity,
+                &mut at,
+                &mut bad,
+            )?;
+        }
+    }
+    Ok(PartOut {
+        found: builders.into_iter().map(Builder::finish).collect(),
+        bad,
+    })
+}
+
+/// Where line-by-line parsing of a part stands.
+struct Cursor {
+    pos: usize,
+    rows: u64,
+    line: u64,
+}
+
+/// Splits `part[from..to]` (whole lines) into fields and parses them column
+/// by column into rows `row0..`. `None`, having stored nothing that line by
+/// line parsing would not store again, unless every line has exactly one
+/// field per column and every cell parses; else the number of rows.
+#[allow(clippy::too_many_arguments)]
+fn columnar_block(
+    part: &[u8],
+    from: usize,
+    to: usize,
+    delimiter: u8,
+    builders: &mut [Builder<'_>],
+    row0: u64,
+    capacity: u64,
+    ends: &mut Vec<u32>,
+) -> Option<u64> {
+    let ncols = builders.len();
+    ends.clear();
+    let mut newlines = field_ends(part, from, to, delimiter, ends);
+    if to > from && part[to - 1] != b'\n' {
+        // The last line of the file, without a newline.
+        ends.push(to as u32);
+        newlines += 1;
+    }
+    if ends.len() != newlines * ncols || row0 + newlines as u64 > capacity {
+        return None;
+    }
+    let rows = newlines;
+    // Every line's last field must end the line: then the newlines are
+    // exactly there, and every other end is a delimiter.
+    for r in 0..rows {
+        let e = ends[r * ncols + ncols - 1] as usize;
+        if e < part.len() && part[e] != b'\n' {
+            return None;
+        }
+    }
+    let row0 = row0 as usize;
+    let ends = &ends[..];
+    for (j, b) in builders.iter_mut().enumerate() {
+        let ok = if j == 0 {
+            b.fill_column(row0, rows, |r| {
+                let s = if r == 0 {
+                    from
+                } else {
+                    ends[r * ncols - 1] as usize + 1
+                };
+                &part[s..ends[r * ncols] as usize]
+            })
+        } else if j + 1 < ncols {
+            b.fill_column(row0, rows, |r| {
+                let k = r * ncols + j;
+                &part[ends[k - 1] as usize + 1..ends[k] as usize]
+            })
+        } else {
+            b.fill_column(row0, rows, |r| {
+                let k = r * ncols + j;
+                let cell = &part[ends[k - 1] as usize + 1..ends[k] as usize];
+                match cell {
+                    [head @ .., b'\r'] => head,
+                    _ => cell,
+                }
+            })
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(rows as u64)
+}
+
+/// Parses the lines of `part[at.pos..to]` one by one.
+#[allow(clippy::too_many_arguments)]
+fn lines(
+    part: &[u8],
+    to: usize,
+    delimiter: u8,
+    types: &[ColumnType],
+    policy: BadValuePolicy,
+    builders: &mut [Builder<'_>],
+    capacity: u64,
+    at: &mut Cursor,
+    bad: &mut Vec<(usize, u64, String)>,
+) -> std::result::Result<(), PartError> {
+    let ncols = types.len();
     let last = ncols - 1;
-    while pos < part.len() {
-        let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |i| pos + i);
-        let mut rec = &part[pos..end];
-        pos = end + 1;
-        line += 1;
+    while at.pos < to {
+        let end = memchr::memchr(b'\n', &part[at.pos..to]).map_or(to, |i| at.pos + i);
+        let mut rec = &part[at.pos..end];
+        at.pos = end + 1;
+        at.line += 1;
         if let [head @ .., b'\r'] = rec {
             rec = head;
         }
         if rec.is_empty() {
             continue;
         }
-        rows += 1;
+        at.rows += 1;
+        let (rows, line) = (at.rows, at.line);
         if rows > capacity {
             return Err(overflow(rows));
         }
@@ -792,14 +1012,12 @@ fn parse_plain_part(
                 }
                 None => return Err(ragged(rows, line, j + 1, ncols)),
             };
-            push_cell(b, &rec[start..stop], j, rows, line, types, policy, &mut bad)?;
+            push_cell(b, &rec[start..stop], j, rows, line, types, policy, bad)?;
             start = stop + 1;
         }
     }
-    Ok(PartOut {
-        found: builders.into_iter().map(Builder::finish).collect(),
-        bad,
-    })
+    at.pos = at.pos.max(to);
+    Ok(())
 }
 
 /// Parses one part into its slots (one per column, each exactly as long
@@ -846,6 +1064,28 @@ fn parse_part(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_counts_skip_blank_lines_only() {
+        for (text, rows, newlines) in [
+            (&b"a,b\nc,d\n"[..], 2, 2),
+            (b"a,b\nc,d", 2, 1),
+            (b"a,b\r\nc,d\r\n", 2, 2),
+            (b"\na,b\n\nc,d\n\n", 2, 5),
+            (b"\r\na,b\r\n\r\nc,d\r", 2, 3),
+            (b"a,b\n\r", 1, 1),
+            (b"", 0, 0),
+            (b"\"x\ny\",1\n\nz,2", 2, 3),
+        ] {
+            let c = count_part(text, b',', 2);
+            assert_eq!(
+                (c.rows, c.newlines),
+                (rows, newlines),
+                "{:?}",
+                show_cell(text)
+            );
+        }
+    }
 
     #[test]
     fn cuts_respect_quotes_and_partial_records() {

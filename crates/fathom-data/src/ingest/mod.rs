@@ -10,6 +10,7 @@ mod csv;
 mod infer;
 mod parquet;
 mod records;
+mod split;
 pub(crate) mod tokens;
 
 pub use self::csv::CsvReader;
