@@ -39,6 +39,8 @@ pub struct CsvReader {
     bad: BadValues,
     pending: VecDeque<Frame>,
     failed: bool,
+    /// Whether the current window holds a quote character anywhere.
+    quoted: bool,
 }
 
 impl CsvReader {
@@ -134,6 +136,7 @@ impl CsvReader {
             bad: BadValues::default(),
             pending: VecDeque::new(),
             failed: false,
+            quoted: true,
         })
     }
 
@@ -177,7 +180,8 @@ impl CsvReader {
                 self.eof = fill(&mut self.file, &mut self.buf, self.window, &self.path)?;
             }
             let parts = (rayon::current_num_threads() * 2).max(1);
-            let cuts = cut_points(&self.buf, parts, self.eof);
+            self.quoted = memchr::memchr(b'"', &self.buf).is_some();
+            let cuts = cut_points(&self.buf, parts, self.eof, self.quoted);
             let Some(&end) = cuts.last() else {
                 // No complete record yet: read more.
                 if self.eof {
@@ -213,7 +217,7 @@ impl CsvReader {
         let ncols = self.names.len();
         ranges
             .par_iter()
-            .map(|&(a, b)| count_part(&self.buf[a..b], self.delimiter, ncols))
+            .map(|&(a, b)| count_part(&self.buf[a..b], self.delimiter, ncols, self.quoted))
             .collect()
     }
 
@@ -235,6 +239,7 @@ impl CsvReader {
                     &self.types,
                     self.policy,
                     slots,
+                    self.quoted,
                 )
             })
             .collect();
@@ -429,14 +434,14 @@ fn parse_header(buf: &[u8], delimiter: u8, path: &Path) -> Result<(Vec<String>, 
 /// Record boundaries splitting `buf` into about `parts` pieces. The last
 /// cut is the end of the last complete record (the whole buffer at end of
 /// file). Empty when no record is complete yet.
-fn cut_points(buf: &[u8], parts: usize, eof: bool) -> Vec<usize> {
+fn cut_points(buf: &[u8], parts: usize, eof: bool, quoted: bool) -> Vec<usize> {
     let len = buf.len();
     if len == 0 {
         return Vec::new();
     }
     let step = (len / parts).max(1 << 20);
     let mut cuts = Vec::new();
-    if memchr::memchr(b'"', buf).is_none() {
+    if !quoted {
         let last = if eof {
             len
         } else {
@@ -506,8 +511,8 @@ struct PartCount {
 
 /// Counts the records of a part: non-blank lines when it has no quotes,
 /// else the records of the CSV state machine.
-fn count_part(part: &[u8], delimiter: u8, ncols: usize) -> PartCount {
-    if memchr::memchr(b'"', part).is_some() {
+fn count_part(part: &[u8], delimiter: u8, ncols: usize, quoted: bool) -> PartCount {
+    if quoted && memchr::memchr(b'"', part).is_some() {
         let mut records = Records::new(part, delimiter, ncols);
         let mut rows = 0;
         while records.next_record().is_some() {
@@ -1021,17 +1026,19 @@ fn lines(
 }
 
 /// Parses one part into its slots (one per column, each exactly as long
-/// as the part's counted records).
+/// as the part's counted records); `quoted` is false when the window
+/// holding the part has no quote character.
 fn parse_part(
     part: &[u8],
     delimiter: u8,
     types: &[ColumnType],
     policy: BadValuePolicy,
     slots: Vec<Slot<'_>>,
+    quoted: bool,
 ) -> std::result::Result<PartOut, PartError> {
     let builders: Vec<Builder<'_>> = slots.into_iter().map(Builder::new).collect();
     let capacity = builders.first().map_or(0, |b| b.rows as u64);
-    if memchr::memchr(b'"', part).is_none() {
+    if !quoted || memchr::memchr(b'"', part).is_none() {
         return parse_plain_part(part, delimiter, types, policy, builders, capacity);
     }
     let mut builders = builders;
@@ -1077,7 +1084,8 @@ mod tests {
             (b"", 0, 0),
             (b"\"x\ny\",1\n\nz,2", 2, 3),
         ] {
-            let c = count_part(text, b',', 2);
+            let quoted = memchr::memchr(b'"', text).is_some();
+            let c = count_part(text, b',', 2, quoted);
             assert_eq!(
                 (c.rows, c.newlines),
                 (rows, newlines),
@@ -1090,10 +1098,10 @@ mod tests {
     #[test]
     fn cuts_respect_quotes_and_partial_records() {
         let buf = b"a,b\n\"x\ny\",2\nc,3";
-        let cuts = cut_points(buf, 4, false);
+        let cuts = cut_points(buf, 4, false, true);
         assert_eq!(cuts, vec![12]);
-        let cuts = cut_points(buf, 4, true);
+        let cuts = cut_points(buf, 4, true, true);
         assert_eq!(cuts, vec![buf.len()]);
-        assert!(cut_points(b"abc", 2, false).is_empty());
+        assert!(cut_points(b"abc", 2, false, false).is_empty());
     }
 }
