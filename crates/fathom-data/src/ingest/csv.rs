@@ -322,6 +322,7 @@ impl CsvReader {
         let mut found: Vec<Vec<PartColumn>> = Vec::new();
         let mut sizes: Vec<usize> = Vec::new();
         let mut filled = 0;
+        let mut spare: Vec<u8> = Vec::new();
         while let Some((ranges, end)) = self.next_ranges()? {
             let counts = self.count_parts(&ranges);
             let part_sizes: Vec<usize> = counts.iter().map(|c| c.rows as usize).collect();
@@ -342,10 +343,38 @@ impl CsvReader {
                 s.ensure(filled + window_rows);
             }
             let slots = assemble::window_parts(&mut stores, filled, &part_sizes);
-            found.extend(self.parse_window(&ranges, &counts, slots)?);
+            // The next window is read while this one is parsed, through a
+            // second handle on the same open file (which shares its
+            // position, so reads stay in order).
+            let mut ahead = std::mem::take(&mut spare);
+            let read_ahead = if self.eof {
+                None
+            } else {
+                Some(
+                    self.file
+                        .try_clone()
+                        .map_err(|e| DataError::io(&self.path, e))?,
+                )
+            };
+            let (window, path) = (self.window, self.path.clone());
+            let (parsed, read) = rayon::join(
+                || self.parse_window(&ranges, &counts, slots),
+                move || {
+                    let eof = read_ahead.map(|mut file| fill(&mut file, &mut ahead, window, &path));
+                    (eof, ahead)
+                },
+            );
+            found.extend(parsed?);
             filled += window_rows;
             sizes.extend(part_sizes);
             self.consume(end);
+            let (eof, mut ahead) = read;
+            if let Some(eof) = eof {
+                self.eof = eof?;
+                self.buf.extend_from_slice(&ahead);
+            }
+            ahead.clear();
+            spare = ahead;
         }
         if sizes.is_empty() {
             return Ok(super::empty_frame(&self.columns()));
