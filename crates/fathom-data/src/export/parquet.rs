@@ -86,8 +86,19 @@ impl ParquetSink {
                 // columns compact; Snappy on top saved about a fifth of the
                 // size but cost a fifth of the read and write time.
                 .set_compression(Compression::UNCOMPRESSED)
-                .set_statistics_enabled(EnabledStatistics::Chunk)
+                // Min/max statistics cost a pass over every value and
+                // nothing in fathom reads them; timestamp columns keep them
+                // per chunk, so other readers can still skip by time.
+                .set_statistics_enabled(EnabledStatistics::None)
                 .set_created_by(format!("fathom {}", env!("CARGO_PKG_VERSION")));
+            for field in self.schema.fields().iter() {
+                if matches!(field.data_type(), arrow_schema::DataType::Timestamp(..)) {
+                    builder = builder.set_column_statistics_enabled(
+                        ColumnPath::from(field.name().as_str()),
+                        EnabledStatistics::Chunk,
+                    );
+                }
+            }
             if let Some(frame) = first {
                 for col in frame.columns() {
                     if !wants_dictionary(col) {

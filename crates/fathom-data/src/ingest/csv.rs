@@ -859,7 +859,7 @@ fn overflow(rows: u64) -> PartError {
 }
 
 /// Bytes of a part split and parsed column by column at a time.
-const BLOCK_BYTES: usize = 1 << 16;
+const BLOCK_BYTES: usize = 1 << 14;
 
 /// Parses a part with no quote characters: records are lines and fields
 /// are split at the delimiter, without the general CSV state machine.
