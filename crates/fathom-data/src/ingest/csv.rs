@@ -653,7 +653,15 @@ impl<'s> Builder<'s> {
                     (false, true)
                 } else {
                     let known = if levels.len() <= SCAN_LEVELS {
-                        levels.iter().position(|l| **l == *cell).map(|k| k as u32)
+                        // Length and last byte first: most levels differ
+                        // there, and the full comparison is a call.
+                        let last = cell.last().copied();
+                        levels
+                            .iter()
+                            .position(|l| {
+                                l.len() == cell.len() && l.last().copied() == last && **l == *cell
+                            })
+                            .map(|k| k as u32)
                     } else {
                         index.get(cell).copied()
                     };

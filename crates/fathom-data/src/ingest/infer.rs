@@ -31,16 +31,17 @@ pub fn infer_csv_types(
         &buf[..memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1)]
     };
     let threads = rayon::current_num_threads();
-    let cands = if threads > 1 && memchr::memchr(b'"', buf).is_none() {
+    let cands = if memchr::memchr(b'"', buf).is_none() {
         // Without quotes a record is a non-blank line: the leading rows end
-        // at a known byte, and pieces cut at newlines can be scanned on all
-        // threads and their verdicts combined.
+        // at a known byte, and pieces cut at newlines can be split without
+        // the CSV state machine, scanned on all threads, and their
+        // verdicts combined.
         let buf = &buf[..end_of_lines(buf, max_rows)];
         let pieces = split_at_newlines(buf, threads * 2);
         use rayon::prelude::*;
         pieces
             .par_iter()
-            .map(|p| scan(p, delimiter, ncols, usize::MAX))
+            .map(|p| scan_lines(p, delimiter, ncols))
             .reduce(
                 || fresh(ncols),
                 |mut a, b| {
@@ -127,24 +128,49 @@ fn scan(buf: &[u8], delimiter: u8, ncols: usize, max_rows: usize) -> Vec<Candida
         };
         rows += 1;
         for (c, cell) in cands.iter_mut().zip(record.fields()) {
-            // "NA" is null for numbers but a level for text; either way it
-            // says nothing about which of the two the column is.
-            if is_null_token(cell) || is_null_category(cell) {
-                continue;
-            }
-            c.seen = true;
-            if c.bool_ok && parse_bool_strict(cell).is_none() {
-                c.bool_ok = false;
-            }
-            if c.number_ok && parse_number(cell).is_none() {
-                c.number_ok = false;
-            }
-            if c.time_ok && parse_time(cell).is_none() {
-                c.time_ok = false;
-            }
+            c.see(cell);
         }
     }
     cands
+}
+
+/// [`scan`] of every record of a quote-free buffer, read as the reader's
+/// quote-free path reads it: records are non-blank lines (a trailing
+/// carriage return dropped), fields are split at the delimiter.
+fn scan_lines(buf: &[u8], delimiter: u8, ncols: usize) -> Vec<Candidates> {
+    let mut cands = fresh(ncols);
+    for line in buf.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        for (c, cell) in cands.iter_mut().zip(line.split(|&b| b == delimiter)) {
+            c.see(cell);
+        }
+    }
+    cands
+}
+
+impl Candidates {
+    /// Narrows the candidates by one cell.
+    #[inline]
+    fn see(&mut self, cell: &[u8]) {
+        // "NA" is null for numbers but a level for text; either way it
+        // says nothing about which of the two the column is.
+        if is_null_token(cell) || is_null_category(cell) {
+            return;
+        }
+        self.seen = true;
+        if self.bool_ok && parse_bool_strict(cell).is_none() {
+            self.bool_ok = false;
+        }
+        if self.number_ok && parse_number(cell).is_none() {
+            self.number_ok = false;
+        }
+        if self.time_ok && parse_time(cell).is_none() {
+            self.time_ok = false;
+        }
+    }
 }
 
 #[cfg(test)]
