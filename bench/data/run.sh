@@ -10,12 +10,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cargo build --release --manifest-path "$root/Cargo.toml" -p fathom-cli
-venv="$root/bench/.venv"
+target="${CARGO_TARGET_DIR:-$root/target}"
+venv="${VENV:-$root/bench/.venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check pandas pyarrow
 exec "$venv/bin/python" "$root/bench/data/compare.py" \
-  --fathom "$root/target/release/fathom" \
+  --fathom "$target/release/fathom" \
   --out "${OUT:-$root/bench/out/data}" \
   --rows "${ROWS:-1000000}" --runs "${RUNS:-5}"

@@ -1,7 +1,11 @@
-//! Times generating and writing: `cargo run --release --example write_timing -- OUT.parquet [ROWS]`.
+//! Times generating into a file the way `fathom data generate` does
+//! (windows of chunks generated in parallel while the previous window is
+//! encoded): `cargo run --release --example write_timing -- OUT [ROWS]`.
 
-use fathom_data::export::write_frame;
-use fathom_data::generate::{GeneratorConfig, generate_all};
+use fathom_core::{ColumnType, Frame};
+use fathom_data::export::TableWriter;
+use fathom_data::generate::{Generator, GeneratorConfig};
+use rayon::prelude::*;
 use std::time::Instant;
 
 #[global_allocator]
@@ -15,17 +19,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(2)
         .map_or(Ok(1_000_000), |r| r.parse())?;
     let t0 = Instant::now();
-    let frame = generate_all(GeneratorConfig {
+    let generator = Generator::new(GeneratorConfig {
         rows,
         ..GeneratorConfig::default()
     })?;
-    let t_gen = t0.elapsed();
-    write_frame(&path, &frame)?;
-    let t_write = t0.elapsed();
+    let columns: Vec<(String, ColumnType)> = Generator::columns()
+        .iter()
+        .map(|(n, t)| (n.to_string(), *t))
+        .collect();
+    let mut writer = TableWriter::create(&path, &columns)?;
+    let window = rayon::current_num_threads().max(1) * 2;
+    let chunks = generator.num_chunks();
+    let make = |start: usize| -> Vec<Frame> {
+        let end = (start + window).min(chunks);
+        (start..end)
+            .into_par_iter()
+            .map(|i| generator.chunk(i))
+            .collect()
+    };
+    let mut current = make(0);
+    let mut start = 0;
+    while !current.is_empty() {
+        start += window;
+        let (next, written) = rayon::join(
+            || {
+                if start < chunks {
+                    make(start)
+                } else {
+                    Vec::new()
+                }
+            },
+            || -> Result<(), fathom_data::DataError> {
+                for f in &current {
+                    writer.write(f)?;
+                }
+                Ok(())
+            },
+        );
+        written?;
+        current = next;
+    }
+    let summary = writer.finish()?;
+    let secs = t0.elapsed().as_secs_f64();
     println!(
-        "generate {:.3}s, write {:.3}s",
-        t_gen.as_secs_f64(),
-        (t_write - t_gen).as_secs_f64()
+        "{} rows, {} bytes in {secs:.3}s ({:.2} M rows/s)",
+        summary.rows,
+        summary.bytes,
+        summary.rows as f64 / secs / 1e6
     );
     Ok(())
 }

@@ -55,9 +55,12 @@ pub fn arrow_schema(columns: &[(String, ColumnType)]) -> Arc<ArrowSchema> {
 }
 
 fn null_buffer(col: &Column) -> Option<NullBuffer> {
-    col.validity
-        .as_ref()
-        .map(|b| NullBuffer::new(BooleanBuffer::from_iter((0..b.len()).map(|i| b.get(i)))))
+    // Both sides keep bit `i` in bit `i % 64` of little-endian word `i / 64`.
+    col.validity.as_ref().map(|b| {
+        let bytes: Vec<u8> = b.words().iter().flat_map(|w| w.to_le_bytes()).collect();
+        let words = arrow_buffer::Buffer::from_vec(bytes);
+        NullBuffer::new(BooleanBuffer::new(words, 0, b.len()))
+    })
 }
 
 /// Converts one column to an Arrow array.
@@ -93,7 +96,8 @@ pub fn frame_to_batch(frame: &fathom_core::Frame) -> arrow_array::RecordBatch {
     arrow_array::RecordBatch::try_new(schema, arrays).expect("arrays built to match their schema")
 }
 
-fn validity_of(array: &dyn Array) -> Option<Bitmap> {
+/// The validity of an array as a bitmap; `None` when it has no nulls buffer.
+pub(crate) fn validity_of(array: &dyn Array) -> Option<Bitmap> {
     array.logical_nulls().map(|n| {
         let bits = n.inner();
         let (offset, len) = (bits.offset(), bits.len());

@@ -251,3 +251,196 @@ fn multi_row_group_parquet_reads_back_identically() {
         Some(140_000)
     );
 }
+
+/// Every column of two frames, bit for bit (values of null rows excepted).
+fn assert_same_frame(a: &fathom_core::Frame, b: &fathom_core::Frame) {
+    assert_eq!(a.num_rows(), b.num_rows());
+    assert_eq!(a.num_columns(), b.num_columns());
+    for (x, y) in a.columns().iter().zip(b.columns()) {
+        assert_eq!(x.name, y.name);
+        assert_eq!(x.column_type(), y.column_type(), "{}", x.name);
+        assert_eq!(x.validity, y.validity, "{}", x.name);
+        for i in 0..a.num_rows() {
+            assert_eq!(x.display_value(i), y.display_value(i), "{} row {i}", x.name);
+        }
+    }
+}
+
+#[test]
+fn whole_parquet_read_equals_its_batches_with_changing_dictionaries() {
+    use fathom_core::{Bitmap, Column, Frame};
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("d.parquet");
+    let cols = [
+        ("x".to_string(), ColumnType::Numeric),
+        ("c".to_string(), ColumnType::Categorical),
+        ("b".to_string(), ColumnType::Bool),
+        ("t".to_string(), ColumnType::Timestamp),
+    ];
+    let mut w = TableWriter::create(&pq, &cols).unwrap();
+    // Row groups whose dictionaries differ in levels and order, with and
+    // without nulls, of uneven sizes (bit offsets not multiples of 64).
+    let groups: [(&[&str], usize); 3] = [
+        (&["red", "green"], 70),
+        (&["blue", "red"], 33),
+        (&["green", "red", "violet"], 101),
+    ];
+    let mut batches = Vec::new();
+    for (g, (levels, n)) in groups.iter().enumerate() {
+        let names: Vec<&str> = (0..*n).map(|i| levels[i % levels.len()]).collect();
+        let mut c = Column::categorical("c", &names);
+        let mut x = Column::numeric("x", (0..*n).map(|i| (g * 1000 + i) as f64 / 4.0).collect());
+        if g != 1 {
+            c.validity = Some(Bitmap::from_bools(
+                &(0..*n).map(|i| i % 7 != 3).collect::<Vec<_>>(),
+            ));
+            x.validity = Some(Bitmap::from_bools(
+                &(0..*n).map(|i| i % 5 != 1).collect::<Vec<_>>(),
+            ));
+        }
+        let f = Frame::new(vec![
+            x,
+            c,
+            Column::boolean("b", (0..*n).map(|i| (i + g) % 3 == 0).collect()),
+            Column::timestamp(
+                "t",
+                (0..*n)
+                    .map(|i| (g * 10_000 + i) as i64 * 1_000_003)
+                    .collect(),
+            ),
+        ])
+        .unwrap();
+        w.write(&f).unwrap();
+        batches.push(f);
+    }
+    w.finish().unwrap();
+    let whole = read_frame(&pq, &ReadOptions::default()).unwrap();
+    assert_same_frame(&whole, &Frame::concat(&batches).unwrap());
+    let streamed: Vec<Frame> = open(&pq, &ReadOptions::default())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(streamed.len(), 3);
+    assert_same_frame(&whole, &Frame::concat(&streamed).unwrap());
+}
+
+/// The text of a CSV file and the ids, notes and flags it should read as.
+type Awkward = (String, Vec<f64>, Vec<Option<String>>, Vec<Option<bool>>);
+
+/// A CSV of `n` rows with quoted newlines and delimiters, CRLF endings
+/// on some lines, blank lines, and no newline after the last row; with the
+/// values each column should read as.
+fn awkward_csv(n: usize) -> Awkward {
+    let mut text = String::from("id,note,flag,amount\r\n");
+    let (mut ids, mut notes, mut flags) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let (note_cell, note) = match i % 6 {
+            0 => ("\"two\nlines\"".to_string(), Some("two\nlines".to_string())),
+            1 => ("\"a, b\"".to_string(), Some("a, b".to_string())),
+            2 => (String::new(), None),
+            3 => (
+                "\"say \"\"hi\"\"\"".to_string(),
+                Some("say \"hi\"".to_string()),
+            ),
+            _ => (format!("n{}", i % 5), Some(format!("n{}", i % 5))),
+        };
+        let flag = (i % 4 != 2).then_some(i % 3 == 0);
+        let flag_cell = flag.map_or(String::new(), |f| f.to_string());
+        let end = if i + 1 == n {
+            ""
+        } else if i % 3 == 0 {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        text.push_str(&format!("{i},{note_cell},{flag_cell},{}.25{end}", i % 1000));
+        if i % 97 == 0 && i + 1 < n {
+            text.push('\n');
+        }
+        ids.push(i as f64);
+        notes.push(note);
+        flags.push(flag);
+    }
+    (text, ids, notes, flags)
+}
+
+#[test]
+fn csv_parts_and_windows_do_not_change_the_table() {
+    use fathom_core::ColumnData;
+    let dir = tempfile::tempdir().unwrap();
+    let n = 120_000;
+    let (text, ids, notes, flags) = awkward_csv(n);
+    let p = write(dir.path(), "awkward.csv", text.as_bytes());
+    let check = |f: &fathom_core::Frame, what: &str| {
+        assert_eq!(f.num_rows(), n, "{what}");
+        let id = f.column("id").unwrap();
+        assert_eq!(id.data, ColumnData::Numeric(ids.clone()), "{what}");
+        let note = f.column("note").unwrap();
+        let flag = f.column("flag").unwrap();
+        let amount = f.column("amount").unwrap();
+        for i in 0..n {
+            let got = note.is_valid(i).then(|| note.display_value(i));
+            assert_eq!(got, notes[i], "{what}: note of row {i}");
+            let got = flag.is_valid(i).then(|| flag.display_value(i) == "true");
+            assert_eq!(got, flags[i], "{what}: flag of row {i}");
+            assert_eq!(
+                amount.display_value(i),
+                format!("{}.25", i % 1000),
+                "{what}: amount of row {i}"
+            );
+        }
+    };
+    let small = ReadOptions {
+        window_bytes: 1 << 16,
+        ..Default::default()
+    };
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            check(&read_frame(&p, &ReadOptions::default()).unwrap(), "whole");
+            check(&read_frame(&p, &small).unwrap(), "whole, small windows");
+            let batches: Vec<fathom_core::Frame> =
+                open(&p, &small).unwrap().collect::<Result<_, _>>().unwrap();
+            assert!(batches.len() > 10);
+            check(&fathom_core::Frame::concat(&batches).unwrap(), "batches");
+        });
+    }
+}
+
+#[test]
+fn errors_in_later_windows_name_the_exact_row_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 60_000;
+    let (mut text, ..) = awkward_csv(n);
+    // Rows before the bad one: n; lines: header, one per row, the quoted
+    // newlines (every sixth row from 0) and the blank lines (every 97th).
+    let extra = (0..n).filter(|i| i % 6 == 0).count() + (0..n - 1).filter(|i| i % 97 == 0).count();
+    text.push_str("\n60000,x,true,12x\n");
+    let p = write(dir.path(), "late.csv", text.as_bytes());
+    let want = format!(
+        "late.csv: row {}, line {}, column 'amount'",
+        n + 1,
+        n + 2 + extra
+    );
+    for window_bytes in [1 << 16, 32 << 20] {
+        let opts = ReadOptions {
+            window_bytes,
+            infer_rows: 1000,
+            ..Default::default()
+        };
+        let Err(e) = read_frame(&p, &opts) else {
+            panic!("{window_bytes}: the bad value was read");
+        };
+        let e = e.to_string();
+        assert!(e.contains(&want), "{window_bytes}: {e}");
+        let e = open(&p, &opts)
+            .unwrap()
+            .find_map(|b| b.err())
+            .unwrap()
+            .to_string();
+        assert!(e.contains(&want), "{window_bytes}, batches: {e}");
+    }
+}

@@ -5,20 +5,21 @@
 //! all threads; every part becomes one batch. Rows, lines and columns in
 //! error messages are exact.
 
+use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
+use super::split::field_ends;
 use super::tokens::{
     is_null_category, is_null_token, parse_bool, parse_number, parse_time, show_cell,
 };
 use super::{BadValuePolicy, BadValues, ReadOptions, infer::infer_csv_types, owned};
 use crate::error::{DataError, Location, Result};
 use ahash::AHashMap;
-use fathom_core::{Bitmap, CategoricalData, Column, ColumnData, ColumnType, Frame};
+use fathom_core::{Bitmap, ColumnType, Frame};
 use rayon::prelude::*;
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Reads a CSV file as a sequence of typed batches.
 pub struct CsvReader {
@@ -38,6 +39,8 @@ pub struct CsvReader {
     bad: BadValues,
     pending: VecDeque<Frame>,
     failed: bool,
+    /// Whether the current window holds a quote character anywhere.
+    quoted: bool,
 }
 
 impl CsvReader {
@@ -133,6 +136,7 @@ impl CsvReader {
             bad: BadValues::default(),
             pending: VecDeque::new(),
             failed: false,
+            quoted: true,
         })
     }
 
@@ -164,20 +168,24 @@ impl CsvReader {
         }
     }
 
-    fn next_window(&mut self) -> Result<bool> {
+    /// Reads up to the next window of whole records and cuts it into parts;
+    /// `None` at the end of the file. The caller parses
+    /// `self.buf[..end]` and then calls [`CsvReader::consume`].
+    fn next_ranges(&mut self) -> Result<Option<Window>> {
         loop {
             if self.buf.is_empty() && self.eof {
-                return Ok(false);
+                return Ok(None);
             }
             if !self.eof && self.buf.len() < self.window {
                 self.eof = fill(&mut self.file, &mut self.buf, self.window, &self.path)?;
             }
             let parts = (rayon::current_num_threads() * 2).max(1);
-            let cuts = cut_points(&self.buf, parts, self.eof);
+            self.quoted = memchr::memchr(b'"', &self.buf).is_some();
+            let cuts = cut_points(&self.buf, parts, self.eof, self.quoted);
             let Some(&end) = cuts.last() else {
                 // No complete record yet: read more.
                 if self.eof {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 let more = self.buf.len();
                 self.eof = fill(
@@ -190,56 +198,191 @@ impl CsvReader {
             };
             let mut starts = vec![0];
             starts.extend_from_slice(&cuts[..cuts.len() - 1]);
-            let ranges: Vec<(usize, usize)> = starts
+            let ranges = starts
                 .into_iter()
                 .zip(cuts.iter().copied())
                 .filter(|(a, b)| b > a)
                 .collect();
-            let data = &self.buf[..end];
-            let outs: Vec<std::result::Result<PartOut, PartError>> = ranges
-                .par_iter()
-                .map(|&(a, b)| {
-                    parse_part(
-                        &data[a..b],
-                        self.delimiter,
-                        &self.names,
-                        &self.types,
-                        self.policy,
-                    )
-                })
-                .collect();
-            for out in outs {
-                match out {
-                    Ok(part) => {
-                        for (col, local_row, cell) in part.bad {
-                            self.bad.record(
-                                &self.names[col],
-                                self.types[col],
-                                self.rows_done + local_row,
-                                cell,
-                            );
-                        }
-                        self.rows_done += part.rows;
-                        self.lines_done += part.newlines;
-                        if part.frame.num_rows() > 0 {
-                            self.pending.push_back(part.frame);
-                        }
+            return Ok(Some((ranges, end)));
+        }
+    }
+
+    fn consume(&mut self, end: usize) {
+        self.consumed += end as u64;
+        self.buf.drain(..end);
+    }
+
+    /// Counts the records of every part of a window, in parallel.
+    fn count_parts(&self, ranges: &[(usize, usize)]) -> Vec<PartCount> {
+        let ncols = self.names.len();
+        ranges
+            .par_iter()
+            .map(|&(a, b)| count_part(&self.buf[a..b], self.delimiter, ncols, self.quoted))
+            .collect()
+    }
+
+    /// Parses the parts of a window into their slots, in parallel, and
+    /// books their rows, lines and bad values; returns what each part found.
+    fn parse_window(
+        &mut self,
+        ranges: &[(usize, usize)],
+        counts: &[PartCount],
+        slots: Vec<Vec<Slot<'_>>>,
+    ) -> Result<Vec<Vec<PartColumn>>> {
+        let outs: Vec<std::result::Result<PartOut, PartError>> = ranges
+            .par_iter()
+            .zip(slots)
+            .map(|(&(a, b), slots)| {
+                parse_part(
+                    &self.buf[a..b],
+                    self.delimiter,
+                    &self.types,
+                    self.policy,
+                    slots,
+                    self.quoted,
+                )
+            })
+            .collect();
+        let mut found = Vec::with_capacity(outs.len());
+        for (out, count) in outs.into_iter().zip(counts) {
+            match out {
+                Ok(part) => {
+                    for (col, local_row, cell) in part.bad {
+                        self.bad.record(
+                            &self.names[col],
+                            self.types[col],
+                            self.rows_done + local_row,
+                            cell,
+                        );
                     }
-                    Err(e) => {
-                        return Err(malformed(
-                            &self.path,
-                            Some(self.rows_done + e.local_row),
-                            Some(self.lines_done + e.local_line),
-                            e.column.map(|c| self.names[c].clone()),
-                            e.message,
-                        ));
-                    }
+                    self.rows_done += count.rows;
+                    self.lines_done += count.newlines;
+                    found.push(part.found);
+                }
+                Err(e) => {
+                    return Err(malformed(
+                        &self.path,
+                        Some(self.rows_done + e.local_row),
+                        Some(self.lines_done + e.local_line),
+                        e.column.map(|c| self.names[c].clone()),
+                        e.message,
+                    ));
                 }
             }
-            self.consumed += end as u64;
-            self.buf.drain(..end);
-            return Ok(true);
         }
+        Ok(found)
+    }
+
+    /// Parses the next window into batches, one per part.
+    fn next_window(&mut self) -> Result<bool> {
+        let Some((ranges, end)) = self.next_ranges()? else {
+            return Ok(false);
+        };
+        let counts = self.count_parts(&ranges);
+        let mut stores: Vec<Vec<Store>> = counts
+            .iter()
+            .map(|c| {
+                self.types
+                    .iter()
+                    .map(|&t| Store::new(t, c.rows as usize))
+                    .collect()
+            })
+            .collect();
+        let slots: Vec<Vec<Slot<'_>>> = stores
+            .iter_mut()
+            .zip(&counts)
+            .map(|(s, c)| {
+                assemble::split_parts(s, &[c.rows as usize])
+                    .pop()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let found = self.parse_window(&ranges, &counts, slots)?;
+        for ((stores, found), count) in stores.into_iter().zip(found).zip(&counts) {
+            if count.rows > 0 {
+                let rows = count.rows as usize;
+                self.pending.push_back(assemble::finish(
+                    &self.names,
+                    stores,
+                    vec![found],
+                    &[rows],
+                )?);
+            }
+        }
+        self.consume(end);
+        Ok(true)
+    }
+
+    /// Reads the rest of the file into one frame. Each column grows in
+    /// place window by window: the parts of a window are counted, the
+    /// columns extended by that many rows, and the parts parsed in
+    /// parallel straight into their slices, so no batch is copied again.
+    pub fn read_all(mut self) -> Result<Frame> {
+        let mut stores: Vec<Store> = Vec::new();
+        let mut found: Vec<Vec<PartColumn>> = Vec::new();
+        let mut sizes: Vec<usize> = Vec::new();
+        let mut filled = 0;
+        let mut spare: Vec<u8> = Vec::new();
+        while let Some((ranges, end)) = self.next_ranges()? {
+            let counts = self.count_parts(&ranges);
+            let part_sizes: Vec<usize> = counts.iter().map(|c| c.rows as usize).collect();
+            let window_rows: usize = part_sizes.iter().sum();
+            if stores.is_empty() {
+                // Room for the whole file at this window's density: the
+                // zeroed allocation is paged in by the threads that fill
+                // it, and the columns rarely need to move.
+                let left = self.file_len.saturating_sub(self.consumed) as f64;
+                let estimate = (left / end.max(1) as f64 * window_rows as f64 * 1.05) as usize;
+                stores = self
+                    .types
+                    .iter()
+                    .map(|&t| Store::new(t, estimate.max(window_rows)))
+                    .collect();
+            }
+            for s in &mut stores {
+                s.ensure(filled + window_rows);
+            }
+            let slots = assemble::window_parts(&mut stores, filled, &part_sizes);
+            // The next window is read while this one is parsed, through a
+            // second handle on the same open file (which shares its
+            // position, so reads stay in order).
+            let mut ahead = std::mem::take(&mut spare);
+            let read_ahead = if self.eof {
+                None
+            } else {
+                Some(
+                    self.file
+                        .try_clone()
+                        .map_err(|e| DataError::io(&self.path, e))?,
+                )
+            };
+            let (window, path) = (self.window, self.path.clone());
+            let (parsed, read) = rayon::join(
+                || self.parse_window(&ranges, &counts, slots),
+                move || {
+                    let eof = read_ahead.map(|mut file| fill(&mut file, &mut ahead, window, &path));
+                    (eof, ahead)
+                },
+            );
+            found.extend(parsed?);
+            filled += window_rows;
+            sizes.extend(part_sizes);
+            self.consume(end);
+            let (eof, mut ahead) = read;
+            if let Some(eof) = eof {
+                self.eof = eof?;
+                self.buf.extend_from_slice(&ahead);
+            }
+            ahead.clear();
+            spare = ahead;
+        }
+        if sizes.is_empty() {
+            return Ok(super::empty_frame(&self.columns()));
+        }
+        for s in &mut stores {
+            s.truncate(filled);
+        }
+        Ok(assemble::finish(&self.names, stores, found, &sizes)?)
     }
 }
 
@@ -267,18 +410,12 @@ impl Iterator for CsvReader {
 
 /// Appends up to `want` bytes from the file; returns whether the end was reached.
 fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool> {
-    let start = buf.len();
-    buf.resize(start + want, 0);
-    let mut got = 0;
-    while got < want {
-        match file.read(&mut buf[start + got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(DataError::io(path, e)),
-        }
-    }
-    buf.truncate(start + got);
+    // Read into spare capacity: the buffer is not zeroed first.
+    buf.reserve(want);
+    let got = file
+        .take(want as u64)
+        .read_to_end(buf)
+        .map_err(|e| DataError::io(path, e))?;
     Ok(got < want)
 }
 
@@ -314,20 +451,26 @@ fn parse_header(buf: &[u8], delimiter: u8, path: &Path) -> Result<(Vec<String>, 
         })?;
         names.push(name.trim().to_string());
     }
-    Ok((names, records.consumed()))
+    // The state machine stops after the `\r` of a CRLF header; its `\n`
+    // belongs to the header too, not to the first part's line count.
+    let mut len = records.consumed();
+    if len > 0 && buf[len - 1] == b'\r' && buf.get(len) == Some(&b'\n') {
+        len += 1;
+    }
+    Ok((names, len))
 }
 
 /// Record boundaries splitting `buf` into about `parts` pieces. The last
 /// cut is the end of the last complete record (the whole buffer at end of
 /// file). Empty when no record is complete yet.
-fn cut_points(buf: &[u8], parts: usize, eof: bool) -> Vec<usize> {
+fn cut_points(buf: &[u8], parts: usize, eof: bool, quoted: bool) -> Vec<usize> {
     let len = buf.len();
     if len == 0 {
         return Vec::new();
     }
     let step = (len / parts).max(1 << 20);
     let mut cuts = Vec::new();
-    if memchr::memchr(b'"', buf).is_none() {
+    if !quoted {
         let last = if eof {
             len
         } else {
@@ -371,10 +514,12 @@ fn cut_points(buf: &[u8], parts: usize, eof: bool) -> Vec<usize> {
     cuts
 }
 
+/// A window of whole records: its parts as byte ranges, and where it ends.
+type Window = (Vec<(usize, usize)>, usize);
+
+/// What parsing one part produced besides the values in its slots.
 struct PartOut {
-    frame: Frame,
-    rows: u64,
-    newlines: u64,
+    found: Vec<PartColumn>,
     bad: Vec<(usize, u64, String)>,
 }
 
@@ -385,114 +530,268 @@ struct PartError {
     message: String,
 }
 
-enum Builder {
-    Numeric(Vec<f64>, Bitmap),
-    Bool(Vec<bool>, Bitmap),
-    Timestamp(Vec<i64>, Bitmap),
+/// Records and newlines of a part, counted before it is parsed so that
+/// its values can be written straight into their final place.
+#[derive(Clone, Copy)]
+struct PartCount {
+    rows: u64,
+    newlines: u64,
+}
+
+/// Counts the records of a part: non-blank lines when it has no quotes,
+/// else the records of the CSV state machine.
+fn count_part(part: &[u8], delimiter: u8, ncols: usize, quoted: bool) -> PartCount {
+    if quoted && memchr::memchr(b'"', part).is_some() {
+        let mut records = Records::new(part, delimiter, ncols);
+        let mut rows = 0;
+        while records.next_record().is_some() {
+            rows += 1;
+        }
+        let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
+        return PartCount { rows, newlines };
+    }
+    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
+    let blank_inside = memchr::memmem::find(part, b"\n\n").is_some()
+        || memchr::memmem::find(part, b"\n\r\n").is_some();
+    let blank_first = part.starts_with(b"\n") || part.starts_with(b"\r\n");
+    if !blank_inside && !blank_first {
+        // Every line holds a record; a last line without newline does too
+        // unless it is empty or a lone carriage return.
+        let tail = memchr::memrchr(b'\n', part).map_or(part, |i| &part[i + 1..]);
+        let open_line = u64::from(!(tail.is_empty() || tail == b"\r"));
+        return PartCount {
+            rows: newlines + open_line,
+            newlines,
+        };
+    }
+    let (mut rows, mut newlines, mut start) = (0u64, 0u64, 0usize);
+    for nl in memchr::memchr_iter(b'\n', part) {
+        let line = &part[start..nl];
+        rows += u64::from(!(line.is_empty() || line == b"\r"));
+        newlines += 1;
+        start = nl + 1;
+    }
+    let last = &part[start..];
+    rows += u64::from(!(last.is_empty() || last == b"\r"));
+    PartCount { rows, newlines }
+}
+
+/// Dictionaries up to this size are searched by comparing bytes, which
+/// beats hashing for the short, few levels typical of categorical columns.
+const SCAN_LEVELS: usize = 16;
+
+/// Where one column's cells of one part go.
+enum Sink<'s> {
+    Numeric(&'s mut [f64]),
+    Bool(&'s mut [bool]),
+    Timestamp(&'s mut [i64]),
     Categorical {
-        codes: Vec<u32>,
-        valid: Bitmap,
+        codes: &'s mut [u32],
+        levels: Vec<Box<[u8]>>,
         index: AHashMap<Box<[u8]>, u32>,
         dict: Vec<String>,
     },
 }
 
-impl Builder {
-    fn new(ty: ColumnType, cap: usize) -> Self {
-        match ty {
-            ColumnType::Numeric => {
-                Builder::Numeric(Vec::with_capacity(cap), Bitmap::with_capacity(cap))
+struct Builder<'s> {
+    sink: Sink<'s>,
+    valid: Vec<u64>,
+    rows: usize,
+}
+
+impl<'s> Builder<'s> {
+    fn new(slot: Slot<'s>) -> Self {
+        let (sink, rows) = match slot {
+            Slot::Numeric(v) => {
+                let n = v.len();
+                (Sink::Numeric(v), n)
             }
-            ColumnType::Bool => Builder::Bool(Vec::with_capacity(cap), Bitmap::with_capacity(cap)),
-            ColumnType::Timestamp => {
-                Builder::Timestamp(Vec::with_capacity(cap), Bitmap::with_capacity(cap))
+            Slot::Bool(v) => {
+                let n = v.len();
+                (Sink::Bool(v), n)
             }
-            ColumnType::Categorical => Builder::Categorical {
-                codes: Vec::with_capacity(cap),
-                valid: Bitmap::with_capacity(cap),
-                index: AHashMap::new(),
-                dict: Vec::new(),
-            },
+            Slot::Timestamp(v) => {
+                let n = v.len();
+                (Sink::Timestamp(v), n)
+            }
+            Slot::Categorical(v) => {
+                let n = v.len();
+                (
+                    Sink::Categorical {
+                        codes: v,
+                        levels: Vec::new(),
+                        index: AHashMap::new(),
+                        dict: Vec::new(),
+                    },
+                    n,
+                )
+            }
+        };
+        Builder {
+            sink,
+            valid: vec![0; rows.div_ceil(64)],
+            rows,
         }
     }
 
-    /// Pushes one cell. `Ok(false)` means the cell did not parse and was pushed as null.
+    /// Stores the cell of row `row` (0-based within the part). `Ok(false)`
+    /// means the cell did not parse and was stored as null.
     #[inline]
-    fn push(&mut self, cell: &[u8]) -> std::result::Result<bool, &'static str> {
-        match self {
-            Builder::Numeric(v, valid) => Ok(push_typed(v, valid, cell, f64::NAN, parse_number)),
-            Builder::Bool(v, valid) => Ok(push_typed(v, valid, cell, false, parse_bool)),
-            Builder::Timestamp(v, valid) => Ok(push_typed(v, valid, cell, 0, parse_time)),
-            Builder::Categorical {
+    fn put(&mut self, row: usize, cell: &[u8]) -> std::result::Result<bool, &'static str> {
+        let (present, ok) = match &mut self.sink {
+            Sink::Numeric(v) => put_typed(&mut v[row], cell, f64::NAN, parse_number),
+            Sink::Bool(v) => put_typed(&mut v[row], cell, false, parse_bool),
+            Sink::Timestamp(v) => put_typed(&mut v[row], cell, 0, parse_time),
+            Sink::Categorical {
                 codes,
-                valid,
+                levels,
                 index,
                 dict,
             } => {
                 if is_null_category(cell) {
-                    codes.push(0);
-                    valid.push(false);
-                    return Ok(true);
+                    codes[row] = 0;
+                    (false, true)
+                } else {
+                    let known = if levels.len() <= SCAN_LEVELS {
+                        // Length and last byte first: most levels differ
+                        // there, and the full comparison is a call.
+                        let last = cell.last().copied();
+                        levels
+                            .iter()
+                            .position(|l| {
+                                l.len() == cell.len() && l.last().copied() == last && **l == *cell
+                            })
+                            .map(|k| k as u32)
+                    } else {
+                        index.get(cell).copied()
+                    };
+                    codes[row] = match known {
+                        Some(k) => k,
+                        None => {
+                            let s = std::str::from_utf8(cell).map_err(
+                                |_| "the value is not valid UTF-8; save the file as UTF-8",
+                            )?;
+                            let k = dict.len() as u32;
+                            dict.push(s.to_string());
+                            levels.push(cell.into());
+                            index.insert(cell.into(), k);
+                            k
+                        }
+                    };
+                    (true, true)
                 }
-                let code = match index.get(cell) {
-                    Some(&c) => c,
-                    None => {
-                        let s = std::str::from_utf8(cell)
-                            .map_err(|_| "the value is not valid UTF-8; save the file as UTF-8")?;
-                        let c = dict.len() as u32;
-                        dict.push(s.to_string());
-                        index.insert(cell.into(), c);
-                        c
+            }
+        };
+        set_bit(&mut self.valid, row, present);
+        Ok(ok)
+    }
+
+    /// Stores the cells of one column for `rows` rows from `row0`, the
+    /// cell of row `row0 + r` being `cell(r)`. `false` as soon as a cell
+    /// does not parse or is not UTF-8: the caller then redoes the rows
+    /// one by one, which reports or records it exactly.
+    #[inline]
+    fn fill_column<'c>(
+        &mut self,
+        row0: usize,
+        rows: usize,
+        cell: impl Fn(usize) -> &'c [u8],
+    ) -> bool {
+        let valid = &mut self.valid;
+        match &mut self.sink {
+            Sink::Numeric(v) => fill_typed(
+                &mut v[row0..row0 + rows],
+                valid,
+                row0,
+                cell,
+                f64::NAN,
+                parse_number,
+            ),
+            Sink::Bool(v) => fill_typed(
+                &mut v[row0..row0 + rows],
+                valid,
+                row0,
+                cell,
+                false,
+                parse_bool,
+            ),
+            Sink::Timestamp(v) => {
+                fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, parse_time)
+            }
+            Sink::Categorical { .. } => {
+                for r in 0..rows {
+                    if self.put(row0 + r, cell(r)) != Ok(true) {
+                        return false;
                     }
-                };
-                codes.push(code);
-                valid.push(true);
-                Ok(true)
+                }
+                true
             }
         }
     }
 
-    fn finish(self, name: &str) -> Column {
-        let (data, valid) = match self {
-            Builder::Numeric(v, b) => (ColumnData::Numeric(v), b),
-            Builder::Bool(v, b) => (ColumnData::Bool(v), b),
-            Builder::Timestamp(v, b) => (ColumnData::Timestamp(v), b),
-            Builder::Categorical {
-                codes, valid, dict, ..
-            } => (
-                ColumnData::Categorical(CategoricalData {
-                    codes,
-                    dictionary: Arc::new(dict),
-                }),
-                valid,
-            ),
+    fn finish(self) -> PartColumn {
+        let dictionary = match self.sink {
+            Sink::Categorical { dict, .. } => dict,
+            _ => Vec::new(),
         };
-        Column::new(name, data, Some(valid))
+        PartColumn {
+            validity: Bitmap::from_words(&self.valid, self.rows),
+            dictionary,
+        }
     }
 }
 
-/// Pushes a cell of a numeric, bool or timestamp column: a null marker or
-/// an unparseable cell becomes `placeholder` with a cleared validity bit.
-/// Returns false when the cell did not parse.
 #[inline]
-fn push_typed<T: Copy>(
-    values: &mut Vec<T>,
-    valid: &mut Bitmap,
-    cell: &[u8],
+fn set_bit(words: &mut [u64], i: usize, value: bool) {
+    let w = &mut words[i >> 6];
+    *w = (*w & !(1u64 << (i & 63))) | (u64::from(value) << (i & 63));
+}
+
+/// [`put_typed`] over a run of rows; `false` at the first cell that does
+/// not parse.
+#[inline]
+fn fill_typed<'c, T: Copy>(
+    out: &mut [T],
+    valid: &mut [u64],
+    row0: usize,
+    cell: impl Fn(usize) -> &'c [u8],
     placeholder: T,
     parse: impl Fn(&[u8]) -> Option<T>,
 ) -> bool {
-    let (value, ok, parsed) = if is_null_token(cell) {
-        (placeholder, true, false)
-    } else {
-        match parse(cell) {
-            Some(x) => (x, true, true),
-            None => (placeholder, false, false),
+    for (r, o) in out.iter_mut().enumerate() {
+        let (present, ok) = put_typed(o, cell(r), placeholder, &parse);
+        if !ok {
+            return false;
         }
-    };
-    values.push(value);
-    valid.push(parsed);
-    ok
+        set_bit(valid, row0 + r, present);
+    }
+    true
+}
+
+/// Stores a cell of a numeric, bool or timestamp column: a null marker or
+/// an unparseable cell becomes `placeholder`. Returns (present, parsed or
+/// null).
+#[inline]
+fn put_typed<T: Copy>(
+    out: &mut T,
+    cell: &[u8],
+    placeholder: T,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> (bool, bool) {
+    if is_null_token(cell) {
+        *out = placeholder;
+        return (false, true);
+    }
+    match parse(cell) {
+        Some(x) => {
+            *out = x;
+            (true, true)
+        }
+        None => {
+            *out = placeholder;
+            (false, false)
+        }
+    }
 }
 
 fn type_message(ty: ColumnType, cell: &[u8]) -> String {
@@ -508,11 +807,11 @@ fn type_message(ty: ColumnType, cell: &[u8]) -> String {
     )
 }
 
-/// Handles one cell's outcome; `Err` stops the part.
+/// Handles one cell's outcome; `Err` stops the part. `rows` is 1-based.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn push_cell(
-    b: &mut Builder,
+    b: &mut Builder<'_>,
     cell: &[u8],
     j: usize,
     rows: u64,
@@ -521,7 +820,7 @@ fn push_cell(
     policy: BadValuePolicy,
     bad: &mut Vec<(usize, u64, String)>,
 ) -> std::result::Result<(), PartError> {
-    match b.push(cell) {
+    match b.put(rows as usize - 1, cell) {
         Ok(true) => Ok(()),
         Ok(false) => match policy {
             BadValuePolicy::Fail => Err(PartError {
@@ -555,36 +854,191 @@ fn ragged(rows: u64, line: u64, found: usize, ncols: usize) -> PartError {
     }
 }
 
+/// A part that holds more records than were counted: cannot happen, as
+/// counting and parsing split records alike, but never writes out of
+/// bounds if it did.
+fn overflow(rows: u64) -> PartError {
+    PartError {
+        local_row: rows,
+        local_line: 0,
+        column: None,
+        message: "internal error: the part holds more records than were counted".into(),
+    }
+}
+
+/// Bytes of a part split and parsed column by column at a time.
+const BLOCK_BYTES: usize = 1 << 14;
+
 /// Parses a part with no quote characters: records are lines and fields
 /// are split at the delimiter, without the general CSV state machine.
+/// Blocks of lines are first split into fields and then parsed column by
+/// column (one type, one loop); a block with anything unusual (a blank or
+/// ragged line, a cell that does not parse) is redone line by line, which
+/// reports it exactly.
 fn parse_plain_part(
     part: &[u8],
     delimiter: u8,
-    names: &[String],
     types: &[ColumnType],
     policy: BadValuePolicy,
+    mut builders: Vec<Builder<'_>>,
+    capacity: u64,
 ) -> std::result::Result<PartOut, PartError> {
-    let ncols = names.len();
-    let est_rows = part.len() / (ncols * 6).max(1) + 16;
-    let mut builders: Vec<Builder> = types.iter().map(|&t| Builder::new(t, est_rows)).collect();
-    let mut rows = 0u64;
-    let mut line = 0u64;
+    let mut at = Cursor {
+        pos: 0,
+        rows: 0,
+        line: 0,
+    };
     let mut bad = Vec::new();
-    let mut pos = 0;
-    while pos < part.len() {
-        let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |i| pos + i);
-        let mut rec = &part[pos..end];
-        pos = end + 1;
-        line += 1;
+    let mut ends = Vec::new();
+    let columnar = types.len() > 1 && part.len() < u32::MAX as usize;
+    while at.pos < part.len() {
+        let target = (at.pos + BLOCK_BYTES).min(part.len());
+        let to = memchr::memchr(b'\n', &part[target..]).map_or(part.len(), |i| target + i + 1);
+        let done = columnar
+            && columnar_block(
+                part,
+                at.pos,
+                to,
+                delimiter,
+                &mut builders,
+                at.rows,
+                capacity,
+                &mut ends,
+            )
+            .map(|rows| {
+                at.rows += rows;
+                at.line += rows;
+                at.pos = to;
+            })
+            .is_some();
+        if !done {
+            lines(
+                part,
+                to,
+                delimiter,
+                types,
+                policy,
+                &mut builders,
+                capacity,
+                &mut at,
+                &mut bad,
+            )?;
+        }
+    }
+    Ok(PartOut {
+        found: builders.into_iter().map(Builder::finish).collect(),
+        bad,
+    })
+}
+
+/// Where line-by-line parsing of a part stands.
+struct Cursor {
+    pos: usize,
+    rows: u64,
+    line: u64,
+}
+
+/// Splits `part[from..to]` (whole lines) into fields and parses them column
+/// by column into rows `row0..`. `None`, having stored nothing that line by
+/// line parsing would not store again, unless every line has exactly one
+/// field per column and every cell parses; else the number of rows.
+#[allow(clippy::too_many_arguments)]
+fn columnar_block(
+    part: &[u8],
+    from: usize,
+    to: usize,
+    delimiter: u8,
+    builders: &mut [Builder<'_>],
+    row0: u64,
+    capacity: u64,
+    ends: &mut Vec<u32>,
+) -> Option<u64> {
+    let ncols = builders.len();
+    ends.clear();
+    let mut newlines = field_ends(part, from, to, delimiter, ends);
+    if to > from && part[to - 1] != b'\n' {
+        // The last line of the file, without a newline.
+        ends.push(to as u32);
+        newlines += 1;
+    }
+    if ends.len() != newlines * ncols || row0 + newlines as u64 > capacity {
+        return None;
+    }
+    let rows = newlines;
+    // Every line's last field must end the line: then the newlines are
+    // exactly there, and every other end is a delimiter.
+    for r in 0..rows {
+        let e = ends[r * ncols + ncols - 1] as usize;
+        if e < part.len() && part[e] != b'\n' {
+            return None;
+        }
+    }
+    let row0 = row0 as usize;
+    let ends = &ends[..];
+    for (j, b) in builders.iter_mut().enumerate() {
+        let ok = if j == 0 {
+            b.fill_column(row0, rows, |r| {
+                let s = if r == 0 {
+                    from
+                } else {
+                    ends[r * ncols - 1] as usize + 1
+                };
+                &part[s..ends[r * ncols] as usize]
+            })
+        } else if j + 1 < ncols {
+            b.fill_column(row0, rows, |r| {
+                let k = r * ncols + j;
+                &part[ends[k - 1] as usize + 1..ends[k] as usize]
+            })
+        } else {
+            b.fill_column(row0, rows, |r| {
+                let k = r * ncols + j;
+                let cell = &part[ends[k - 1] as usize + 1..ends[k] as usize];
+                match cell {
+                    [head @ .., b'\r'] => head,
+                    _ => cell,
+                }
+            })
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(rows as u64)
+}
+
+/// Parses the lines of `part[at.pos..to]` one by one.
+#[allow(clippy::too_many_arguments)]
+fn lines(
+    part: &[u8],
+    to: usize,
+    delimiter: u8,
+    types: &[ColumnType],
+    policy: BadValuePolicy,
+    builders: &mut [Builder<'_>],
+    capacity: u64,
+    at: &mut Cursor,
+    bad: &mut Vec<(usize, u64, String)>,
+) -> std::result::Result<(), PartError> {
+    let ncols = types.len();
+    let last = ncols - 1;
+    while at.pos < to {
+        let end = memchr::memchr(b'\n', &part[at.pos..to]).map_or(to, |i| at.pos + i);
+        let mut rec = &part[at.pos..end];
+        at.pos = end + 1;
+        at.line += 1;
         if let [head @ .., b'\r'] = rec {
             rec = head;
         }
         if rec.is_empty() {
             continue;
         }
-        rows += 1;
+        at.rows += 1;
+        let (rows, line) = (at.rows, at.line);
+        if rows > capacity {
+            return Err(overflow(rows));
+        }
         let mut start = 0;
-        let last = builders.len() - 1;
         for (j, b) in builders.iter_mut().enumerate() {
             // Fields are short: a plain scan beats a vectorised search here.
             let stop = match rec[start..].iter().position(|&c| c == delimiter) {
@@ -600,54 +1054,32 @@ fn parse_plain_part(
                 }
                 None => return Err(ragged(rows, line, j + 1, ncols)),
             };
-            push_cell(b, &rec[start..stop], j, rows, line, types, policy, &mut bad)?;
+            push_cell(b, &rec[start..stop], j, rows, line, types, policy, bad)?;
             start = stop + 1;
         }
     }
-    finish_part(builders, names, part, rows, bad)
+    at.pos = at.pos.max(to);
+    Ok(())
 }
 
-/// Turns a parsed part's builders into its batch.
-fn finish_part(
-    builders: Vec<Builder>,
-    names: &[String],
-    part: &[u8],
-    rows: u64,
-    bad: Vec<(usize, u64, String)>,
-) -> std::result::Result<PartOut, PartError> {
-    let columns = builders
-        .into_iter()
-        .zip(names)
-        .map(|(b, n)| b.finish(n))
-        .collect();
-    let frame = Frame::new(columns).map_err(|err| PartError {
-        local_row: 0,
-        local_line: 0,
-        column: None,
-        message: err.to_string(),
-    })?;
-    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
-    Ok(PartOut {
-        frame,
-        rows,
-        newlines,
-        bad,
-    })
-}
-
+/// Parses one part into its slots (one per column, each exactly as long
+/// as the part's counted records); `quoted` is false when the window
+/// holding the part has no quote character.
 fn parse_part(
     part: &[u8],
     delimiter: u8,
-    names: &[String],
     types: &[ColumnType],
     policy: BadValuePolicy,
+    slots: Vec<Slot<'_>>,
+    quoted: bool,
 ) -> std::result::Result<PartOut, PartError> {
-    if memchr::memchr(b'"', part).is_none() {
-        return parse_plain_part(part, delimiter, names, types, policy);
+    let builders: Vec<Builder<'_>> = slots.into_iter().map(Builder::new).collect();
+    let capacity = builders.first().map_or(0, |b| b.rows as u64);
+    if !quoted || memchr::memchr(b'"', part).is_none() {
+        return parse_plain_part(part, delimiter, types, policy, builders, capacity);
     }
-    let ncols = names.len();
-    let est_rows = part.len() / (ncols * 6).max(1) + 16;
-    let mut builders: Vec<Builder> = types.iter().map(|&t| Builder::new(t, est_rows)).collect();
+    let mut builders = builders;
+    let ncols = types.len();
     let mut records = Records::new(part, delimiter, ncols);
     let mut rows = 0u64;
     let mut bad = Vec::new();
@@ -657,6 +1089,9 @@ fn parse_part(
         if record.len() != ncols {
             return Err(ragged(rows, line_of(record.start), record.len(), ncols));
         }
+        if rows > capacity {
+            return Err(overflow(rows));
+        }
         for (j, (b, cell)) in builders.iter_mut().zip(record.fields()).enumerate() {
             if let Err(mut e) = push_cell(b, cell, j, rows, 0, types, policy, &mut bad) {
                 e.local_line = line_of(record.start);
@@ -664,7 +1099,10 @@ fn parse_part(
             }
         }
     }
-    finish_part(builders, names, part, rows, bad)
+    Ok(PartOut {
+        found: builders.into_iter().map(Builder::finish).collect(),
+        bad,
+    })
 }
 
 #[cfg(test)]
@@ -672,12 +1110,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn record_counts_skip_blank_lines_only() {
+        for (text, rows, newlines) in [
+            (&b"a,b\nc,d\n"[..], 2, 2),
+            (b"a,b\nc,d", 2, 1),
+            (b"a,b\r\nc,d\r\n", 2, 2),
+            (b"\na,b\n\nc,d\n\n", 2, 5),
+            (b"\r\na,b\r\n\r\nc,d\r", 2, 3),
+            (b"a,b\n\r", 1, 1),
+            (b"", 0, 0),
+            (b"\"x\ny\",1\n\nz,2", 2, 3),
+        ] {
+            let quoted = memchr::memchr(b'"', text).is_some();
+            let c = count_part(text, b',', 2, quoted);
+            assert_eq!(
+                (c.rows, c.newlines),
+                (rows, newlines),
+                "{:?}",
+                show_cell(text)
+            );
+        }
+    }
+
+    #[test]
     fn cuts_respect_quotes_and_partial_records() {
         let buf = b"a,b\n\"x\ny\",2\nc,3";
-        let cuts = cut_points(buf, 4, false);
+        let cuts = cut_points(buf, 4, false, true);
         assert_eq!(cuts, vec![12]);
-        let cuts = cut_points(buf, 4, true);
+        let cuts = cut_points(buf, 4, true, true);
         assert_eq!(cuts, vec![buf.len()]);
-        assert!(cut_points(b"abc", 2, false).is_empty());
+        assert!(cut_points(b"abc", 2, false, false).is_empty());
     }
 }

@@ -30,40 +30,33 @@ pub fn infer_csv_types(
     } else {
         &buf[..memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1)]
     };
-    let mut cands = vec![
-        Candidates {
-            bool_ok: true,
-            number_ok: true,
-            time_ok: true,
-            seen: false
-        };
-        ncols
-    ];
-    let mut records = Records::new(buf, delimiter, ncols);
-    let mut rows = 0;
-    while rows < max_rows {
-        let Some(record) = records.next_record() else {
-            break;
-        };
-        rows += 1;
-        for (c, cell) in cands.iter_mut().zip(record.fields()) {
-            // "NA" is null for numbers but a level for text; either way it
-            // says nothing about which of the two the column is.
-            if is_null_token(cell) || is_null_category(cell) {
-                continue;
-            }
-            c.seen = true;
-            if c.bool_ok && parse_bool_strict(cell).is_none() {
-                c.bool_ok = false;
-            }
-            if c.number_ok && parse_number(cell).is_none() {
-                c.number_ok = false;
-            }
-            if c.time_ok && parse_time(cell).is_none() {
-                c.time_ok = false;
-            }
-        }
-    }
+    let threads = rayon::current_num_threads();
+    let cands = if memchr::memchr(b'"', buf).is_none() {
+        // Without quotes a record is a non-blank line: the leading rows end
+        // at a known byte, and pieces cut at newlines can be split without
+        // the CSV state machine, scanned on all threads, and their
+        // verdicts combined.
+        let buf = &buf[..end_of_lines(buf, max_rows)];
+        let pieces = split_at_newlines(buf, threads * 2);
+        use rayon::prelude::*;
+        pieces
+            .par_iter()
+            .map(|p| scan_lines(p, delimiter, ncols))
+            .reduce(
+                || fresh(ncols),
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.bool_ok &= y.bool_ok;
+                        x.number_ok &= y.number_ok;
+                        x.time_ok &= y.time_ok;
+                        x.seen |= y.seen;
+                    }
+                    a
+                },
+            )
+    } else {
+        scan(buf, delimiter, ncols, max_rows)
+    };
     cands
         .into_iter()
         .map(|c| match c {
@@ -78,6 +71,108 @@ pub fn infer_csv_types(
         .collect()
 }
 
+fn fresh(ncols: usize) -> Vec<Candidates> {
+    vec![
+        Candidates {
+            bool_ok: true,
+            number_ok: true,
+            time_ok: true,
+            seen: false
+        };
+        ncols
+    ]
+}
+
+/// The byte offset just past the first `rows` non-blank lines.
+fn end_of_lines(buf: &[u8], rows: usize) -> usize {
+    let mut seen = 0;
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', buf) {
+        let line = &buf[start..nl];
+        start = nl + 1;
+        if !(line.is_empty() || line == b"\r") {
+            seen += 1;
+            if seen == rows {
+                return start;
+            }
+        }
+    }
+    buf.len()
+}
+
+/// About `parts` pieces of `buf`, each ending at a newline (or the end).
+fn split_at_newlines(buf: &[u8], parts: usize) -> Vec<&[u8]> {
+    let step = (buf.len() / parts.max(1)).max(1 << 16);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < buf.len() {
+        let target = (start + step).min(buf.len());
+        let end = match memchr::memchr(b'\n', &buf[target..]) {
+            Some(i) => target + i + 1,
+            None => buf.len(),
+        };
+        out.push(&buf[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// The candidate types of each column over up to `max_rows` records.
+fn scan(buf: &[u8], delimiter: u8, ncols: usize, max_rows: usize) -> Vec<Candidates> {
+    let mut cands = fresh(ncols);
+    let mut records = Records::new(buf, delimiter, ncols);
+    let mut rows = 0;
+    while rows < max_rows {
+        let Some(record) = records.next_record() else {
+            break;
+        };
+        rows += 1;
+        for (c, cell) in cands.iter_mut().zip(record.fields()) {
+            c.see(cell);
+        }
+    }
+    cands
+}
+
+/// [`scan`] of every record of a quote-free buffer, read as the reader's
+/// quote-free path reads it: records are non-blank lines (a trailing
+/// carriage return dropped), fields are split at the delimiter.
+fn scan_lines(buf: &[u8], delimiter: u8, ncols: usize) -> Vec<Candidates> {
+    let mut cands = fresh(ncols);
+    for line in buf.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        for (c, cell) in cands.iter_mut().zip(line.split(|&b| b == delimiter)) {
+            c.see(cell);
+        }
+    }
+    cands
+}
+
+impl Candidates {
+    /// Narrows the candidates by one cell.
+    #[inline]
+    fn see(&mut self, cell: &[u8]) {
+        // "NA" is null for numbers but a level for text; either way it
+        // says nothing about which of the two the column is.
+        if is_null_token(cell) || is_null_category(cell) {
+            return;
+        }
+        self.seen = true;
+        if self.bool_ok && parse_bool_strict(cell).is_none() {
+            self.bool_ok = false;
+        }
+        if self.number_ok && parse_number(cell).is_none() {
+            self.number_ok = false;
+        }
+        if self.time_ok && parse_time(cell).is_none() {
+            self.time_ok = false;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +183,34 @@ mod tests {
         let t = infer_csv_types(buf, b',', 5, 100, true);
         use ColumnType::*;
         assert_eq!(t, vec![Numeric, Bool, Timestamp, Categorical, Numeric]);
+    }
+
+    #[test]
+    fn parallel_inference_sees_exactly_the_leading_rows() {
+        // 200,000 numeric rows, then text: the text lies beyond 100,000
+        // rows, so it must not count, whichever threads scan the pieces.
+        let mut buf = String::new();
+        for i in 0..200_000 {
+            buf.push_str(&format!("{i},{}\n\n", i % 2 == 0));
+        }
+        buf.push_str("x,maybe\n");
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let t = pool.install(|| infer_csv_types(buf.as_bytes(), b',', 2, 100_000, true));
+            assert_eq!(
+                t,
+                vec![ColumnType::Numeric, ColumnType::Bool],
+                "{threads} threads"
+            );
+            let t = pool.install(|| infer_csv_types(buf.as_bytes(), b',', 2, 400_001, true));
+            assert_eq!(
+                t,
+                vec![ColumnType::Categorical, ColumnType::Categorical],
+                "{threads} threads"
+            );
+        }
     }
 }

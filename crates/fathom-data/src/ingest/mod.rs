@@ -1,14 +1,17 @@
 //! Reading CSV and Parquet files into typed [`Frame`] batches.
 //!
-//! Files are memory-mapped and read in batches, so a file larger than memory
-//! can be validated or profiled batch by batch; [`read_frame`] collects all
-//! batches when the whole table is wanted. CSV column types come from a
-//! schema contract when one is given and are inferred otherwise.
+//! Files are read in batches, so a file larger than memory can be
+//! validated or profiled batch by batch; [`read_frame`] reads the whole
+//! table straight into columns allocated once, without building batches.
+//! CSV column types come from a schema contract when one is given and are
+//! inferred otherwise.
 
+mod assemble;
 mod csv;
 mod infer;
 mod parquet;
 mod records;
+mod split;
 pub(crate) mod tokens;
 
 pub use self::csv::CsvReader;
@@ -208,15 +211,14 @@ pub fn open(path: impl AsRef<Path>, options: &ReadOptions) -> Result<BatchReader
     }
 }
 
-/// Reads a whole file into one frame.
+/// Reads a whole file into one frame: the same table as the batches of
+/// [`open`] concatenated, with every column allocated once.
 pub fn read_frame(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Frame> {
     let reader = open(path, options)?;
-    let columns = reader.columns();
-    let batches: Vec<Frame> = reader.collect::<Result<_>>()?;
-    if batches.is_empty() {
-        return Ok(empty_frame(&columns));
+    match reader {
+        BatchReader::Parquet(r) => r.read_all(),
+        BatchReader::Csv(r) => r.read_all(),
     }
-    Ok(Frame::concat(&batches)?)
 }
 
 /// A frame with the given columns and no rows.

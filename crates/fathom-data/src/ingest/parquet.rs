@@ -1,10 +1,15 @@
 //! A streaming Parquet reader: row groups are decoded in parallel, one
 //! batch per row group.
 
+use super::assemble::{self, PartColumn, Slot, Store};
 use super::{BadValues, ReadOptions, owned};
-use crate::arrow_bridge::{column_type_of, from_arrow};
+use crate::arrow_bridge::{column_type_of, from_arrow, validity_of};
 use crate::error::{DataError, Result};
-use fathom_core::{ColumnType, Frame};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{TimestampMicrosecondType, UInt32Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use fathom_core::{Bitmap, ColumnData, ColumnType, Frame};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use rayon::prelude::*;
 use std::collections::VecDeque;
@@ -106,20 +111,27 @@ impl ParquetReader {
             })
     }
 
-    fn decode_group(&self, group: usize) -> Result<Frame> {
+    /// The record batches of one row group (usually one batch).
+    fn group_batches(&self, group: usize, batch_rows: Option<usize>) -> Result<Vec<RecordBatch>> {
         // A handle of its own: clones of one handle share the file position,
         // which parallel row-group reads would race on.
         let file = File::open(&self.path).map_err(|e| DataError::io(&self.path, e))?;
         let rows = self.metadata.metadata().row_group(group).num_rows().max(1) as usize;
+        let rows = batch_rows.map_or(rows, |b| b.min(rows));
         let reader =
             ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
                 .with_row_groups(vec![group])
                 .with_batch_size(rows)
                 .build()
                 .map_err(|e| parquet_error(&self.path, e))?;
+        reader
+            .map(|b| b.map_err(|e| parquet_error(&self.path, e)))
+            .collect()
+    }
+
+    fn decode_group(&self, group: usize) -> Result<Frame> {
         let mut frames = Vec::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| parquet_error(&self.path, e))?;
+        for batch in self.group_batches(group, None)? {
             let cols = batch
                 .schema()
                 .fields()
@@ -140,6 +152,205 @@ impl ParquetReader {
         }
         Ok(Frame::concat(&frames)?)
     }
+}
+
+impl ParquetReader {
+    /// Reads the whole file into one frame: every column is allocated once
+    /// at its full length and the row groups, decoded in parallel, are
+    /// copied straight into their slices of it.
+    pub fn read_all(self) -> Result<Frame> {
+        let meta = self.metadata.metadata();
+        let sizes: Vec<usize> = (0..self.groups)
+            .map(|g| meta.row_group(g).num_rows().max(0) as usize)
+            .collect();
+        let total: usize = sizes.iter().sum();
+        let mut stores: Vec<Store> = self
+            .columns
+            .iter()
+            .map(|(_, ty)| Store::new(*ty, total))
+            .collect();
+        let slots = assemble::split_parts(&mut stores, &sizes);
+        let found: Vec<Vec<PartColumn>> = slots
+            .into_par_iter()
+            .enumerate()
+            .map(|(g, slots)| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.decode_group_into(g, sizes[g], slots)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(parquet_error(
+                        &self.path,
+                        format!("row group {g} could not be decoded"),
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let names: Vec<String> = self.columns.iter().map(|(n, _)| n.clone()).collect();
+        Ok(assemble::finish(&names, stores, found, &sizes)?)
+    }
+
+    fn decode_group_into(
+        &self,
+        group: usize,
+        rows: usize,
+        mut slots: Vec<Slot<'_>>,
+    ) -> Result<Vec<PartColumn>> {
+        let mut found: Vec<PartColumn> = slots
+            .iter()
+            .map(|_| PartColumn {
+                validity: Bitmap::with_capacity(rows),
+                dictionary: Vec::new(),
+            })
+            .collect();
+        let mut at = 0;
+        // Small batches keep the decoder's buffers in cache on their way
+        // into the slots.
+        for batch in self.group_batches(group, Some(16_384))? {
+            let n = batch.num_rows();
+            if at + n > rows {
+                return Err(parquet_error(
+                    &self.path,
+                    format!("row group {group} holds more rows than its metadata says"),
+                ));
+            }
+            for ((slot, pc), (field, array)) in slots
+                .iter_mut()
+                .zip(&mut found)
+                .zip(batch.schema().fields().iter().zip(batch.columns()))
+            {
+                fill(slot, at, array.as_ref(), pc).ok_or_else(|| DataError::UnsupportedType {
+                    path: self.path.clone(),
+                    column: field.name().clone(),
+                    found: field.data_type().to_string(),
+                })?;
+            }
+            at += n;
+        }
+        if at != rows {
+            return Err(parquet_error(
+                &self.path,
+                format!("row group {group} holds fewer rows than its metadata says"),
+            ));
+        }
+        Ok(found)
+    }
+}
+
+/// Copies one array into `slot[at..]`, recording its validity and (for
+/// categorical columns) its dictionary in `pc`. `None` if the array's type
+/// does not fit the slot.
+fn fill(slot: &mut Slot<'_>, at: usize, array: &dyn Array, pc: &mut PartColumn) -> Option<()> {
+    let n = array.len();
+    let validity = validity_of(array);
+    match (&mut *slot, array.data_type()) {
+        (Slot::Numeric(out), DataType::Float64) => {
+            let a = array.as_primitive::<arrow_array::types::Float64Type>();
+            let out = &mut out[at..at + n];
+            out.copy_from_slice(a.values());
+            if let Some(v) = &validity {
+                for (i, x) in out.iter_mut().enumerate() {
+                    if !v.get(i) {
+                        *x = f64::NAN;
+                    }
+                }
+            }
+        }
+        (Slot::Timestamp(out), DataType::Timestamp(TimeUnit::Microsecond, _)) => {
+            let a = array.as_primitive::<TimestampMicrosecondType>();
+            out[at..at + n].copy_from_slice(a.values());
+        }
+        (Slot::Bool(out), DataType::Boolean) => {
+            let a = array.as_boolean();
+            for (o, b) in out[at..at + n].iter_mut().zip(a.values().iter()) {
+                *o = b;
+            }
+        }
+        (Slot::Categorical(out), DataType::Dictionary(k, _)) if **k == DataType::UInt32 => {
+            let d = array.as_dictionary::<UInt32Type>();
+            let values = d.values().as_string_opt::<i32>()?;
+            let dict: Vec<String> = (0..values.len())
+                .map(|i| {
+                    if values.is_valid(i) {
+                        values.value(i).to_string()
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            let out = &mut out[at..at + n];
+            out.copy_from_slice(d.keys().values());
+            if let Some(v) = &validity {
+                for (i, x) in out.iter_mut().enumerate() {
+                    if !v.get(i) {
+                        *x = 0;
+                    }
+                }
+            }
+            let remap = merge_into(&mut pc.dictionary, dict);
+            if let Some(remap) = remap {
+                for x in out.iter_mut() {
+                    *x = remap.get(*x as usize).copied().unwrap_or(0);
+                }
+            }
+        }
+        _ => {
+            // Other physical types go through the general conversion.
+            let col = from_arrow("", array)?;
+            match (&mut *slot, col.data) {
+                (Slot::Numeric(out), ColumnData::Numeric(v)) => out[at..at + n].copy_from_slice(&v),
+                (Slot::Bool(out), ColumnData::Bool(v)) => out[at..at + n].copy_from_slice(&v),
+                (Slot::Timestamp(out), ColumnData::Timestamp(v)) => {
+                    out[at..at + n].copy_from_slice(&v)
+                }
+                (Slot::Categorical(out), ColumnData::Categorical(c)) => {
+                    let out = &mut out[at..at + n];
+                    out.copy_from_slice(&c.codes);
+                    let remap = merge_into(&mut pc.dictionary, c.dictionary.to_vec());
+                    if let Some(remap) = remap {
+                        for x in out.iter_mut() {
+                            *x = remap.get(*x as usize).copied().unwrap_or(0);
+                        }
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+    match validity {
+        Some(v) => pc.validity.extend(&v),
+        None => pc.validity.extend_constant(n, true),
+    }
+    Some(())
+}
+
+/// Merges a batch's dictionary into the group's; `None` when the batch's
+/// codes are already right (the first batch, or the same levels).
+fn merge_into(target: &mut Vec<String>, dict: Vec<String>) -> Option<Vec<u32>> {
+    if target.is_empty() {
+        *target = dict;
+        return None;
+    }
+    if dict.len() <= target.len() && dict[..] == target[..dict.len()] {
+        return None;
+    }
+    let mut index: ahash::AHashMap<String, u32> = target
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), i as u32))
+        .collect();
+    Some(
+        dict.into_iter()
+            .map(|s| match index.get(&s) {
+                Some(&k) => k,
+                None => {
+                    let k = target.len() as u32;
+                    target.push(s.clone());
+                    index.insert(s, k);
+                    k
+                }
+            })
+            .collect(),
+    )
 }
 
 impl Iterator for ParquetReader {

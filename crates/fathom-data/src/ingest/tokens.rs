@@ -5,14 +5,19 @@ use fathom_core::time::parse_timestamp;
 
 /// Whether a cell of a numeric, bool or timestamp column is a null marker.
 /// Matches the markers pandas reads as missing.
-#[inline]
+#[inline(always)]
 pub fn is_null_token(cell: &[u8]) -> bool {
     // Fast exit for the common case: a value starting with a digit.
     match cell.first() {
-        None => return true,
-        Some(b) if b.is_ascii_digit() || cell.len() > 4 => return false,
-        _ => {}
+        None => true,
+        Some(b) if b.is_ascii_digit() || cell.len() > 4 => false,
+        _ => is_null_marker(cell),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn is_null_marker(cell: &[u8]) -> bool {
     matches!(
         cell,
         b"" | b"NA"
@@ -59,44 +64,72 @@ const POW10: [f64; 19] = [
 /// The common case of a plain decimal (`-123.45`): exact when the digits fit
 /// in 53 bits, because dividing two exactly representable numbers rounds
 /// correctly.
-#[inline]
+#[inline(always)]
 fn parse_plain_decimal(cell: &[u8]) -> Option<f64> {
     let (neg, digits) = match cell.first()? {
         b'-' => (true, &cell[1..]),
         b'+' => (false, &cell[1..]),
         _ => (false, cell),
     };
-    if digits.is_empty() || digits.len() > 18 {
+    let n = digits.len();
+    if n == 0 || n > 18 {
         return None;
     }
+    // At most 18 digits: the mantissa cannot overflow.
     let mut mantissa: u64 = 0;
-    let mut frac = 0usize;
-    let mut seen_dot = false;
-    let mut ndigits = 0;
-    for &b in digits {
-        if b.is_ascii_digit() {
-            mantissa = mantissa * 10 + u64::from(b - b'0');
-            ndigits += 1;
-            frac += usize::from(seen_dot);
-        } else if b == b'.' && !seen_dot {
-            seen_dot = true;
-        } else {
+    let mut i = 0;
+    while i < n {
+        let d = digits[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        mantissa = mantissa * 10 + u64::from(d);
+        i += 1;
+    }
+    let mut frac = 0;
+    if i < n {
+        if digits[i] != b'.' {
+            return None;
+        }
+        let start = i + 1;
+        for &b in &digits[start..] {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            mantissa = mantissa * 10 + u64::from(d);
+        }
+        frac = n - start;
+        if n == 1 {
+            // A lone ".".
             return None;
         }
     }
-    if ndigits == 0 || mantissa > (1u64 << 53) {
+    if mantissa > (1u64 << 53) {
         return None;
     }
-    let v = mantissa as f64 / POW10[frac];
+    let v = if frac == 0 {
+        mantissa as f64
+    } else {
+        mantissa as f64 / POW10[frac]
+    };
     Some(if neg { -v } else { v })
 }
 
 /// Parses a number; surrounding spaces are allowed.
-#[inline]
+#[inline(always)]
 pub fn parse_number(cell: &[u8]) -> Option<f64> {
-    if let Some(v) = parse_plain_decimal(cell) {
-        return Some(v);
+    match parse_plain_decimal(cell) {
+        Some(v) => Some(v),
+        None => parse_number_general(cell),
     }
+}
+
+/// Everything but a plain decimal: exponents, long mantissas, spaces,
+/// infinities.
+#[cold]
+#[inline(never)]
+fn parse_number_general(cell: &[u8]) -> Option<f64> {
     let cell = if cell.first().is_some_and(u8::is_ascii_whitespace)
         || cell.last().is_some_and(u8::is_ascii_whitespace)
     {
@@ -167,6 +200,12 @@ mod tests {
         assert_eq!(parse_number(b"-0.5"), Some(-0.5));
         assert_eq!(parse_number(b"."), None);
         assert_eq!(parse_number(b"1.2.3"), None);
+        assert_eq!(parse_number(b"-"), None);
+        assert_eq!(parse_number(b"-."), None);
+        assert_eq!(parse_number(b"5."), Some(5.0));
+        assert_eq!(parse_number(b".5"), Some(0.5));
+        assert_eq!(parse_number(b"+7"), Some(7.0));
+        assert_eq!(parse_number(b"1e"), None);
         // The fast path agrees with a full parser on awkward decimals.
         for text in [
             "0.1",
