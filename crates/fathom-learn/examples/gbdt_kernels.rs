@@ -1,19 +1,22 @@
 //! Histogram kernels on the fraud benchmark's data, one thread: the root's
-//! histograms (every row, no counts, 8 features per pass), a large leaf's
-//! (a third of the rows, from the bin columns, counting, 4 features per
-//! pass) and a small leaf's (5 % of the rows, gathered row by row).
+//! histograms (every row, no counts, 8 columns per pass), a large leaf's
+//! (a third of the rows, from the bin columns, counting, 4 columns per
+//! pass) and a small leaf's (5 % of the rows, gathered row by row), each
+//! with every feature read on its own and with few-bin features bundled.
 //!
 //! Reads the training matrix `bench/learn/fraud.sh` writes
 //! (`$OUT/fraud_train.f64` and `fraud_meta.json`, default
 //! `bench/out/learn`); prints the bins of every feature and, per kernel,
-//! the best of `REPS` (default 3) measurements in ns per row × feature.
+//! the best of `REPS` (default 3) measurements in ns per row × feature
+//! (every feature's histogram is built, whatever the number of passes).
 //! Times are the thread's time on a CPU (Linux schedstat), so that other
 //! processes sharing the cores disturb them less; run it single-threaded
 //! (`RAYON_NUM_THREADS=1`).
 use std::time::Instant;
 
 use fathom_learn::gbdt::binning::{BinColumn, BinMappers};
-use fathom_learn::gbdt::histogram::{self, Gathered, HistBin, HistLayout, Rows};
+use fathom_learn::gbdt::bundle::Units;
+use fathom_learn::gbdt::histogram::{self, Gathered, HistBin, HistLayout, Rows, Target};
 use fathom_learn::gbdt::{Dataset, FeatureValues};
 
 fn env<T: std::str::FromStr>(key: &str, default: T) -> T {
@@ -101,6 +104,33 @@ fn best(reps: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Every feature's histogram in `buf`, unit by unit: a target per unit.
+fn targets<'a>(
+    layout: &HistLayout,
+    units: &'a Units,
+    features: &[usize],
+    buf: &'a mut [HistBin],
+) -> Vec<Target<'a>> {
+    let mut by_feature: Vec<Option<&mut [HistBin]>> = layout
+        .split_mut(buf, features)
+        .into_iter()
+        .map(Some)
+        .collect();
+    units
+        .units
+        .iter()
+        .map(|u| {
+            let mut outs: Vec<Option<&mut [HistBin]>> =
+                u.features.iter().map(|&f| by_feature[f].take()).collect();
+            if u.is_single() {
+                Target::Feature(outs[0].take().expect("slice"))
+            } else {
+                Target::Bundle(u, outs)
+            }
+        })
+        .collect()
+}
+
 fn main() {
     let dir = std::env::var("OUT").unwrap_or_else(|_| "bench/out/learn".into());
     let reps: usize = env("REPS", 3);
@@ -121,62 +151,71 @@ fn main() {
         })
         .collect();
     let mut buf = vec![HistBin::default(); layout.total()];
-    let mut run = |name: &str, rows: Rows<'_>, g: &[[f32; 2]], group: usize, count: bool| {
+    for bundle in [false, true] {
+        let units = Units::new(&data, &mappers, bundle);
+        println!(
+            "{} units: {:?}",
+            units.units.len(),
+            units.units.iter().map(|u| &u.features).collect::<Vec<_>>()
+        );
+        let all: Vec<usize> = (0..units.units.len()).collect();
+        let report = |name: &str, rows: usize, secs: f64| {
+            println!(
+                "{name:40} {rows:>7} rows {:7.3} ms {:6.3} ns/row×feature",
+                secs * 1e3,
+                secs * 1e9 / (rows * features.len()) as f64
+            );
+        };
+        let mut run = |name: &str, rows: Rows<'_>, g: &[[f32; 2]], group: usize, count: bool| {
+            let secs = best(reps, || {
+                let mut ts = targets(&layout, &units, &features, &mut buf);
+                for (us, ts) in all.chunks(group).zip(ts.chunks_mut(group)) {
+                    let cols: Vec<&BinColumn> =
+                        us.iter().map(|&u| units.column(&data, u)).collect();
+                    histogram::build_group(&cols, rows, g, ts, count);
+                }
+            });
+            report(&format!("{name}, bundles {bundle}"), g.len(), secs);
+        };
+        run(
+            "root, columns, no counts, 8/pass",
+            Rows::From(0),
+            &gh,
+            8,
+            false,
+        );
+        run("root, columns, counts, 4/pass", Rows::From(0), &gh, 4, true);
+        let third: Vec<u32> = (0..n as u32).filter(|i| i % 3 == 0).collect();
+        let g3: Vec<[f32; 2]> = third.iter().map(|&r| gh[r as usize]).collect();
+        run(
+            "1/3 leaf, columns, counts, 4/pass",
+            Rows::Subset(&third),
+            &g3,
+            4,
+            true,
+        );
+        let rb = units.row_major(&data).expect("u8 bins");
+        let small: Vec<u32> = (0..n as u32).filter(|i| i % 20 == 7).collect();
+        let g20: Vec<[f32; 2]> = small.iter().map(|&r| gh[r as usize]).collect();
+        let mut words = Vec::new();
+        for &r in &small {
+            let r = r as usize * rb.stride;
+            words.extend_from_slice(&rb.words[r..r + rb.stride]);
+        }
+        let gathered = Gathered {
+            stride: rb.stride,
+            words: &words,
+        };
         let secs = best(reps, || {
-            let mut outs = layout.split_mut(&mut buf, &features);
-            for (fs, os) in features.chunks(group).zip(outs.chunks_mut(group)) {
-                let cols: Vec<&BinColumn> = fs.iter().map(|&f| &data.columns[f]).collect();
-                histogram::build_group(&cols, rows, g, os, count);
+            let mut ts = targets(&layout, &units, &features, &mut buf);
+            for (us, ts) in all.chunks(4).zip(ts.chunks_mut(4)) {
+                histogram::build_gathered(gathered, us, &g20, ts);
             }
         });
-        let updates = (g.len() * features.len()) as f64;
-        println!(
-            "{name:34} {:>9} rows {:7.3} ms {:6.3} ns/update",
-            g.len(),
-            secs * 1e3,
-            secs * 1e9 / updates
+        report(
+            &format!("1/20 leaf, gathered, counts, 4/pass, bundles {bundle}"),
+            small.len(),
+            secs,
         );
-    };
-    run(
-        "root, columns, no counts, 8/pass",
-        Rows::From(0),
-        &gh,
-        8,
-        false,
-    );
-    run("root, columns, counts, 4/pass", Rows::From(0), &gh, 4, true);
-    let third: Vec<u32> = (0..n as u32).filter(|i| i % 3 == 0).collect();
-    let g3: Vec<[f32; 2]> = third.iter().map(|&r| gh[r as usize]).collect();
-    run(
-        "1/3 leaf, columns, counts, 4/pass",
-        Rows::Subset(&third),
-        &g3,
-        4,
-        true,
-    );
-    let rb = data.row_major().expect("u8 bins");
-    let small: Vec<u32> = (0..n as u32).filter(|i| i % 20 == 7).collect();
-    let g20: Vec<[f32; 2]> = small.iter().map(|&r| gh[r as usize]).collect();
-    let mut words = Vec::new();
-    for &r in &small {
-        let r = r as usize * rb.stride;
-        words.extend_from_slice(&rb.words[r..r + rb.stride]);
     }
-    let gathered = Gathered {
-        stride: rb.stride,
-        words: &words,
-    };
-    let secs = best(reps, || {
-        let mut outs = layout.split_mut(&mut buf, &features);
-        for (fs, os) in features.chunks(4).zip(outs.chunks_mut(4)) {
-            histogram::build_gathered(gathered, fs, &g20, os);
-        }
-    });
-    println!(
-        "{:34} {:>9} rows {:7.3} ms {:6.3} ns/update",
-        "1/20 leaf, gathered, counts, 4/pass",
-        small.len(),
-        secs * 1e3,
-        secs * 1e9 / (small.len() * features.len()) as f64
-    );
 }
