@@ -483,7 +483,7 @@ mod tests {
         // and pairs; two continuous features stay alone.
         let n = 120_000;
         let mut s = 11u64;
-        let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(n); 6];
+        let mut cols: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(n)).collect();
         let mut codes = Vec::with_capacity(n);
         let mut label = Vec::with_capacity(n);
         for _ in 0..n {
