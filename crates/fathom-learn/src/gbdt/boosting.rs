@@ -144,13 +144,17 @@ pub fn train(
     let mut trees: Vec<Tree> = Vec::with_capacity(params.num_rounds);
     let mut history = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
+    // Whether `gh` already holds this round's gradients (computed with the
+    // last round's score update).
+    let mut ready = false;
     // Rounds, with the pool's other threads polling for work (see `workers`).
     workers::with_ready_workers(|| {
         for round in 0..params.num_rounds {
             // A forest fits every tree at the base score, so its gradients never change.
-            if !forest || round == 0 {
+            if !ready && (!forest || round == 0) {
                 obj.gradients(&train.label, weight, &score, &mut gh);
             }
+            ready = false;
             if bagging && round % params.bagging_freq == 0 {
                 let mut rng = round_rng(params.seed, round, 1);
                 let mut b: Vec<u32> = (0..n as u32)
@@ -182,7 +186,18 @@ pub fn train(
                 // Nothing more can be split: later rounds would repeat this one.
                 break;
             }
-            if !forest {
+            if !forest && !bagging && round + 1 < params.num_rounds {
+                // Every row has its leaf: update and next gradients in one pass.
+                obj.update_gradients(
+                    &train.label,
+                    weight,
+                    &mut score,
+                    learner.row_leaf(),
+                    &grown.tree.leaf_value,
+                    &mut gh,
+                );
+                ready = true;
+            } else if !forest {
                 update_scores(&grown, learner.row_leaf(), &binned, bagging, &mut score);
             }
             if let (Some(v), Some(vb)) = (valid, vbinned.as_ref()) {
