@@ -30,12 +30,18 @@
 //! break ties by feature index; other sums run over fixed chunks added in
 //! order; random draws come from ChaCha8 streams seeded per round.
 //!
-//! **Speed.** On 1M × 30 rows most of the time goes into histograms: per
-//! tree the root's (every row, gradients and hessians only: its row counts
-//! are kept from the first tree) and the smaller children's (about as many
-//! row × feature updates again, counting). How the [`learner`] reads bins
-//! for each, and how [`workers`] keeps the pool's threads at hand between
-//! the many short parallel steps of leaf-wise growth, is documented there.
+//! **Speed.** On 1M × 30 rows about half the time goes into histograms:
+//! per tree the root's (every row, gradients and hessians only: its row
+//! counts are kept from the first tree) and the smaller children's (about
+//! as many row × feature updates again, counting). [`bundle`] cuts the
+//! number of passes when features have few bins (on the fraud benchmark's
+//! 29 features, 20 passes). The rest is partitioning leaves' rows (about
+//! 15 %, bound by reading the split feature's bins at scattered rows),
+//! gathering small leaves' rows (about 10 %) and the gradients, computed
+//! in the same pass as the previous tree's score update (about 12 %). How
+//! the [`learner`] reads bins for each leaf, and how [`workers`] keeps the
+//! pool's threads at hand between the many short parallel steps of
+//! leaf-wise growth, is documented there.
 
 pub mod binning;
 pub mod boosting;
