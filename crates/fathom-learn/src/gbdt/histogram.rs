@@ -245,7 +245,7 @@ fn accumulate_direct<B: Copy + Into<usize>>(
 
 /// Units whose histograms one task builds in a single pass over the
 /// columns (sharing the row index and gradient loads).
-pub const GROUP: usize = 4;
+pub const GROUP: usize = 5;
 
 /// Builds the histograms of up to 8 units in one pass over the rows:
 /// `columns[k]` is unit `k`'s column, `targets[k]` receives its histogram.
