@@ -978,7 +978,7 @@ fn partition(rows: &mut [u32], scratch: &mut Vec<u32>, column: &BinColumn, left:
 fn partition_by(
     rows: &mut [u32],
     scratch: &mut Vec<u32>,
-    goes_left: impl Fn(u32) -> usize + Sync,
+    goes_left: impl Fn(u32) -> usize + Send + Sync + Copy,
 ) -> usize {
     let n = rows.len();
     if scratch.len() < 2 * n {
@@ -986,7 +986,10 @@ fn partition_by(
     }
     let (lefts, rights) = scratch.split_at_mut(n);
     let rights = &mut rights[..n];
-    let split = |((c, l), r): ((&[u32], &mut [u32]), &mut [u32])| {
+    let split = move |((c, l), r): ((&[u32], &mut [u32]), &mut [u32])| {
+        // A copy of the test's references in registers, not reloaded
+        // through the closure for every row.
+        let goes_left = goes_left;
         let (mut nl, mut nr) = (0, 0);
         for &x in c {
             let m = goes_left(x);
