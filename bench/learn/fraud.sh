@@ -2,7 +2,9 @@
 # The learning-engine benchmark: fathom, LightGBM and XGBoost on the same
 # 1,000,000 generated card transactions (stratified 80/20 split, the tree
 # feature pipeline fitted on the training rows), 200 rounds, 31 leaves,
-# learning rate 0.1, 255 bins, 2 threads. Prints training time, holdout
+# learning rate 0.1, 255 bins, 2 threads. Prints training time and CPU
+# time (fathom's includes binning, whose time is also printed alone; the
+# peers' exclude their Dataset construction, printed alone), holdout
 # AUC-ROC, peak memory during training, batch and single-row scoring for
 # each side, RUNS times (default 3), then the medians and ratios.
 #
