@@ -311,8 +311,16 @@ impl BinnedData {
                 BinColumn::U16(_) => None,
             })
             .collect::<Option<_>>()?;
+        Some(RowBins::from_columns(&narrow, self.num_rows))
+    }
+}
+
+impl RowBins {
+    /// `u8` columns of `num_rows` rows, row by row: column `f` is byte
+    /// `f % 8` of word `f / 8`.
+    pub fn from_columns(narrow: &[&[u8]], num_rows: usize) -> RowBins {
         let stride = narrow.len().div_ceil(8).max(1);
-        let mut words = vec![[0u8; 8]; self.num_rows * stride];
+        let mut words = vec![[0u8; 8]; num_rows * stride];
         words
             .par_chunks_mut(ROW_BLOCK * stride)
             .enumerate()
@@ -326,7 +334,7 @@ impl BinnedData {
                     }
                 }
             });
-        Some(RowBins { stride, words })
+        RowBins { stride, words }
     }
 }
 

@@ -144,13 +144,17 @@ pub fn train(
     let mut trees: Vec<Tree> = Vec::with_capacity(params.num_rounds);
     let mut history = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
+    // Whether `gh` already holds this round's gradients (computed with the
+    // last round's score update).
+    let mut ready = false;
     // Rounds, with the pool's other threads polling for work (see `workers`).
     workers::with_ready_workers(|| {
         for round in 0..params.num_rounds {
             // A forest fits every tree at the base score, so its gradients never change.
-            if !forest || round == 0 {
+            if !ready && (!forest || round == 0) {
                 obj.gradients(&train.label, weight, &score, &mut gh);
             }
+            ready = false;
             if bagging && round % params.bagging_freq == 0 {
                 let mut rng = round_rng(params.seed, round, 1);
                 let mut b: Vec<u32> = (0..n as u32)
@@ -182,7 +186,18 @@ pub fn train(
                 // Nothing more can be split: later rounds would repeat this one.
                 break;
             }
-            if !forest {
+            if !forest && !bagging && round + 1 < params.num_rounds {
+                // Every row has its leaf: update and next gradients in one pass.
+                obj.update_gradients(
+                    &train.label,
+                    weight,
+                    &mut score,
+                    learner.row_leaf(),
+                    &grown.tree.leaf_value,
+                    &mut gh,
+                );
+                ready = true;
+            } else if !forest {
                 update_scores(&grown, learner.row_leaf(), &binned, bagging, &mut score);
             }
             if let (Some(v), Some(vb)) = (valid, vbinned.as_ref()) {
@@ -475,6 +490,83 @@ mod tests {
             .map(|i| e.predict_raw(&valid.row(i)))
             .collect();
         assert!(auc(&valid.label, &preds) > 0.75);
+    }
+
+    #[test]
+    fn bundled_few_bin_features_train_identically_for_any_thread_count() {
+        // Flags, small integers and a small category: bundled in threes
+        // and pairs; two continuous features stay alone.
+        let n = 120_000;
+        let mut s = 11u64;
+        let mut cols: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(n)).collect();
+        let mut codes = Vec::with_capacity(n);
+        let mut label = Vec::with_capacity(n);
+        for _ in 0..n {
+            let flag = (lcg(&mut s) < 0.3) as u8 as f64;
+            let hour = (lcg(&mut s) * 24.0).floor();
+            let small = (lcg(&mut s) * 5.0).floor();
+            let x = lcg(&mut s) * 2.0 - 1.0;
+            let y = lcg(&mut s);
+            let missing = if lcg(&mut s) < 0.1 {
+                f64::NAN
+            } else {
+                (lcg(&mut s) * 3.0).floor()
+            };
+            let c = (lcg(&mut s) * 6.0) as u32;
+            let z = 1.5 * flag - (hour - 12.0).abs() / 6.0
+                + 0.4 * small
+                + x
+                + if c == 2 { 1.0 } else { 0.0 }
+                + if missing.is_nan() {
+                    0.7
+                } else {
+                    -0.2 * missing
+                };
+            label.push((lcg(&mut s) < 1.0 / (1.0 + (-z).exp())) as u8 as f64);
+            for (col, v) in cols.iter_mut().zip([flag, hour, small, x, y, missing]) {
+                col.push(v);
+            }
+            codes.push(c);
+        }
+        let mut d = numeric(cols, label);
+        d.features.push((
+            "cat".into(),
+            FeatureValues::Categorical { codes, levels: 6 },
+        ));
+        let mappers = BinMappers::fit(&d, 255, 0);
+        let units = super::super::bundle::Units::new(&mappers.bin(&d), &mappers, true);
+        assert!(units.units.len() <= 4, "{:?}", units.units);
+        let p = GbdtParams {
+            objective: "binary".into(),
+            num_rounds: 10,
+            num_leaves: 31,
+            bagging_fraction: 0.8,
+            bagging_freq: 1,
+            ..GbdtParams::default()
+        };
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| serde_json::to_string(&train(&p, &d, None).unwrap().ensemble).unwrap())
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            assert!(one == run(threads), "1 and {threads} threads differ");
+        }
+        let e: Ensemble = serde_json::from_str(&one).unwrap();
+        let preds: Vec<f64> = (0..n).map(|i| e.predict_raw(&d.row(i))).collect();
+        assert!(auc(&d.label, &preds) > 0.75);
+        // Every bundled feature is split on.
+        let used: std::collections::HashSet<u32> = e
+            .trees
+            .iter()
+            .flat_map(|t| t.split_feature.clone())
+            .collect();
+        for f in [0u32, 1, 2, 3, 5, 6] {
+            assert!(used.contains(&f), "feature {f} never split: {used:?}");
+        }
     }
 
     #[test]

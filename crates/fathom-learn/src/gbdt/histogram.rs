@@ -6,16 +6,20 @@
 //! one task in row order (in `f64`, from `f32` gradients), so the result
 //! does not depend on the number of threads.
 //!
-//! Two kernels build them: [`build_group`] reads up to 8 bin columns in one
-//! pass over the rows (large leaves), [`build_gathered`] reads rows gathered
-//! row by row (small leaves). Both add a feature's rows in the same order,
-//! so they give the same histograms to the last bit. Above [`SMALL_LEAF`]
-//! rows they accumulate into 256-bin scratch arrays on the stack, whole bins
-//! (sums and count) at a time, and copy the used bins out; when the caller
-//! already knows the counts (the root's), [`build_group`] adds gradients and
-//! hessians only, which is about a third cheaper.
+//! The kernels read [`Unit`]s: one feature's bin column, or a bundle's code
+//! column, whose joint histogram is then summed out into its features'
+//! ([`Target`]). Two kernels build them: [`build_group`] reads up to 8
+//! columns in one pass over the rows (large leaves), [`build_gathered`]
+//! reads rows gathered row by row (small leaves). Both add a unit's rows in
+//! the same order, so they give the same histograms to the last bit. Above
+//! [`SMALL_LEAF`] rows they accumulate into 256-bin scratch arrays on the
+//! stack, whole bins (sums and count) at a time, and copy the used bins
+//! out; when the caller already knows the counts (the root's),
+//! [`build_group`] adds gradients and hessians only, which is about a third
+//! cheaper.
 
 use super::binning::{BinColumn, BinMappers};
+use super::bundle::{JOINT_BINS, Unit};
 
 /// Sums of one histogram bin.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -110,11 +114,78 @@ pub enum Rows<'a> {
     Subset(&'a [u32]),
 }
 
-/// Below this many rows, [`build_group`] accumulates into the output
-/// histograms directly.
+/// Below this many rows, the kernels accumulate into the output
+/// histograms directly rather than into 256-bin scratch arrays.
 pub const SMALL_LEAF: usize = 1024;
 
-/// Builds one feature's histogram into `out` (overwritten).
+/// Where the histogram of one [`Unit`] goes.
+pub enum Target<'a> {
+    /// The unit is one feature: its histogram.
+    Feature(&'a mut [HistBin]),
+    /// A bundle: the histograms of its features (`None`: not wanted),
+    /// summed out of the joint histogram.
+    Bundle(&'a Unit, Vec<Option<&'a mut [HistBin]>>),
+}
+
+impl Target<'_> {
+    /// Bins of the unit's histogram (the joint one for a bundle).
+    fn len(&self) -> usize {
+        match self {
+            Target::Feature(o) => o.len(),
+            Target::Bundle(u, _) => u.size,
+        }
+    }
+
+    /// Stores the unit's histogram, the first [`Target::len`] bins of `h`.
+    fn put(&mut self, h: &[HistBin]) {
+        match self {
+            Target::Feature(o) => {
+                let n = o.len();
+                o.copy_from_slice(&h[..n]);
+            }
+            Target::Bundle(u, outs) => u.marginals(h, outs),
+        }
+    }
+
+    /// Stores gradient and hessian sums `acc` (counts 0).
+    fn put_sums(&mut self, acc: &[[f64; 2]]) {
+        let to_bin = |a: &[f64; 2]| HistBin {
+            g: a[0],
+            h: a[1],
+            c: 0,
+        };
+        match self {
+            Target::Feature(o) => {
+                for (o, a) in o.iter_mut().zip(acc) {
+                    *o = to_bin(a);
+                }
+            }
+            Target::Bundle(u, outs) => {
+                let mut joint = [HistBin::default(); JOINT_BINS];
+                for (j, a) in joint[..u.size].iter_mut().zip(acc) {
+                    *j = to_bin(a);
+                }
+                u.marginals(&joint, outs);
+            }
+        }
+    }
+
+    /// Builds the unit's histogram with `fill`, which overwrites the slice
+    /// it is given (the output itself, or a joint scratch for a bundle).
+    fn fill_with(&mut self, fill: impl FnOnce(&mut [HistBin])) {
+        match self {
+            Target::Feature(o) => fill(o),
+            Target::Bundle(u, outs) => {
+                let mut joint = [HistBin::default(); JOINT_BINS];
+                fill(&mut joint[..u.size]);
+                u.marginals(&joint, outs);
+            }
+        }
+    }
+}
+
+/// Builds one column's histogram into `out` (overwritten): a feature's
+/// bins, or a bundle's codes (its joint histogram).
 ///
 /// `gh` holds `[gradient, hessian]` pairs, ordered as `rows`.
 pub fn build_feature(column: &BinColumn, rows: Rows<'_>, gh: &[[f32; 2]], out: &mut [HistBin]) {
@@ -172,14 +243,15 @@ fn accumulate_direct<B: Copy + Into<usize>>(
     }
 }
 
-/// Features whose histograms one task builds in a single pass over the
+/// Units whose histograms one task builds in a single pass over the
 /// columns (sharing the row index and gradient loads).
-pub const GROUP: usize = 4;
+pub const GROUP: usize = 5;
 
-/// Builds the histograms of up to 8 features in one pass over the rows;
-/// `outs[k]` receives feature `columns[k]`'s histogram (overwritten).
-/// Each feature's sums are still accumulated in row order, so the result is
-/// exactly that of [`build_feature`] on each column.
+/// Builds the histograms of up to 8 units in one pass over the rows:
+/// `columns[k]` is unit `k`'s column, `targets[k]` receives its histogram.
+/// Each unit's sums are still accumulated in row order, so the result is
+/// exactly that of [`build_feature`] on each column (then, for a bundle,
+/// [`Unit::marginals`]).
 ///
 /// With `count == false` the row counts are not accumulated (a large leaf
 /// then costs about a third less) and every `c` is left at 0 for the caller
@@ -188,7 +260,7 @@ pub fn build_group(
     columns: &[&BinColumn],
     rows: Rows<'_>,
     gh: &[[f32; 2]],
-    outs: &mut [&mut [HistBin]],
+    targets: &mut [Target<'_>],
     count: bool,
 ) {
     let narrow: Option<Vec<&[u8]>> = columns
@@ -202,26 +274,25 @@ pub fn build_group(
         Rows::From(_) => gh.len(),
         Rows::Subset(r) => r.len(),
     };
+    let one_by_one = |targets: &mut [Target<'_>]| {
+        for (c, t) in columns.iter().zip(targets.iter_mut()) {
+            t.fill_with(|o| build_feature(c, rows, gh, o));
+        }
+    };
     if nrows < SMALL_LEAF {
         // Few rows: accumulate straight into the outputs rather than
         // clearing and copying full 256-bin scratch histograms.
-        for (c, o) in columns.iter().zip(outs.iter_mut()) {
-            build_feature(c, rows, gh, o);
-        }
+        one_by_one(targets);
         return;
     }
     macro_rules! go {
         ($($k:literal => [$($i:literal),*]),*) => {
             match (narrow.as_deref(), count) {
                 $(
-                    (Some(n), true) if n.len() == $k => group_u8::<$k, true>([$(n[$i]),*], rows, gh, outs),
-                    (Some(n), false) if n.len() == $k => group_u8::<$k, false>([$(n[$i]),*], rows, gh, outs),
+                    (Some(n), true) if n.len() == $k => group_u8::<$k, true>([$(n[$i]),*], rows, gh, targets),
+                    (Some(n), false) if n.len() == $k => group_u8::<$k, false>([$(n[$i]),*], rows, gh, targets),
                 )*
-                _ => {
-                    for (c, o) in columns.iter().zip(outs.iter_mut()) {
-                        build_feature(c, rows, gh, o);
-                    }
-                }
+                _ => one_by_one(targets),
             }
         };
     }
@@ -242,61 +313,71 @@ fn group_u8<const K: usize, const COUNT: bool>(
     cols: [&[u8]; K],
     rows: Rows<'_>,
     gh: &[[f32; 2]],
-    outs: &mut [&mut [HistBin]],
+    targets: &mut [Target<'_>],
 ) {
     if COUNT {
         let mut acc = [[HistBin::default(); 256]; K];
-        let mut add = |k: usize, b: u8, g: [f64; 2]| {
+        each_row(cols, rows, gh, |k, b, g| {
             let e = &mut acc[k][b as usize];
             e.g += g[0];
             e.h += g[1];
             e.c += 1;
-        };
-        match rows {
-            Rows::From(start) => {
-                let cols = cols.map(|c| &c[start..start + gh.len()]);
-                for (i, p) in gh.iter().enumerate() {
-                    let g = [p[0] as f64, p[1] as f64];
-                    for k in 0..K {
-                        add(k, cols[k][i], g);
-                    }
-                }
-            }
-            Rows::Subset(rows) => {
-                for (&r, p) in rows.iter().zip(gh) {
-                    let g = [p[0] as f64, p[1] as f64];
-                    let r = r as usize;
-                    for k in 0..K {
-                        add(k, cols[k][r], g);
-                    }
-                }
-            }
-        }
+        });
         for k in 0..K {
-            let n = outs[k].len();
-            outs[k].copy_from_slice(&acc[k][..n]);
+            targets[k].put(&acc[k]);
         }
         return;
     }
     let mut acc = [[[0f64; 2]; 256]; K];
-    let mut add = |k: usize, b: u8, g: [f64; 2]| {
+    each_row(cols, rows, gh, |k, b, g| {
         let e = &mut acc[k][b as usize];
         e[0] += g[0];
         e[1] += g[1];
-    };
+    });
+    for k in 0..K {
+        let n = targets[k].len();
+        targets[k].put_sums(&acc[k][..n]);
+    }
+}
+
+/// Calls `add(k, bin, [gradient, hessian])` for every row in order and,
+/// within a row, for columns `k = 0..K`. Over a range of rows, the
+/// columns are read 8 rows at a time (one bounds check per 8 rows).
+#[allow(clippy::needless_range_loop)] // k indexes parallel arrays
+#[inline(always)]
+fn each_row<const K: usize>(
+    cols: [&[u8]; K],
+    rows: Rows<'_>,
+    gh: &[[f32; 2]],
+    mut add: impl FnMut(usize, u8, [f64; 2]),
+) {
+    const C: usize = 8;
+    let pair = |p: &[f32; 2]| [p[0] as f64, p[1] as f64];
     match rows {
         Rows::From(start) => {
             let cols = cols.map(|c| &c[start..start + gh.len()]);
-            for (i, p) in gh.iter().enumerate() {
-                let g = [p[0] as f64, p[1] as f64];
+            let (chunks, tail) = gh.as_chunks::<C>();
+            let col_chunks = cols.map(|c| c.as_chunks::<C>().0);
+            for (q, ghs) in chunks.iter().enumerate() {
+                let bins: [&[u8; C]; K] = std::array::from_fn(|k| &col_chunks[k][q]);
+                for j in 0..C {
+                    let g = pair(&ghs[j]);
+                    for k in 0..K {
+                        add(k, bins[k][j], g);
+                    }
+                }
+            }
+            let base = chunks.len() * C;
+            for (j, p) in tail.iter().enumerate() {
+                let g = pair(p);
                 for k in 0..K {
-                    add(k, cols[k][i], g);
+                    add(k, cols[k][base + j], g);
                 }
             }
         }
         Rows::Subset(rows) => {
             for (&r, p) in rows.iter().zip(gh) {
-                let g = [p[0] as f64, p[1] as f64];
+                let g = pair(p);
                 let r = r as usize;
                 for k in 0..K {
                     add(k, cols[k][r], g);
@@ -304,20 +385,11 @@ fn group_u8<const K: usize, const COUNT: bool>(
             }
         }
     }
-    for k in 0..K {
-        for (b, o) in outs[k].iter_mut().enumerate() {
-            *o = HistBin {
-                g: acc[k][b][0],
-                h: acc[k][b][1],
-                c: 0,
-            };
-        }
-    }
 }
 
 /// Bins of some rows gathered row by row: row `i` is
-/// `words[i * stride..(i + 1) * stride]`, feature `f` being byte `f % 8` of
-/// its word `f / 8` (the layout of [`RowBins`](super::binning::RowBins)).
+/// `words[i * stride..(i + 1) * stride]`, unit `u` being byte `u % 8` of
+/// its word `u / 8` (the layout of [`RowBins`](super::binning::RowBins)).
 #[derive(Clone, Copy, Debug)]
 pub struct Gathered<'a> {
     /// Words per row.
@@ -326,48 +398,46 @@ pub struct Gathered<'a> {
     pub words: &'a [[u8; 8]],
 }
 
-/// Builds the histograms of up to 8 `features` from gathered rows;
-/// `gh[i]` belongs to gathered row `i`, `outs[k]` receives feature
-/// `features[k]`'s histogram (overwritten). Each feature's sums are
-/// accumulated in row order, as by [`build_group`], so both give the same
-/// histograms.
+/// Builds the histograms of up to 8 units from gathered rows: `at[k]` is
+/// unit `k`'s byte in a row, `targets[k]` receives its histogram; `gh[i]`
+/// belongs to gathered row `i`. Each unit's sums are accumulated in row
+/// order, as by [`build_group`], so both give the same histograms.
 pub fn build_gathered(
     rows: Gathered<'_>,
-    features: &[usize],
+    at: &[usize],
     gh: &[[f32; 2]],
-    outs: &mut [&mut [HistBin]],
+    targets: &mut [Target<'_>],
 ) {
     let bytes = rows.words.as_flattened();
     if gh.len() < SMALL_LEAF {
-        for o in outs.iter_mut() {
-            o.fill(HistBin::default());
-        }
-        for (row, p) in bytes.chunks_exact(rows.stride * 8).zip(gh) {
-            let (g, h) = (p[0] as f64, p[1] as f64);
-            for (o, &f) in outs.iter_mut().zip(features) {
+        for (t, &u) in targets.iter_mut().zip(at) {
+            t.fill_with(|o| {
+                o.fill(HistBin::default());
                 let n = o.len();
-                let e = &mut o[(row[f] as usize).min(n - 1)];
-                e.g += g;
-                e.h += h;
-                e.c += 1;
-            }
+                for (row, p) in bytes.chunks_exact(rows.stride * 8).zip(gh) {
+                    let e = &mut o[(row[u] as usize).min(n - 1)];
+                    e.g += p[0] as f64;
+                    e.h += p[1] as f64;
+                    e.c += 1;
+                }
+            });
         }
         return;
     }
     macro_rules! go {
         ($($k:literal => [$($i:literal),*]),*) => {
-            match features.len() {
+            match at.len() {
                 $( $k => {
-                    let at = [$(features[$i]),*];
+                    let at = [$(at[$i]),*];
                     match rows.stride {
-                        1 => gathered_u8::<$k, 8>(at, bytes, gh, outs),
-                        2 => gathered_u8::<$k, 16>(at, bytes, gh, outs),
-                        3 => gathered_u8::<$k, 24>(at, bytes, gh, outs),
-                        4 => gathered_u8::<$k, 32>(at, bytes, gh, outs),
-                        s => gathered_wide::<$k>(at, bytes.chunks_exact(s * 8), gh, outs),
+                        1 => gathered_u8::<$k, 8>(at, bytes, gh, targets),
+                        2 => gathered_u8::<$k, 16>(at, bytes, gh, targets),
+                        3 => gathered_u8::<$k, 24>(at, bytes, gh, targets),
+                        4 => gathered_u8::<$k, 32>(at, bytes, gh, targets),
+                        s => gathered_wide::<$k>(at, bytes.chunks_exact(s * 8), gh, targets),
                     }
                 } )*
-                _ => unreachable!("groups hold at most 8 features"),
+                _ => unreachable!("groups hold at most 8 units"),
             }
         };
     }
@@ -388,10 +458,10 @@ fn gathered_u8<const K: usize, const N: usize>(
     at: [usize; K],
     bytes: &[u8],
     gh: &[[f32; 2]],
-    outs: &mut [&mut [HistBin]],
+    targets: &mut [Target<'_>],
 ) {
     let (rows, _) = bytes.as_chunks::<N>();
-    gathered_wide::<K>(at, rows.iter().map(|r| r.as_slice()), gh, outs)
+    gathered_wide::<K>(at, rows.iter().map(|r| r.as_slice()), gh, targets)
 }
 
 #[allow(clippy::needless_range_loop)] // k indexes parallel arrays
@@ -400,7 +470,7 @@ fn gathered_wide<'a, const K: usize>(
     at: [usize; K],
     rows: impl Iterator<Item = &'a [u8]>,
     gh: &[[f32; 2]],
-    outs: &mut [&mut [HistBin]],
+    targets: &mut [Target<'_>],
 ) {
     let mut acc = [[HistBin::default(); 256]; K];
     for (row, p) in rows.zip(gh) {
@@ -413,8 +483,7 @@ fn gathered_wide<'a, const K: usize>(
         }
     }
     for k in 0..K {
-        let n = outs[k].len();
-        outs[k].copy_from_slice(&acc[k][..n]);
+        targets[k].put(&acc[k]);
     }
 }
 
@@ -486,7 +555,10 @@ mod tests {
                 .iter()
                 .map(|&f| vec![HistBin::default(); 256 - 40 * (f % 5)])
                 .collect();
-            let mut outs: Vec<&mut [HistBin]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            let mut outs: Vec<Target<'_>> = bufs
+                .iter_mut()
+                .map(|b| Target::Feature(b.as_mut_slice()))
+                .collect();
             build_gathered(gathered, &features, &ordered, &mut outs);
             for (&f, got) in features.iter().zip(&bufs) {
                 let mut want = vec![HistBin::default(); got.len()];
@@ -508,7 +580,10 @@ mod tests {
         let build = |count: bool| {
             let mut bufs: Vec<Vec<HistBin>> =
                 (0..6).map(|f| vec![HistBin::default(); size(f)]).collect();
-            let mut outs: Vec<&mut [HistBin]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            let mut outs: Vec<Target<'_>> = bufs
+                .iter_mut()
+                .map(|b| Target::Feature(b.as_mut_slice()))
+                .collect();
             build_group(&refs, Rows::From(0), &gh, &mut outs, count);
             bufs
         };
@@ -569,7 +644,10 @@ mod tests {
             let mut bufs: Vec<Vec<HistBin>> = (0..5u32)
                 .map(|k| vec![HistBin::default(); 40 + k as usize])
                 .collect();
-            let mut outs: Vec<&mut [HistBin]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            let mut outs: Vec<Target<'_>> = bufs
+                .iter_mut()
+                .map(|b| Target::Feature(b.as_mut_slice()))
+                .collect();
             build_group(&refs, rs, g, &mut outs, true);
             for (k, c) in cols.iter().enumerate() {
                 let mut single = vec![HistBin::default(); 40 + k];

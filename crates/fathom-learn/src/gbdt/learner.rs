@@ -11,11 +11,11 @@
 //! [`DENSE_FRACTION`] of the rows reads the bin columns: its rows are close
 //! together, so every cache line of a column it loads serves several rows.
 //! A smaller leaf first gathers its rows' bins from the row-major copy
-//! ([`RowBins`]) into a contiguous buffer, one short copy per row, and
-//! builds from that; read from the columns, each of its rows would cost one
-//! cache miss per feature. Both ways add every feature's rows in row order,
-//! so they give the same sums to the last bit and the choice never changes
-//! a model.
+//! ([`RowBins`], one byte per unit) into a contiguous buffer, one short
+//! copy per row, and builds from that; read from the columns, each of its
+//! rows would cost one cache miss per unit. Both ways add every unit's rows
+//! in row order, so they give the same sums to the last bit and the choice
+//! never changes a model.
 //!
 //! **Root counts.** The row counts of the root's histograms depend only on
 //! the root's rows (all rows, or the bag), not on the gradients, so they
@@ -23,7 +23,9 @@
 //! histograms then accumulate gradients and hessians only.
 //!
 //! **Parallelism.** Histograms are built by tasks over groups of at most
-//! [`histogram::GROUP`] features ([`ROOT_GROUP`] at the root, which then
+//! [`histogram::GROUP`] units (single features or
+//! [bundles](super::bundle) of few-bin features; [`ROOT_GROUP`] at the
+//! root, which then
 //! reads the gradients in fewer passes), cut so that every thread gets as
 //! many features, and, in a leaf of more than [`BLOCK_ROWS`] rows, over fixed
 //! blocks of its rows, added in block order afterwards; each task adds its
@@ -38,14 +40,15 @@ use fathom_model::tree::{SplitKind, Tree};
 use rayon::prelude::*;
 
 use super::binning::{BinColumn, BinKind, BinMappers, BinnedData, RowBins};
-use super::histogram::{self, Gathered, HistBin, HistLayout, Rows};
+use super::bundle::Units;
+use super::histogram::{self, Gathered, HistBin, HistLayout, Rows, Target};
 use super::split::{BinSplit, SplitConfig, SplitInfo, best_of, leaf_output};
 
 /// Below this many rows × features, histograms are built on the calling
 /// thread (same result, less scheduling overhead).
 const PAR_MIN_WORK: usize = 16_384;
 
-/// Features per task in the root's histograms (a smaller leaf's tasks take
+/// Units per task in the root's histograms (a smaller leaf's tasks take
 /// [`histogram::GROUP`]).
 pub const ROOT_GROUP: usize = 8;
 
@@ -119,6 +122,7 @@ struct RootCounts {
 /// Reusable buffers and fixed context of tree growth.
 pub struct Learner<'a> {
     data: &'a BinnedData,
+    units: Units,
     row_bins: Option<RowBins>,
     mappers: &'a BinMappers,
     layout: HistLayout,
@@ -168,9 +172,11 @@ impl<'a> Learner<'a> {
     ) -> Self {
         let layout = HistLayout::new(mappers);
         let total = layout.total();
-        let rb = data.row_major();
+        let units = Units::new(data, mappers, true);
+        let rb = units.row_major(data);
         Learner {
             data,
+            units,
             row_bins: rb,
             mappers,
             layout,
@@ -293,10 +299,7 @@ impl<'a> Learner<'a> {
             };
             let g: &[[f32; 2]] = if bagged { &self.ordered } else { gh };
             let best = build_and_search(
-                self.data,
-                self.mappers,
-                &self.layout,
-                &self.cfg,
+                self.fixed(),
                 features,
                 src,
                 g,
@@ -408,10 +411,7 @@ impl<'a> Learner<'a> {
                     None
                 };
                 let found = build_and_search(
-                    self.data,
-                    self.mappers,
-                    &self.layout,
-                    &self.cfg,
+                    self.fixed(),
                     &parent_features,
                     src,
                     &self.ordered,
@@ -479,6 +479,17 @@ impl<'a> Learner<'a> {
             }
         }
         GrownTree { tree, bin_nodes }
+    }
+
+    /// The fixed context of histogram building.
+    fn fixed(&self) -> Fixed<'_> {
+        Fixed {
+            data: self.data,
+            mappers: self.mappers,
+            units: &self.units,
+            layout: &self.layout,
+            cfg: &self.cfg,
+        }
     }
 
     /// The rows gathered by the last [`Learner::source`].
@@ -576,17 +587,31 @@ enum Source<'a> {
     Gathered(Gathered<'a>),
 }
 
-/// A task of [`build_and_search`]: features, their histograms in the leaf
-/// being built and (optionally) in the parent being turned into the sibling.
+/// The fixed context of [`build_and_search`].
+#[derive(Clone, Copy)]
+struct Fixed<'a> {
+    data: &'a BinnedData,
+    mappers: &'a BinMappers,
+    units: &'a Units,
+    layout: &'a HistLayout,
+    cfg: &'a SplitConfig,
+}
+
+/// Units of a task, each with its wanted features (ascending).
+type UnitGroup<'a> = &'a [(usize, Vec<usize>)];
+
+/// A task of [`build_and_search`]: units, their features' histograms in the
+/// leaf being built and (optionally) in the parent being turned into the
+/// sibling, in unit order.
 type Group<'a> = (
-    &'a [usize],
+    UnitGroup<'a>,
     Vec<&'a mut [HistBin]>,
     Vec<Option<&'a mut [HistBin]>>,
 );
 
 /// A task of [`build_and_search`] building one block of a large leaf: the
-/// block, features and their histograms in that block's buffer.
-type BlockTask<'a> = (usize, &'a [usize], Vec<&'a mut [HistBin]>);
+/// block, units and their features' histograms in that block's buffer.
+type BlockTask<'a> = (usize, UnitGroup<'a>, Vec<&'a mut [HistBin]>);
 
 /// What [`build_and_search`] finds for a leaf and (optionally) its sibling.
 #[derive(Default)]
@@ -612,11 +637,72 @@ fn varies(h: &[HistBin]) -> bool {
     h.iter().filter(|b| b.c > 0).nth(1).is_some()
 }
 
+/// The features of a group of units, in unit order.
+fn group_features(group: UnitGroup<'_>) -> impl Iterator<Item = usize> + '_ {
+    group.iter().flat_map(|(_, fs)| fs.iter().copied())
+}
+
+/// Cuts `buf` into the histograms of the features of `groups`, per group
+/// in unit order (`features`, ascending, are all the groups' features).
+fn group_slices<'b>(
+    layout: &HistLayout,
+    buf: &'b mut [HistBin],
+    features: &[usize],
+    groups: &[UnitGroup<'_>],
+) -> Vec<Vec<&'b mut [HistBin]>> {
+    let mut parts: Vec<Option<&'b mut [HistBin]>> = layout
+        .split_mut(buf, features)
+        .into_iter()
+        .map(Some)
+        .collect();
+    groups
+        .iter()
+        .map(|g| {
+            group_features(g)
+                .map(|f| {
+                    let i = features.binary_search(&f).expect("wanted feature");
+                    parts[i].take().expect("each feature once")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The targets of a group's units over its features' histograms `slices`
+/// (in unit order).
+fn targets<'t>(
+    units: &'t Units,
+    group: UnitGroup<'_>,
+    slices: &'t mut [&mut [HistBin]],
+) -> Vec<Target<'t>> {
+    let mut it = slices.iter_mut();
+    group
+        .iter()
+        .map(|(u, fs)| {
+            let unit = &units.units[*u];
+            if unit.is_single() {
+                Target::Feature(it.next().expect("one slice per feature"))
+            } else {
+                let outs = unit
+                    .features
+                    .iter()
+                    .map(|f| {
+                        fs.contains(f)
+                            .then(|| &mut **it.next().expect("one slice per feature"))
+                    })
+                    .collect();
+                Target::Bundle(unit, outs)
+            }
+        })
+        .collect()
+}
+
 /// Builds the histograms of `features` for a leaf (bins from `src`,
 /// ordered gradients `gh`) into `buf` and finds its best split (given its
 /// sums `small_sums`). With `parent`, also turns `parent` into the
 /// sibling's histograms by subtraction and finds the sibling's best split
-/// (`large_sums`).
+/// (`large_sums`). Features are read by [`Units`]: a bundle's features in
+/// one pass.
 ///
 /// A leaf of more than [`BLOCK_ROWS`] rows is built block by block (fixed
 /// blocks of its rows), every block by its own tasks into its own buffer
@@ -625,10 +711,7 @@ fn varies(h: &[HistBin]) -> bool {
 /// not depend on the thread count.
 #[allow(clippy::too_many_arguments)]
 fn build_and_search(
-    data: &BinnedData,
-    mappers: &BinMappers,
-    layout: &HistLayout,
-    cfg: &SplitConfig,
+    fx: Fixed<'_>,
     features: &[usize],
     src: Source<'_>,
     gh: &[[f32; 2]],
@@ -638,33 +721,42 @@ fn build_and_search(
     small_sums: HistBin,
     large_sums: HistBin,
 ) -> Found {
+    let Fixed {
+        data,
+        mappers,
+        units,
+        layout,
+        cfg,
+    } = fx;
     // The root reads every row (or the whole bag) without counting: there,
     // fewer passes over the gradients pay more than smaller scratch arrays.
     let size = match src {
         Source::Columns(_, Some(_)) => ROOT_GROUP,
         _ => histogram::GROUP,
     };
-    let groups = feature_groups(features, size);
+    let wanted = units.wanted(features);
+    let groups = task_groups(&wanted, size);
     let blocks = gh.len().div_ceil(BLOCK_ROWS).max(1);
-    let parallel = gh.len() * features.len() >= PAR_MIN_WORK;
-    let known = |fs: &[usize]| -> Option<&RootCounts> {
+    let parallel = gh.len() * wanted.len() >= PAR_MIN_WORK;
+    let known = |g: UnitGroup<'_>| -> Option<&RootCounts> {
         match src {
-            Source::Columns(_, counts) => counts.filter(|c| fs.iter().all(|&f| c.known[f])),
+            Source::Columns(_, counts) => counts.filter(|c| group_features(g).all(|f| c.known[f])),
             Source::Gathered(_) => None,
         }
     };
-    // The histograms of features `fs` over block `b` into `outs`.
-    let build = |b: usize, fs: &[usize], outs: &mut [&mut [HistBin]]| {
+    // The histograms of group `g` over block `b` into `slices`.
+    let build = |b: usize, g: UnitGroup<'_>, slices: &mut [&mut [HistBin]]| {
         let (lo, hi) = (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(gh.len()));
         let gh = &gh[lo..hi];
+        let mut targets = targets(units, g, slices);
         match src {
             Source::Columns(rows, _) => {
                 let rows = match rows {
                     Rows::From(start) => Rows::From(start + lo),
                     Rows::Subset(r) => Rows::Subset(&r[lo..hi]),
                 };
-                let cols: Vec<&BinColumn> = fs.iter().map(|&f| &data.columns[f]).collect();
-                histogram::build_group(&cols, rows, gh, outs, known(fs).is_none());
+                let cols: Vec<&BinColumn> = g.iter().map(|(u, _)| units.column(data, *u)).collect();
+                histogram::build_group(&cols, rows, gh, &mut targets, known(g).is_none());
             }
             Source::Gathered(rows) => {
                 let s = rows.stride;
@@ -672,7 +764,8 @@ fn build_and_search(
                     stride: s,
                     words: &rows.words[lo * s..hi * s],
                 };
-                histogram::build_gathered(rows, fs, gh, outs);
+                let at: Vec<usize> = g.iter().map(|(u, _)| *u).collect();
+                histogram::build_gathered(rows, &at, gh, &mut targets);
             }
         }
     };
@@ -685,42 +778,40 @@ fn build_and_search(
         let targets = std::iter::once(&mut *buf)
             .chain(spare[..blocks - 1].iter_mut().map(|b| b.as_mut_slice()));
         for (b, target) in targets.enumerate() {
-            let mut outs = layout.split_mut(target, features).into_iter();
-            for &fs in &groups {
-                tasks.push((b, fs, outs.by_ref().take(fs.len()).collect()));
+            let slices = group_slices(layout, target, features, &groups);
+            for (&g, s) in groups.iter().zip(slices) {
+                tasks.push((b, g, s));
             }
         }
         tasks
             .into_par_iter()
             .with_max_len(1)
-            .for_each(|(b, fs, mut outs)| build(b, fs, &mut outs));
+            .for_each(|(b, g, mut s)| build(b, g, &mut s));
     }
     let spare: &[Vec<HistBin>] = &spare[..blocks - 1];
-    let small = layout.split_mut(buf, features);
-    let large: Vec<Option<&mut [HistBin]>> = match parent {
-        Some(p) => layout
-            .split_mut(p, features)
+    let small = group_slices(layout, buf, features, &groups);
+    let large: Vec<Vec<Option<&mut [HistBin]>>> = match parent {
+        Some(p) => group_slices(layout, p, features, &groups)
             .into_iter()
-            .map(Some)
+            .map(|v| v.into_iter().map(Some).collect())
             .collect(),
-        None => features.iter().map(|_| None).collect(),
+        None => groups
+            .iter()
+            .map(|g| group_features(g).map(|_| None).collect())
+            .collect(),
     };
-    let mut tasks: Vec<Group<'_>> = Vec::new();
-    let mut small = small.into_iter();
-    let mut large = large.into_iter();
-    for &fs in &groups {
-        tasks.push((
-            fs,
-            small.by_ref().take(fs.len()).collect(),
-            large.by_ref().take(fs.len()).collect(),
-        ));
-    }
-    let task = |(fs, mut s, l): Group<'_>| {
+    let tasks: Vec<Group<'_>> = groups
+        .iter()
+        .zip(small)
+        .zip(large)
+        .map(|((&g, s), l)| (g, s, l))
+        .collect();
+    let task = |(g, mut s, l): Group<'_>| {
         if blocks == 1 {
-            build(0, fs, &mut s);
+            build(0, g, &mut s);
         } else {
             // Add the other blocks, in order.
-            for (&f, s) in fs.iter().zip(s.iter_mut()) {
+            for (f, s) in group_features(g).zip(s.iter_mut()) {
                 let (a, z) = (layout.offsets[f], layout.offsets[f + 1]);
                 for block in spare {
                     for (x, &y) in s.iter_mut().zip(&block[a..z]) {
@@ -729,8 +820,8 @@ fn build_and_search(
                 }
             }
         }
-        if let Some(c) = known(fs) {
-            for (&f, s) in fs.iter().zip(s.iter_mut()) {
+        if let Some(c) = known(g) {
+            for (f, s) in group_features(g).zip(s.iter_mut()) {
                 let counts = &c.counts[layout.offsets[f]..layout.offsets[f + 1]];
                 for (b, &n) in s.iter_mut().zip(counts) {
                     b.c = n;
@@ -738,7 +829,7 @@ fn build_and_search(
             }
         }
         let mut found = Found::default();
-        for ((&f, s), l) in fs.iter().zip(s).zip(l) {
+        for ((f, s), l) in group_features(g).zip(s).zip(l) {
             let cat = mappers.mappers[f].is_categorical();
             if varies(s) {
                 found.small_features.push(f);
@@ -761,25 +852,29 @@ fn build_and_search(
     } else {
         tasks.into_iter().map(task).collect()
     };
-    parts.into_iter().fold(Found::default(), Found::merge)
+    let mut found = parts.into_iter().fold(Found::default(), Found::merge);
+    found.small_features.sort_unstable();
+    found.large_features.sort_unstable();
+    found
 }
 
-/// Groups of at most `size` features, one task each: the features are
+/// Groups of at most `size` items (units), one task each: the items are
 /// first cut into one run per thread, then each run into groups, so that
-/// rayon's halving hands every thread the same number of features. (A feature's histogram is the same whatever its group, so the
-/// grouping may follow the thread count.)
-fn feature_groups(features: &[usize], size: usize) -> Vec<&[usize]> {
+/// rayon's halving hands every thread the same number of items. (A
+/// histogram is the same whatever its group, so the grouping may follow
+/// the thread count.)
+fn task_groups<T>(items: &[T], size: usize) -> Vec<&[T]> {
     let threads = rayon::current_num_threads().max(1);
     let mut groups = Vec::new();
-    let mut rest = features;
+    let mut rest = items;
     for t in 0..threads {
         let (mut run, tail) = rest.split_at(rest.len().div_ceil(threads - t));
         rest = tail;
         let parts = run.len().div_ceil(size);
         for p in 0..parts {
-            let (fs, tail) = run.split_at(run.len().div_ceil(parts - p));
+            let (g, tail) = run.split_at(run.len().div_ceil(parts - p));
             run = tail;
-            groups.push(fs);
+            groups.push(g);
         }
     }
     groups
@@ -883,7 +978,7 @@ fn partition(rows: &mut [u32], scratch: &mut Vec<u32>, column: &BinColumn, left:
 fn partition_by(
     rows: &mut [u32],
     scratch: &mut Vec<u32>,
-    goes_left: impl Fn(u32) -> usize + Sync,
+    goes_left: impl Fn(u32) -> usize + Send + Sync + Copy,
 ) -> usize {
     let n = rows.len();
     if scratch.len() < 2 * n {
@@ -891,7 +986,10 @@ fn partition_by(
     }
     let (lefts, rights) = scratch.split_at_mut(n);
     let rights = &mut rights[..n];
-    let split = |((c, l), r): ((&[u32], &mut [u32]), &mut [u32])| {
+    let split = move |((c, l), r): ((&[u32], &mut [u32]), &mut [u32])| {
+        // A copy of the test's references in registers, not reloaded
+        // through the closure for every row.
+        let goes_left = goes_left;
         let (mut nl, mut nr) = (0, 0);
         for &x in c {
             let m = goes_left(x);
@@ -952,10 +1050,13 @@ mod tests {
     #[test]
     fn a_leaf_built_in_blocks_has_the_histograms_of_one_pass() {
         let n = 2 * BLOCK_ROWS + 123;
-        let features: Vec<(String, FeatureValues)> = (0..6u64)
-            .map(|k| {
+        // Two features with 255 bins, four with 4 to 12 (two bundles).
+        let features: Vec<(String, FeatureValues)> = [301u64, 3, 7, 301, 5, 11]
+            .iter()
+            .enumerate()
+            .map(|(k, &m)| {
                 let v = (0..n as u64)
-                    .map(|i| ((i * (k + 7)) % 301) as f64)
+                    .map(|i| ((i * (k as u64 + 7) + i / 3) % m) as f64)
                     .collect();
                 (format!("x{k}"), FeatureValues::Numeric(v))
             })
@@ -977,42 +1078,54 @@ mod tests {
             c: n as u64,
             ..HistBin::default()
         };
-        let rows = data.row_major().expect("u8 bins");
         let idx: Vec<u32> = (0..n as u32).collect();
-        let mut words = Vec::new();
-        let mut ordered = Vec::new();
-        gather_rows(&mut words, &mut ordered, &idx, &rows, &gh);
-        let gathered = Gathered {
-            stride: rows.stride,
-            words: &words,
-        };
-        for src in [
-            Source::Columns(Rows::From(0), None),
-            Source::Gathered(gathered),
-        ] {
-            let mut buf = vec![HistBin::default(); layout.total()];
-            let mut spare = Vec::new();
-            build_and_search(
-                &data, &mappers, &layout, &cfg, &all, src, &gh, &mut buf, &mut spare, None, sums,
-                sums,
-            );
-            assert_eq!(spare.len(), 2, "three blocks");
-            for f in 0..6 {
-                let got = &buf[layout.offsets[f]..layout.offsets[f + 1]];
-                let mut want = vec![HistBin::default(); got.len()];
-                histogram::build_feature(&data.columns[f], Rows::From(0), &gh, &mut want);
-                for (a, b) in got.iter().zip(&want) {
-                    assert_eq!(a.c, b.c);
-                    assert!(
-                        (a.g - b.g).abs() <= 1e-9 * b.g.abs().max(1.0),
-                        "{a:?} {b:?}"
-                    );
-                    assert!(
-                        (a.h - b.h).abs() <= 1e-9 * b.h.abs().max(1.0),
-                        "{a:?} {b:?}"
-                    );
+        for bundle in [false, true] {
+            let units = Units::new(&data, &mappers, bundle);
+            assert_eq!(units.units.len(), if bundle { 4 } else { 6 });
+            let rows = units.row_major(&data).expect("u8 bins");
+            let mut words = Vec::new();
+            let mut ordered = Vec::new();
+            gather_rows(&mut words, &mut ordered, &idx, &rows, &gh);
+            let gathered = Gathered {
+                stride: rows.stride,
+                words: &words,
+            };
+            let fx = Fixed {
+                data: &data,
+                mappers: &mappers,
+                units: &units,
+                layout: &layout,
+                cfg: &cfg,
+            };
+            let mut built = Vec::new();
+            for src in [
+                Source::Columns(Rows::From(0), None),
+                Source::Gathered(gathered),
+            ] {
+                let mut buf = vec![HistBin::default(); layout.total()];
+                let mut spare = Vec::new();
+                build_and_search(fx, &all, src, &gh, &mut buf, &mut spare, None, sums, sums);
+                assert_eq!(spare.len(), 2, "three blocks");
+                for f in 0..6 {
+                    let got = &buf[layout.offsets[f]..layout.offsets[f + 1]];
+                    let mut want = vec![HistBin::default(); got.len()];
+                    histogram::build_feature(&data.columns[f], Rows::From(0), &gh, &mut want);
+                    for (a, b) in got.iter().zip(&want) {
+                        assert_eq!(a.c, b.c);
+                        assert!(
+                            (a.g - b.g).abs() <= 1e-9 * b.g.abs().max(1.0),
+                            "{a:?} {b:?}"
+                        );
+                        assert!(
+                            (a.h - b.h).abs() <= 1e-9 * b.h.abs().max(1.0),
+                            "{a:?} {b:?}"
+                        );
+                    }
                 }
+                built.push(buf);
             }
+            // Columns and gathered rows: the same sums to the last bit.
+            assert!(built[0] == built[1], "bundle = {bundle}");
         }
     }
 

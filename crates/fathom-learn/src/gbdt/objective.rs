@@ -2,6 +2,8 @@
 //!
 //! Objectives are looked up by name with [`by_name`]; [`NAMES`] lists them.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use rayon::prelude::*;
 
 use super::{GbdtError, GbdtParams};
@@ -39,15 +41,61 @@ pub trait Objective: Send + Sync {
         score: &[f64],
         out: &mut [[f32; 2]],
     ) {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
-            let base = c * CHUNK;
-            for (j, slot) in o.iter_mut().enumerate() {
-                let i = base + j;
-                let (g, h) = self.grad_hess(label[i], score[i]);
-                let w = weight.map_or(1.0, |w| w[i]);
-                *slot = [(g * w) as f32, (h * w) as f32];
+        out.par_chunks_mut(CHUNK)
+            .zip(score.par_chunks(CHUNK))
+            .enumerate()
+            .for_each(|(c, (o, s))| {
+                let base = c * CHUNK;
+                let label = &label[base..base + o.len()];
+                let weight = weight.map(|w| &w[base..base + o.len()]);
+                self.fill(label, weight, s, o);
+            });
+    }
+
+    /// Adds the new tree's output to every row's score, `score[i] +=
+    /// values[leaf[i]]`, and fills `out` with the gradients at the new
+    /// scores, as [`Objective::gradients`] would after the update: the
+    /// same numbers, in one pass over the rows.
+    fn update_gradients(
+        &self,
+        label: &[f64],
+        weight: Option<&[f64]>,
+        score: &mut [f64],
+        leaf: &[AtomicU32],
+        values: &[f64],
+        out: &mut [[f32; 2]],
+    ) {
+        out.par_chunks_mut(CHUNK)
+            .zip(score.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(c, (o, s))| {
+                let base = c * CHUNK;
+                for (s, l) in s.iter_mut().zip(&leaf[base..base + o.len()]) {
+                    *s += values[l.load(Ordering::Relaxed) as usize];
+                }
+                let label = &label[base..base + o.len()];
+                let weight = weight.map(|w| &w[base..base + o.len()]);
+                self.fill(label, weight, s, o);
+            });
+    }
+
+    /// Gradients of one chunk of rows (all slices of one length).
+    #[inline]
+    fn fill(&self, label: &[f64], weight: Option<&[f64]>, score: &[f64], out: &mut [[f32; 2]]) {
+        match weight {
+            None => {
+                for ((o, &y), &s) in out.iter_mut().zip(label).zip(score) {
+                    let (g, h) = self.grad_hess(y, s);
+                    *o = [g as f32, h as f32];
+                }
             }
-        });
+            Some(w) => {
+                for (((o, &y), &s), &w) in out.iter_mut().zip(label).zip(score).zip(w) {
+                    let (g, h) = self.grad_hess(y, s);
+                    *o = [(g * w) as f32, (h * w) as f32];
+                }
+            }
+        }
     }
 
     /// Weighted mean loss over a data set.
@@ -214,5 +262,41 @@ mod tests {
             Err(GbdtError::SingleClass(1.0))
         );
         assert!(by_name("nope", &GbdtParams::default()).is_none());
+    }
+
+    #[test]
+    fn update_and_gradients_in_one_pass_equal_the_two_passes() {
+        // Three chunks, the last partial; with and without weights.
+        let n = 2 * CHUNK + 100;
+        let label: Vec<f64> = (0..n).map(|i| (i % 7 == 0) as u8 as f64).collect();
+        let weight: Vec<f64> = (0..n).map(|i| 0.5 + (i % 3) as f64).collect();
+        let score: Vec<f64> = (0..n).map(|i| (i % 101) as f64 / 10.0 - 5.0).collect();
+        let leaf: Vec<AtomicU32> = (0..n).map(|i| AtomicU32::new((i % 5) as u32)).collect();
+        let values = [0.25, -0.5, 0.125, 1.0, -2.0];
+        let objectives: [Box<dyn Objective>; 2] = [
+            Box::new(Binary {
+                scale_pos_weight: 3.0,
+            }),
+            Box::new(Regression),
+        ];
+        for o in &objectives {
+            for w in [None, Some(weight.as_slice())] {
+                let mut two = score.clone();
+                for (s, l) in two.iter_mut().zip(&leaf) {
+                    *s += values[l.load(Ordering::Relaxed) as usize];
+                }
+                let mut want = vec![[0f32; 2]; n];
+                o.gradients(&label, w, &two, &mut want);
+                let mut one = score.clone();
+                let mut got = vec![[0f32; 2]; n];
+                o.update_gradients(&label, w, &mut one, &leaf, &values, &mut got);
+                assert_eq!(one, two, "{}", o.name());
+                assert_eq!(got, want, "{}", o.name());
+                // And the gradients are the per-row formula's.
+                let (g, h) = o.grad_hess(label[n - 1], two[n - 1]);
+                let wn = w.map_or(1.0, |w| w[n - 1]);
+                assert_eq!(got[n - 1], [(g * wn) as f32, (h * wn) as f32]);
+            }
+        }
     }
 }
