@@ -2,10 +2,7 @@
 //! (windows of chunks generated in parallel while the previous window is
 //! encoded): `cargo run --release --example write_timing -- OUT [ROWS]`.
 
-use fathom_core::{ColumnType, Frame};
-use fathom_data::export::TableWriter;
 use fathom_data::generate::{Generator, GeneratorConfig};
-use rayon::prelude::*;
 use std::time::Instant;
 
 #[global_allocator]
@@ -23,43 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows,
         ..GeneratorConfig::default()
     })?;
-    let columns: Vec<(String, ColumnType)> = Generator::columns()
-        .iter()
-        .map(|(n, t)| (n.to_string(), *t))
-        .collect();
-    let mut writer = TableWriter::create(&path, &columns)?;
-    let window = rayon::current_num_threads().max(1) * 2;
-    let chunks = generator.num_chunks();
-    let make = |start: usize| -> Vec<Frame> {
-        let end = (start + window).min(chunks);
-        (start..end)
-            .into_par_iter()
-            .map(|i| generator.chunk(i))
-            .collect()
-    };
-    let mut current = make(0);
-    let mut start = 0;
-    while !current.is_empty() {
-        start += window;
-        let (next, written) = rayon::join(
-            || {
-                if start < chunks {
-                    make(start)
-                } else {
-                    Vec::new()
-                }
-            },
-            || -> Result<(), fathom_data::DataError> {
-                for f in &current {
-                    writer.write(f)?;
-                }
-                Ok(())
-            },
-        );
-        written?;
-        current = next;
-    }
-    let summary = writer.finish()?;
+    let summary = fathom_data::export::write_generated(&generator, path.as_ref(), &|_| {})?;
     let secs = t0.elapsed().as_secs_f64();
     println!(
         "{} rows, {} bytes in {secs:.3}s ({:.2} M rows/s)",

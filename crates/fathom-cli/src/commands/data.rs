@@ -4,15 +4,14 @@ use crate::config::Config;
 use crate::ui::{Ui, bytes, table, thousands};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fathom_core::{ColumnType, Frame, Role, Schema};
+use fathom_core::{Role, Schema};
 use fathom_data::contract::{InferOptions, SchemaInferrer};
-use fathom_data::export::{TableWriter, WriteSummary, write_atomic};
+use fathom_data::export::{WriteSummary, write_atomic};
 use fathom_data::generate::{Generator, GeneratorConfig, Scenario};
 use fathom_data::ingest::{ReadOptions, open, read_frame};
 use fathom_data::profile::{Profile, ProfileOptions, profile_frame, render_html};
 use fathom_data::snapshot::{Created, SnapshotStore};
 use fathom_data::validate::{ValidationReport, validate_file};
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// `fathom data generate`
@@ -71,47 +70,10 @@ pub fn generator_config(config: &Config, args: &GenerateArgs) -> Result<Generato
 pub fn write_generated(settings: GeneratorConfig, path: &Path, ui: &Ui) -> Result<WriteSummary> {
     let rows = settings.rows;
     let generator = Generator::new(settings)?;
-    let columns: Vec<(String, ColumnType)> = Generator::columns()
-        .iter()
-        .map(|(n, t)| (n.to_string(), *t))
-        .collect();
-    let mut writer = TableWriter::create(path, &columns)?;
     let bar = ui.bar(rows, "generate");
-    let window = rayon::current_num_threads().max(1) * 2;
-    let chunks = generator.num_chunks();
-    let make = |start: usize| -> Vec<Frame> {
-        let end = (start + window).min(chunks);
-        (start..end)
-            .into_par_iter()
-            .map(|i| generator.chunk(i))
-            .collect()
-    };
-    // Encode one window while the next is generated.
-    let mut current = make(0);
-    let mut start = 0;
-    while !current.is_empty() {
-        start += window;
-        let (next, written) = rayon::join(
-            || {
-                if start < chunks {
-                    make(start)
-                } else {
-                    Vec::new()
-                }
-            },
-            || -> Result<()> {
-                for f in &current {
-                    writer.write(f)?;
-                    bar.inc(f.num_rows() as u64);
-                }
-                Ok(())
-            },
-        );
-        written?;
-        current = next;
-    }
+    let summary = fathom_data::export::write_generated(&generator, path, &|n| bar.inc(n))?;
     bar.finish_and_clear();
-    Ok(writer.finish()?)
+    Ok(summary)
 }
 
 /// Runs `fathom data generate`.

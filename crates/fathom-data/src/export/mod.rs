@@ -192,3 +192,53 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
         .map_err(|e| DataError::io(path, e.error))?;
     Ok(())
 }
+
+/// Writes everything `generator` makes into `path` (CSV or Parquet by
+/// extension), atomically: windows of chunks are generated in parallel
+/// while the previous window is encoded. `on_rows` hears each chunk's row
+/// count as it is written (for a progress bar).
+pub fn write_generated(
+    generator: &crate::generate::Generator,
+    path: &Path,
+    on_rows: &(dyn Fn(u64) + Sync),
+) -> Result<WriteSummary> {
+    use rayon::prelude::*;
+    let columns: Vec<(String, ColumnType)> = crate::generate::Generator::columns()
+        .iter()
+        .map(|(n, t)| (n.to_string(), *t))
+        .collect();
+    let mut writer = TableWriter::create(path, &columns)?;
+    let window = rayon::current_num_threads().max(1) * 2;
+    let chunks = generator.num_chunks();
+    let make = |start: usize| -> Vec<Frame> {
+        let end = (start + window).min(chunks);
+        (start..end)
+            .into_par_iter()
+            .map(|i| generator.chunk(i))
+            .collect()
+    };
+    let mut current = make(0);
+    let mut start = 0;
+    while !current.is_empty() {
+        start += window;
+        let (next, written) = rayon::join(
+            || {
+                if start < chunks {
+                    make(start)
+                } else {
+                    Vec::new()
+                }
+            },
+            || -> Result<()> {
+                for f in &current {
+                    writer.write(f)?;
+                    on_rows(f.num_rows() as u64);
+                }
+                Ok(())
+            },
+        );
+        written?;
+        current = next;
+    }
+    writer.finish()
+}
