@@ -315,7 +315,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
             values: vec![Scalar::Null; plan.inputs.len()],
             key: None,
         };
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
             let value: Scalar<'de> = map.next_value()?;
             let Some(field) = plan.fields.get(name.as_ref()) else {
                 if plan.unknown == UnknownFields::Reject {
@@ -354,6 +354,35 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
 impl<'de> Deserialize<'de> for Scalar<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// A member name, borrowed from the body unless it holds escapes (serde's
+/// `Cow<str>` always copies, an allocation per member).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v)))
     }
 }
 

@@ -13,12 +13,14 @@
 //! * [`follow`]: reading aliases, loading versions, canary guardrails;
 //! * [`api`] and [`docs`]: the endpoints and their OpenAPI description;
 //! * [`ship`]: the prediction log shipped to the artifact store;
-//! * [`auth`], [`metrics`], [`state`], [`server`].
+//! * [`auth`], [`metrics`], [`state`], [`server`], [`deadline`] (the
+//!   per-request time limit).
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod contract;
+pub mod deadline;
 pub mod docs;
 pub mod follow;
 pub mod metrics;

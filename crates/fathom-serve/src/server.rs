@@ -3,6 +3,7 @@
 use crate::api::{self, Shared};
 use crate::auth::Auth;
 use crate::config::ServeConfig;
+use crate::deadline::DeadlineLayer;
 use crate::follow::{Event, Follower};
 use crate::metrics::{Metrics, ModelLabels};
 use crate::rollout::Deployment;
@@ -20,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -570,9 +570,9 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::page))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(DeadlineLayer::new(
             Duration::from_millis(c.timeout_ms.max(1)),
+            StatusCode::REQUEST_TIMEOUT,
         ))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(c.max_body_bytes))

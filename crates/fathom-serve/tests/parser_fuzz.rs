@@ -103,3 +103,21 @@ fn every_valid_record_is_accepted_by_the_strict_contract() {
         }
     }
 }
+
+#[test]
+fn member_names_with_escapes_read_as_their_text() {
+    let f = fixture(1);
+    let plan = RecordPlan::new(&f.artifacts[0], None, UnknownFields::Reject);
+    let plain = serde_json::to_string(&record(&f.frame, 0)).unwrap();
+    let want = plan.parse(plain.as_bytes(), "").unwrap();
+    // Every name spelled with an escaped first letter: same record.
+    let mut escaped = plain.clone();
+    for name in record(&f.frame, 0).keys() {
+        let first = name.chars().next().unwrap();
+        let spelled = format!("\"\\u{:04x}{}\":", first as u32, &name[first.len_utf8()..]);
+        escaped = escaped.replace(&format!("\"{name}\":"), &spelled);
+    }
+    assert_ne!(escaped, plain);
+    let got = plan.parse(escaped.as_bytes(), "").unwrap();
+    assert_eq!(got.values, want.values);
+}

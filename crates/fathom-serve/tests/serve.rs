@@ -85,6 +85,7 @@ fn contract_violations_get_422_with_one_entry_per_problem() {
             unknown_fields: UnknownFields::Reject,
             max_batch: 3,
             max_body_bytes: 64 * 1024,
+            timeout_ms: 1000,
             ..no_log()
         };
         let (addr, _s, stop, done) = serve(f.options(config)).await;
@@ -140,6 +141,26 @@ fn contract_violations_get_422_with_one_entry_per_problem() {
         let big = vec![b' '; 70 * 1024];
         let r = http(addr, "POST", "/v1/predict", &[], &big).await;
         assert_eq!(r.status, 413);
+        // A client that sends half its body and stalls gets 408 once the
+        // time limit has passed (the timer is armed only when a request waits).
+        {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let started = std::time::Instant::now();
+            tcp.write_all(b"POST /v1/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"amount\":")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = tcp.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed without an answer");
+                answer.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&answer);
+            assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+            assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "{text}");
+        }
         stop.send(()).unwrap();
         done.await.unwrap();
     });
