@@ -6,9 +6,10 @@ use crate::model::{Answer, ServedModel};
 use crate::rollout::{Deployment, Slot, Variant, fnv1a};
 use crate::state::{AppState, Logged};
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -25,6 +26,35 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     problems: Vec<Problem>,
+}
+
+/// A request body read whole, within the server's body limit
+/// (`max_body_bytes`, see [`crate::limits`]): a longer body gets 413.
+/// (axum's own `Bytes` extractor would add its default 2 MB limit.)
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        match req.into_body().collect().await {
+            Ok(collected) => Ok(Body(collected.to_bytes())),
+            Err(e) => {
+                let too_long = std::error::Error::source(&e)
+                    .is_some_and(|s| s.downcast_ref::<LengthLimitError>().is_some())
+                    || e.to_string().contains("length limit");
+                Err(if too_long {
+                    crate::limits::body_too_large()
+                } else {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "body_unreadable",
+                        format!("the request body could not be read: {e}"),
+                    )
+                })
+            }
+        }
+    }
 }
 
 impl ApiError {
@@ -339,7 +369,11 @@ async fn durable(
 }
 
 /// `POST /v1/predict`: one record in, one scored answer out.
-pub async fn predict(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn predict(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Response {
     let started = Instant::now();
     let result = predict_inner(&state, &headers, body, started).await;
     finish(&state, "/v1/predict", started, result)
@@ -537,7 +571,7 @@ struct BatchItem {
 pub async fn predict_batch(
     State(state): State<Shared>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
     let started = Instant::now();
     let result = batch_inner(&state, &headers, &body, started).await;
@@ -702,7 +736,7 @@ pub async fn explain(
     State(state): State<Shared>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
     let started = Instant::now();
     let result =
@@ -789,7 +823,11 @@ pub struct Feedback {
 }
 
 /// `POST /v1/feedback`: the ground truth for an earlier prediction.
-pub async fn feedback(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn feedback(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Response {
     let started = Instant::now();
     let result = feedback_inner(&state, &headers, &body).await;
     finish(&state, "/v1/feedback", started, result)

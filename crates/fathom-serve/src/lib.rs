@@ -13,16 +13,16 @@
 //! * [`follow`]: reading aliases, loading versions, canary guardrails;
 //! * [`api`] and [`docs`]: the endpoints and their OpenAPI description;
 //! * [`ship`]: the prediction log shipped to the artifact store;
-//! * [`auth`], [`metrics`], [`state`], [`server`], [`deadline`] (the
-//!   per-request time limit).
+//! * [`auth`], [`metrics`], [`state`], [`server`], [`limits`] (body
+//!   size and time per request).
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod contract;
-pub mod deadline;
 pub mod docs;
 pub mod follow;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod records;

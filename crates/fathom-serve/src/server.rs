@@ -3,16 +3,16 @@
 use crate::api::{self, Shared};
 use crate::auth::Auth;
 use crate::config::ServeConfig;
-use crate::deadline::DeadlineLayer;
 use crate::follow::{Event, Follower};
+use crate::limits::{Limits, LimitsLayer};
 use crate::metrics::{Metrics, ModelLabels};
 use crate::rollout::Deployment;
 use crate::state::AppState;
 use crate::{ServeError, docs};
 use arc_swap::ArcSwapOption;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::ServiceExt;
+use axum::extract::Request;
 use axum::routing::{get, post};
 use fathom_registry::{Actor, Store};
 use std::future::Future;
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_layer::Layer;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -558,7 +558,6 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
 
 /// The routes with their limits.
 pub fn router(state: Shared) -> Router {
-    let c = &state.config;
     Router::new()
         .route("/v1/predict", post(api::predict))
         .route("/v1/predict/batch", post(api::predict_batch))
@@ -570,13 +569,19 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::page))
-        .layer(DeadlineLayer::new(
-            Duration::from_millis(c.timeout_ms.max(1)),
-            StatusCode::REQUEST_TIMEOUT,
-        ))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(c.max_body_bytes))
         .with_state(state)
+}
+
+/// [`router`] inside the limits every request meets: the body size (→ 413)
+/// and the time limit (→ 408). Wrapped around the whole router once, not
+/// around each route, so a request does not clone a boxed service per
+/// layer.
+fn limited(state: Shared) -> Limits<Router> {
+    let limits = LimitsLayer::new(
+        Duration::from_millis(state.config.timeout_ms.max(1)),
+        state.config.max_body_bytes,
+    );
+    limits.layer(router(state))
 }
 
 impl Running {
@@ -591,13 +596,13 @@ impl Running {
             .listener
             .take()
             .ok_or_else(|| ServeError::Config("the server was already started".into()))?;
-        let app = router(self.state.clone());
+        let app = limited(self.state.clone());
         let bind_error = |e| ServeError::Bind {
             addr: self.addr.to_string(),
             source: e,
         };
         match self.tls.take() {
-            None => axum::serve(listener, app)
+            None => axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
                 .with_graceful_shutdown(shutdown)
                 .await
                 .map_err(bind_error)?,
@@ -612,7 +617,7 @@ impl Running {
                 axum_server::from_tcp_rustls(std_listener, tls)
                     .map_err(bind_error)?
                     .handle(handle)
-                    .serve(app.into_make_service())
+                    .serve(ServiceExt::<Request>::into_make_service(app))
                     .await
                     .map_err(bind_error)?;
             }

@@ -141,6 +141,26 @@ fn contract_violations_get_422_with_one_entry_per_problem() {
         let big = vec![b' '; 70 * 1024];
         let r = http(addr, "POST", "/v1/predict", &[], &big).await;
         assert_eq!(r.status, 413);
+        // A chunked body (no declared length) is cut off at the limit too.
+        {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tcp.write_all(b"POST /v1/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await
+                .unwrap();
+            let chunk = format!("{:x}\r\n{}\r\n", 8192, " ".repeat(8192));
+            for _ in 0..9 {
+                if tcp.write_all(chunk.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+            let _ = tcp.write_all(b"0\r\n\r\n").await;
+            let mut answer = Vec::new();
+            let _ = tcp.read_to_end(&mut answer).await;
+            let text = String::from_utf8_lossy(&answer);
+            assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+            assert!(text.contains("max_body_bytes"), "{text}");
+        }
         // A client that sends half its body and stalls gets 408 once the
         // time limit has passed (the timer is armed only when a request waits).
         {
