@@ -59,6 +59,8 @@ pub struct RecordPlan {
     inputs: Vec<String>,
     /// For each input slot: must it be present and non-null?
     required: Vec<bool>,
+    /// For each input slot: its column's type.
+    types: Vec<ColumnType>,
     unknown: UnknownFields,
 }
 
@@ -178,10 +180,12 @@ impl RecordPlan {
                 is_key: true,
             });
         }
+        let types = inputs.iter().map(|name| fields[name].column_type).collect();
         Self {
             fields,
             inputs,
             required,
+            types,
             unknown,
         }
     }
@@ -192,9 +196,7 @@ impl RecordPlan {
     }
 
     fn input_type(&self, slot: usize) -> ColumnType {
-        self.fields
-            .get(&self.inputs[slot])
-            .map_or(ColumnType::Numeric, |f| f.column_type)
+        self.types[slot]
     }
 
     /// Each known field with its type, whether the model reads it and
