@@ -40,9 +40,13 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         match req.into_body().collect().await {
             Ok(collected) => Ok(Body(collected.to_bytes())),
             Err(e) => {
-                let too_long = std::error::Error::source(&e)
-                    .is_some_and(|s| s.downcast_ref::<LengthLimitError>().is_some())
-                    || e.to_string().contains("length limit");
+                // The limit's error, somewhere in the chain of causes.
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+                let mut too_long = false;
+                while let Some(c) = cause {
+                    too_long |= c.is::<LengthLimitError>();
+                    cause = c.source();
+                }
                 Err(if too_long {
                     crate::limits::body_too_large()
                 } else {

@@ -556,7 +556,8 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     })
 }
 
-/// The routes with their limits.
+/// The routes, without the limits the server wraps around them (see
+/// [`crate::limits`]).
 pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/v1/predict", post(api::predict))
