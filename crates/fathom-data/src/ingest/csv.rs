@@ -9,7 +9,8 @@ use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
 use super::split::field_ends;
 use super::tokens::{
-    is_null_category, is_null_token, parse_bool, parse_number, parse_time, show_cell,
+    cell_word, is_null_category, is_null_token, parse_bool, parse_number, parse_short_decimal,
+    parse_time, show_cell,
 };
 use super::{BadValuePolicy, BadValues, ReadOptions, infer::infer_csv_types, owned};
 use crate::error::{DataError, Location, Result};
@@ -687,26 +688,42 @@ impl<'s> Builder<'s> {
     }
 
     /// Stores the cells of one column for `rows` rows from `row0`, the
-    /// cell of row `row0 + r` being `cell(r)`. `false` as soon as a cell
-    /// does not parse or is not UTF-8: the caller then redoes the rows
-    /// one by one, which reports or records it exactly.
+    /// cell of row `row0 + r` being `part[span(r)]`. `false` as soon as a
+    /// cell does not parse or is not UTF-8: the caller then redoes the
+    /// rows one by one, which reports or records it exactly.
     #[inline]
-    fn fill_column<'c>(
+    fn fill_column(
         &mut self,
         row0: usize,
         rows: usize,
-        cell: impl Fn(usize) -> &'c [u8],
+        part: &[u8],
+        span: impl Fn(usize) -> (usize, usize),
     ) -> bool {
         let valid = &mut self.valid;
+        let cell = |r: usize| {
+            let (s, e) = span(r);
+            &part[s..e]
+        };
         match &mut self.sink {
-            Sink::Numeric(v) => fill_typed(
-                &mut v[row0..row0 + rows],
-                valid,
-                row0,
-                cell,
-                f64::NAN,
-                parse_number,
-            ),
+            Sink::Numeric(v) => {
+                for (r, o) in v[row0..row0 + rows].iter_mut().enumerate() {
+                    let (s, e) = span(r);
+                    // Short plain decimals, the usual cells, a word at a time.
+                    if let Some(x) =
+                        cell_word(part, s, e).and_then(|(word, n)| parse_short_decimal(word, n))
+                    {
+                        *o = x;
+                        set_bit(valid, row0 + r, true);
+                        continue;
+                    }
+                    let (present, ok) = put_typed(o, &part[s..e], f64::NAN, parse_number);
+                    if !ok {
+                        return false;
+                    }
+                    set_bit(valid, row0 + r, present);
+                }
+                true
+            }
             Sink::Bool(v) => fill_typed(
                 &mut v[row0..row0 + rows],
                 valid,
@@ -977,26 +994,27 @@ fn columnar_block(
     let ends = &ends[..];
     for (j, b) in builders.iter_mut().enumerate() {
         let ok = if j == 0 {
-            b.fill_column(row0, rows, |r| {
+            b.fill_column(row0, rows, part, |r| {
                 let s = if r == 0 {
                     from
                 } else {
                     ends[r * ncols - 1] as usize + 1
                 };
-                &part[s..ends[r * ncols] as usize]
+                (s, ends[r * ncols] as usize)
             })
         } else if j + 1 < ncols {
-            b.fill_column(row0, rows, |r| {
+            b.fill_column(row0, rows, part, |r| {
                 let k = r * ncols + j;
-                &part[ends[k - 1] as usize + 1..ends[k] as usize]
+                (ends[k - 1] as usize + 1, ends[k] as usize)
             })
         } else {
-            b.fill_column(row0, rows, |r| {
+            b.fill_column(row0, rows, part, |r| {
                 let k = r * ncols + j;
-                let cell = &part[ends[k - 1] as usize + 1..ends[k] as usize];
-                match cell {
-                    [head @ .., b'\r'] => head,
-                    _ => cell,
+                let (s, e) = (ends[k - 1] as usize + 1, ends[k] as usize);
+                if e > s && part[e - 1] == b'\r' {
+                    (s, e - 1)
+                } else {
+                    (s, e)
                 }
             })
         };
