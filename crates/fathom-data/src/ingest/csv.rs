@@ -336,7 +336,7 @@ impl CsvReader {
                 let estimate = (left / end.max(1) as f64 * window_rows as f64 * 1.05) as usize;
                 stores = self
                     .types
-                    .iter()
+                    .par_iter()
                     .map(|&t| Store::new(t, estimate.max(window_rows)))
                     .collect();
             }
