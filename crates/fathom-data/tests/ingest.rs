@@ -531,3 +531,72 @@ fn quote_free_numbers_of_every_shape_read_exactly() {
         });
     }
 }
+
+/// Categorical cells of a quote-free CSV that share their first eight
+/// bytes, differ only in length or in a late byte, are null markers, or
+/// are among more levels than the lookup cache holds, all read back as
+/// their own text.
+#[test]
+fn quote_free_categories_that_look_alike_read_exactly() {
+    let mut levels: Vec<String> = [
+        "US",
+        "USA",
+        "U",
+        "category",
+        "category_a",
+        "category_b",
+        "category_ab",
+        "categorz",
+        "pos_terminal",
+        "pos_terminaL",
+        "x",
+        "NA",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    levels.extend((0..150).map(|k| format!("level{k}")));
+    let n = 40_000;
+    let mut text = String::from("id,kind\n");
+    let mut want = Vec::new();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..n {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let (cell, value) = match state % 23 {
+            0 => ("", None),
+            1 => ("N/A", None),
+            k => {
+                let level = &levels[((state >> 8) as usize + k as usize) % levels.len()];
+                (level.as_str(), Some(level.clone()))
+            }
+        };
+        let end = if i % 7 == 0 { "\r\n" } else { "\n" };
+        text.push_str(&format!("{i},{cell}{end}"));
+        want.push(value);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "kinds.csv", text.as_bytes());
+    let small = ReadOptions {
+        window_bytes: 1 << 16,
+        ..Default::default()
+    };
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for options in [&ReadOptions::default(), &small] {
+                let f = read_frame(&p, options).unwrap();
+                let kind = f.column("kind").unwrap();
+                assert_eq!(kind.column_type(), fathom_core::ColumnType::Categorical);
+                for (i, w) in want.iter().enumerate() {
+                    let got = kind.is_valid(i).then(|| kind.display_value(i));
+                    assert_eq!(&got, w, "row {i} ({threads} threads)");
+                }
+            }
+        });
+    }
+}

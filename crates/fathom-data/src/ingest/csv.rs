@@ -9,8 +9,8 @@ use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
 use super::split::field_ends;
 use super::tokens::{
-    cell_word, is_null_category, is_null_token, parse_bool, parse_number, parse_short_decimal,
-    parse_time, show_cell,
+    cell_word, is_null_category, is_null_token, low_bytes, parse_bool, parse_number,
+    parse_short_decimal, parse_time, show_cell, word_at,
 };
 use super::{BadValuePolicy, BadValues, ReadOptions, infer::infer_csv_types, owned};
 use crate::error::{DataError, Location, Result};
@@ -591,7 +591,33 @@ enum Sink<'s> {
         levels: Vec<Box<[u8]>>,
         index: AHashMap<Box<[u8]>, u32>,
         dict: Vec<String>,
+        recent: Box<[Recent; RECENT_SLOTS]>,
     },
+}
+
+/// Slots of the cache of recently seen levels of a categorical column.
+const RECENT_SLOTS: usize = 64;
+
+/// A level seen recently, by its first eight bytes and its length.
+#[derive(Clone, Copy)]
+struct Recent {
+    head: u64,
+    len: u32,
+    code: u32,
+}
+
+impl Recent {
+    const EMPTY: Recent = Recent {
+        head: 0,
+        len: u32::MAX,
+        code: 0,
+    };
+
+    /// The cache slot of a cell with these first bytes and length.
+    #[inline(always)]
+    fn slot(head: u64, len: usize) -> usize {
+        ((head ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+    }
 }
 
 struct Builder<'s> {
@@ -623,6 +649,7 @@ impl<'s> Builder<'s> {
                         levels: Vec::new(),
                         index: AHashMap::new(),
                         dict: Vec::new(),
+                        recent: Box::new([Recent::EMPTY; RECENT_SLOTS]),
                     },
                     n,
                 )
@@ -648,6 +675,7 @@ impl<'s> Builder<'s> {
                 levels,
                 index,
                 dict,
+                ..
             } => {
                 if is_null_category(cell) {
                     codes[row] = 0;
@@ -735,15 +763,61 @@ impl<'s> Builder<'s> {
             Sink::Timestamp(v) => {
                 fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, parse_time)
             }
-            Sink::Categorical { .. } => {
-                for r in 0..rows {
-                    if self.put(row0 + r, cell(r)) != Ok(true) {
-                        return false;
-                    }
+            Sink::Categorical { .. } => self.fill_categorical(row0, rows, part, &span),
+        }
+    }
+
+    /// [`Builder::fill_column`] for a categorical column: a cell is first
+    /// looked up by its first eight bytes and length in a small cache of
+    /// recent levels (a cell of at most eight bytes is then known exactly;
+    /// a longer one is compared with the level once), and only on a miss
+    /// searched for among all levels.
+    fn fill_categorical(
+        &mut self,
+        row0: usize,
+        rows: usize,
+        part: &[u8],
+        span: impl Fn(usize) -> (usize, usize),
+    ) -> bool {
+        for r in 0..rows {
+            let (s, e) = span(r);
+            let n = e - s;
+            let head = word_at(part, s).map(|w| low_bytes(w, n));
+            if let (
+                Some(head),
+                Sink::Categorical {
+                    codes,
+                    levels,
+                    recent,
+                    ..
+                },
+            ) = (head, &mut self.sink)
+            {
+                let hit = recent[Recent::slot(head, n)];
+                if hit.head == head
+                    && hit.len as usize == n
+                    && (n <= 8 || *levels[hit.code as usize] == part[s..e])
+                {
+                    codes[row0 + r] = hit.code;
+                    set_bit(&mut self.valid, row0 + r, true);
+                    continue;
                 }
-                true
+            }
+            match self.put(row0 + r, &part[s..e]) {
+                Ok(true) => {}
+                _ => return false,
+            }
+            if let (Some(head), Sink::Categorical { codes, recent, .. }) = (head, &mut self.sink)
+                && get_bit(&self.valid, row0 + r)
+            {
+                recent[Recent::slot(head, n)] = Recent {
+                    head,
+                    len: n as u32,
+                    code: codes[row0 + r],
+                };
             }
         }
+        true
     }
 
     fn finish(self) -> PartColumn {
@@ -756,6 +830,11 @@ impl<'s> Builder<'s> {
             dictionary,
         }
     }
+}
+
+#[inline]
+fn get_bit(words: &[u64], i: usize) -> bool {
+    words[i >> 6] >> (i & 63) & 1 == 1
 }
 
 #[inline]

@@ -133,8 +133,28 @@ fn zero_bytes(x: u64) -> u64 {
 #[inline(always)]
 pub(crate) fn cell_word(buf: &[u8], start: usize, end: usize) -> Option<(u64, usize)> {
     let n = end.wrapping_sub(start);
+    if n > 8 {
+        return None;
+    }
+    word_at(buf, start).map(|w| (w, n))
+}
+
+/// The eight bytes of `buf` from `start` as a little-endian word, if
+/// there are eight.
+#[inline(always)]
+pub(crate) fn word_at(buf: &[u8], start: usize) -> Option<u64> {
     let bytes: [u8; 8] = buf.get(start..start.checked_add(8)?)?.try_into().ok()?;
-    (n <= 8).then(|| (u64::from_le_bytes(bytes), n))
+    Some(u64::from_le_bytes(bytes))
+}
+
+/// `word` with only its low `n` bytes kept (all eight when `n >= 8`).
+#[inline(always)]
+pub(crate) fn low_bytes(word: u64, n: usize) -> u64 {
+    if n >= 8 {
+        word
+    } else {
+        word & ((1u64 << (8 * n)) - 1)
+    }
 }
 
 /// A plain decimal of at most eight bytes (`-12.5`, `0.5629`, `4965`)
@@ -149,11 +169,7 @@ pub(crate) fn parse_short_decimal(word: u64, n: usize) -> Option<f64> {
     if n == 0 || n > 8 {
         return None;
     }
-    let mut w = if n == 8 {
-        word
-    } else {
-        word & ((1u64 << (8 * n)) - 1)
-    };
+    let mut w = low_bytes(word, n);
     let mut n = n;
     let neg = w & 0xff == u64::from(b'-');
     if neg {
