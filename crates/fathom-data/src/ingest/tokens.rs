@@ -342,7 +342,7 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let len = (state % 9) as usize;
-            let digits_only = state % 3 != 0;
+            let digits_only = !state.is_multiple_of(3);
             let cell: Vec<u8> = (0..len)
                 .map(|i| {
                     let r = (state >> (8 + 6 * i)) as usize;
