@@ -264,9 +264,12 @@ pub fn write_generated(
                     },
                 );
                 written?;
-                // A send fails only if the syncer stopped on an error,
-                // which its join below reports.
-                let _ = flush.send(());
+                // The last window is left to the closing sync. A send fails
+                // only if the syncer stopped on an error, which its join
+                // below reports.
+                if !next.is_empty() {
+                    let _ = flush.send(());
+                }
                 current = next;
             }
             Ok(())
