@@ -48,7 +48,7 @@ def main():
     med = statistics.median
     rows = a.rows
     import pandas, pyarrow
-    print(f"# {rows:,} rows, median of {a.runs} runs, {os.cpu_count()} cores; pandas {pandas.__version__}, pyarrow {pyarrow.__version__}", file=sys.stderr)
+    print(f"# {rows:,} rows, median of {a.runs} runs, {os.cpu_count()} cores; pandas {pandas.__version__}, pyarrow {pyarrow.__version__}; load average {os.getloadavg()[0]:.2f} at the start", file=sys.stderr)
 
     gen_pq = med(run([f, "-q", "data", "generate", "--rows", str(rows), "-o", pq])[0] for _ in range(a.runs))
     gen_csv = med(run([f, "-q", "data", "generate", "--rows", str(rows), "-o", csv])[0] for _ in range(a.runs))
@@ -64,6 +64,11 @@ def main():
 
     r = {}
     for kind, path in (("csv", csv), ("parquet", pq)):
+        # Each side's runs follow one another, not interleaved: on a virtual
+        # machine that hands freed memory back to its host, first touches of
+        # memory are up to twice as slow after a pause or after a process
+        # that freed less than the next one needs; back to back, both sides
+        # are measured with the same warm memory.
         r[f"fathom_{kind}"] = med(fathom_read(path) for _ in range(a.runs))
         r[f"pandas_{kind}"] = med(pandas_read(path, kind) for _ in range(a.runs))
         r[f"fathom_{kind}_mem"] = peak_kib([f, "--json", "data", "inspect", path])
@@ -87,3 +92,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(f"# load average {os.getloadavg()[0]:.2f} at the end", file=sys.stderr)

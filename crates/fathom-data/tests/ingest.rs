@@ -444,3 +444,159 @@ fn errors_in_later_windows_name_the_exact_row_and_line() {
         assert!(e.contains(&want), "{window_bytes}, batches: {e}");
     }
 }
+
+/// A quote-free CSV (parsed a block of lines at a time) whose numbers
+/// take every shape: short and long, signed, with a leading or trailing
+/// dot, exponents, null markers, CRLF endings and no final newline, so
+/// that the word-at-a-time path for short decimals and the general parser
+/// meet at every boundary. Each value must equal Rust's own parse of it.
+#[test]
+fn quote_free_numbers_of_every_shape_read_exactly() {
+    use fathom_core::ColumnData;
+    let shapes = [
+        "0",
+        "-0",
+        "7",
+        "5.",
+        ".5",
+        "-.5",
+        "12.25",
+        "-3.75",
+        "0.5629",
+        "99999999",
+        "-9999999",
+        "123456789",
+        "1234.5678",
+        "0.000001",
+        "1e3",
+        "-2.5E-3",
+        "NA",
+        "",
+        "17.99999999999999999",
+        "9007199254740993",
+        "+4",
+        "  6.5 ",
+    ];
+    let n = 30_000;
+    let mut text = String::from("a,b,c\n");
+    let mut want: [Vec<Option<f64>>; 3] = Default::default();
+    for i in 0..n {
+        let cells: Vec<&str> = (0..3)
+            .map(|j| shapes[(i * (j + 1) + j) % shapes.len()])
+            .collect();
+        let end = if i + 1 == n {
+            ""
+        } else if i % 5 == 0 {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        text.push_str(&format!("{},{},{}{end}", cells[0], cells[1], cells[2]));
+        for (j, c) in cells.iter().enumerate() {
+            let c = c.trim();
+            want[j].push((!c.is_empty() && c != "NA").then(|| c.parse::<f64>().unwrap()));
+        }
+    }
+    assert!(!text.contains('"'));
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "numbers.csv", text.as_bytes());
+    let small = ReadOptions {
+        window_bytes: 1 << 16,
+        ..Default::default()
+    };
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for options in [&ReadOptions::default(), &small] {
+                let f = read_frame(&p, options).unwrap();
+                assert_eq!(f.num_rows(), n);
+                for (j, name) in ["a", "b", "c"].iter().enumerate() {
+                    let col = f.column(name).unwrap();
+                    let ColumnData::Numeric(values) = &col.data else {
+                        panic!("{name} is not numeric");
+                    };
+                    for (i, w) in want[j].iter().enumerate() {
+                        let got = col.is_valid(i).then(|| values[i].to_bits());
+                        assert_eq!(
+                            got,
+                            w.map(f64::to_bits),
+                            "{name} row {i} ({threads} threads)"
+                        );
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Categorical cells of a quote-free CSV that share their first eight
+/// bytes, differ only in length or in a late byte, are null markers, or
+/// are among more levels than the lookup cache holds, all read back as
+/// their own text.
+#[test]
+fn quote_free_categories_that_look_alike_read_exactly() {
+    let mut levels: Vec<String> = [
+        "US",
+        "USA",
+        "U",
+        "category",
+        "category_a",
+        "category_b",
+        "category_ab",
+        "categorz",
+        "pos_terminal",
+        "pos_terminaL",
+        "x",
+        "NA",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    levels.extend((0..150).map(|k| format!("level{k}")));
+    let n = 40_000;
+    let mut text = String::from("id,kind\n");
+    let mut want = Vec::new();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..n {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let (cell, value) = match state % 23 {
+            0 => ("", None),
+            1 => ("N/A", None),
+            k => {
+                let level = &levels[((state >> 8) as usize + k as usize) % levels.len()];
+                (level.as_str(), Some(level.clone()))
+            }
+        };
+        let end = if i % 7 == 0 { "\r\n" } else { "\n" };
+        text.push_str(&format!("{i},{cell}{end}"));
+        want.push(value);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "kinds.csv", text.as_bytes());
+    let small = ReadOptions {
+        window_bytes: 1 << 16,
+        ..Default::default()
+    };
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for options in [&ReadOptions::default(), &small] {
+                let f = read_frame(&p, options).unwrap();
+                let kind = f.column("kind").unwrap();
+                assert_eq!(kind.column_type(), fathom_core::ColumnType::Categorical);
+                for (i, w) in want.iter().enumerate() {
+                    let got = kind.is_valid(i).then(|| kind.display_value(i));
+                    assert_eq!(&got, w, "row {i} ({threads} threads)");
+                }
+            }
+        });
+    }
+}

@@ -20,6 +20,9 @@ pub struct TableWriter {
     columns: Vec<(String, ColumnType)>,
     inner: Inner,
     rows: u64,
+    /// A second handle on the temporary file, for syncing what has been
+    /// written so far while writing goes on.
+    handle: std::fs::File,
 }
 
 enum Inner {
@@ -62,6 +65,10 @@ impl TableWriter {
         let path = path.as_ref();
         let format = FileFormat::from_path(path)?;
         let tmp = temp_beside(path)?;
+        let handle = tmp
+            .as_file()
+            .try_clone()
+            .map_err(|e| DataError::io(path, e))?;
         let inner = match format {
             FileFormat::Csv => {
                 let delimiter = if path
@@ -86,6 +93,7 @@ impl TableWriter {
             columns: columns.to_vec(),
             inner,
             rows: 0,
+            handle,
         })
     }
 
@@ -217,28 +225,61 @@ pub fn write_generated(
             .map(|i| generator.chunk(i))
             .collect()
     };
-    let mut current = make(0);
-    let mut start = 0;
-    while !current.is_empty() {
-        start += window;
-        let (next, written) = rayon::join(
-            || {
-                if start < chunks {
-                    make(start)
-                } else {
-                    Vec::new()
+    // Finished windows are flushed to disk on a thread of their own while
+    // the next ones are generated, so the sync that ends the write (see
+    // [`TableWriter::finish`]) has only the last window left to wait for.
+    let handle = writer
+        .handle
+        .try_clone()
+        .map_err(|e| DataError::io(path, e))?;
+    let (flush, flushes) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| -> Result<()> {
+        let syncer = scope.spawn(move || -> std::io::Result<()> {
+            while flushes.recv().is_ok() {
+                // Requests that queued up while syncing are one request.
+                while flushes.try_recv().is_ok() {}
+                handle.sync_data()?;
+            }
+            Ok(())
+        });
+        let mut current = make(0);
+        let mut start = 0;
+        let written = (|| -> Result<()> {
+            while !current.is_empty() {
+                start += window;
+                let (next, written) = rayon::join(
+                    || {
+                        if start < chunks {
+                            make(start)
+                        } else {
+                            Vec::new()
+                        }
+                    },
+                    || -> Result<()> {
+                        for f in &current {
+                            writer.write(f)?;
+                            on_rows(f.num_rows() as u64);
+                        }
+                        Ok(())
+                    },
+                );
+                written?;
+                // The last window is left to the closing sync. A send fails
+                // only if the syncer stopped on an error, which its join
+                // below reports.
+                if !next.is_empty() {
+                    let _ = flush.send(());
                 }
-            },
-            || -> Result<()> {
-                for f in &current {
-                    writer.write(f)?;
-                    on_rows(f.num_rows() as u64);
-                }
-                Ok(())
-            },
-        );
+                current = next;
+            }
+            Ok(())
+        })();
+        drop(flush);
+        let synced = syncer
+            .join()
+            .map_err(|_| DataError::Internal("the file sync thread panicked".into()))?;
         written?;
-        current = next;
-    }
+        synced.map_err(|e| DataError::io(path, e))
+    })?;
     writer.finish()
 }

@@ -41,7 +41,9 @@ fn split_sizes<'a, T>(mut rest: &'a mut [T], sizes: &[usize]) -> Vec<&'a mut [T]
 
 impl Store {
     /// A column of `rows` zeroes (the allocation is lazily paged in, so
-    /// the parts fault their own pages on their own threads).
+    /// the parts fault their own pages on their own threads). The
+    /// allocator touches a column's first page when allocating it, so
+    /// callers allocate the columns of a table in parallel too.
     pub(crate) fn new(ty: ColumnType, rows: usize) -> Self {
         match ty {
             ColumnType::Numeric => Store::Numeric(vec![0.0; rows]),

@@ -9,7 +9,8 @@ use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
 use super::split::field_ends;
 use super::tokens::{
-    is_null_category, is_null_token, parse_bool, parse_number, parse_time, show_cell,
+    cell_word, is_null_category, is_null_token, low_bytes, parse_bool, parse_number,
+    parse_short_decimal, parse_time, show_cell, word_at,
 };
 use super::{BadValuePolicy, BadValues, ReadOptions, infer::infer_csv_types, owned};
 use crate::error::{DataError, Location, Result};
@@ -335,7 +336,7 @@ impl CsvReader {
                 let estimate = (left / end.max(1) as f64 * window_rows as f64 * 1.05) as usize;
                 stores = self
                     .types
-                    .iter()
+                    .par_iter()
                     .map(|&t| Store::new(t, estimate.max(window_rows)))
                     .collect();
             }
@@ -590,7 +591,33 @@ enum Sink<'s> {
         levels: Vec<Box<[u8]>>,
         index: AHashMap<Box<[u8]>, u32>,
         dict: Vec<String>,
+        recent: Box<[Recent; RECENT_SLOTS]>,
     },
+}
+
+/// Slots of the cache of recently seen levels of a categorical column.
+const RECENT_SLOTS: usize = 64;
+
+/// A level seen recently, by its first eight bytes and its length.
+#[derive(Clone, Copy)]
+struct Recent {
+    head: u64,
+    len: u32,
+    code: u32,
+}
+
+impl Recent {
+    const EMPTY: Recent = Recent {
+        head: 0,
+        len: u32::MAX,
+        code: 0,
+    };
+
+    /// The cache slot of a cell with these first bytes and length.
+    #[inline(always)]
+    fn slot(head: u64, len: usize) -> usize {
+        ((head ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+    }
 }
 
 struct Builder<'s> {
@@ -622,6 +649,7 @@ impl<'s> Builder<'s> {
                         levels: Vec::new(),
                         index: AHashMap::new(),
                         dict: Vec::new(),
+                        recent: Box::new([Recent::EMPTY; RECENT_SLOTS]),
                     },
                     n,
                 )
@@ -647,6 +675,7 @@ impl<'s> Builder<'s> {
                 levels,
                 index,
                 dict,
+                ..
             } => {
                 if is_null_category(cell) {
                     codes[row] = 0;
@@ -687,26 +716,42 @@ impl<'s> Builder<'s> {
     }
 
     /// Stores the cells of one column for `rows` rows from `row0`, the
-    /// cell of row `row0 + r` being `cell(r)`. `false` as soon as a cell
-    /// does not parse or is not UTF-8: the caller then redoes the rows
-    /// one by one, which reports or records it exactly.
+    /// cell of row `row0 + r` being `part[span(r)]`. `false` as soon as a
+    /// cell does not parse or is not UTF-8: the caller then redoes the
+    /// rows one by one, which reports or records it exactly.
     #[inline]
-    fn fill_column<'c>(
+    fn fill_column(
         &mut self,
         row0: usize,
         rows: usize,
-        cell: impl Fn(usize) -> &'c [u8],
+        part: &[u8],
+        span: impl Fn(usize) -> (usize, usize),
     ) -> bool {
         let valid = &mut self.valid;
+        let cell = |r: usize| {
+            let (s, e) = span(r);
+            &part[s..e]
+        };
         match &mut self.sink {
-            Sink::Numeric(v) => fill_typed(
-                &mut v[row0..row0 + rows],
-                valid,
-                row0,
-                cell,
-                f64::NAN,
-                parse_number,
-            ),
+            Sink::Numeric(v) => {
+                for (r, o) in v[row0..row0 + rows].iter_mut().enumerate() {
+                    let (s, e) = span(r);
+                    // Short plain decimals, the usual cells, a word at a time.
+                    if let Some(x) =
+                        cell_word(part, s, e).and_then(|(word, n)| parse_short_decimal(word, n))
+                    {
+                        *o = x;
+                        set_bit(valid, row0 + r, true);
+                        continue;
+                    }
+                    let (present, ok) = put_typed(o, &part[s..e], f64::NAN, parse_number);
+                    if !ok {
+                        return false;
+                    }
+                    set_bit(valid, row0 + r, present);
+                }
+                true
+            }
             Sink::Bool(v) => fill_typed(
                 &mut v[row0..row0 + rows],
                 valid,
@@ -718,15 +763,61 @@ impl<'s> Builder<'s> {
             Sink::Timestamp(v) => {
                 fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, parse_time)
             }
-            Sink::Categorical { .. } => {
-                for r in 0..rows {
-                    if self.put(row0 + r, cell(r)) != Ok(true) {
-                        return false;
-                    }
+            Sink::Categorical { .. } => self.fill_categorical(row0, rows, part, &span),
+        }
+    }
+
+    /// [`Builder::fill_column`] for a categorical column: a cell is first
+    /// looked up by its first eight bytes and length in a small cache of
+    /// recent levels (a cell of at most eight bytes is then known exactly;
+    /// a longer one is compared with the level once), and only on a miss
+    /// searched for among all levels.
+    fn fill_categorical(
+        &mut self,
+        row0: usize,
+        rows: usize,
+        part: &[u8],
+        span: impl Fn(usize) -> (usize, usize),
+    ) -> bool {
+        for r in 0..rows {
+            let (s, e) = span(r);
+            let n = e - s;
+            let head = word_at(part, s).map(|w| low_bytes(w, n));
+            if let (
+                Some(head),
+                Sink::Categorical {
+                    codes,
+                    levels,
+                    recent,
+                    ..
+                },
+            ) = (head, &mut self.sink)
+            {
+                let hit = recent[Recent::slot(head, n)];
+                if hit.head == head
+                    && hit.len as usize == n
+                    && (n <= 8 || *levels[hit.code as usize] == part[s..e])
+                {
+                    codes[row0 + r] = hit.code;
+                    set_bit(&mut self.valid, row0 + r, true);
+                    continue;
                 }
-                true
+            }
+            match self.put(row0 + r, &part[s..e]) {
+                Ok(true) => {}
+                _ => return false,
+            }
+            if let (Some(head), Sink::Categorical { codes, recent, .. }) = (head, &mut self.sink)
+                && get_bit(&self.valid, row0 + r)
+            {
+                recent[Recent::slot(head, n)] = Recent {
+                    head,
+                    len: n as u32,
+                    code: codes[row0 + r],
+                };
             }
         }
+        true
     }
 
     fn finish(self) -> PartColumn {
@@ -739,6 +830,11 @@ impl<'s> Builder<'s> {
             dictionary,
         }
     }
+}
+
+#[inline]
+fn get_bit(words: &[u64], i: usize) -> bool {
+    words[i >> 6] >> (i & 63) & 1 == 1
 }
 
 #[inline]
@@ -977,26 +1073,27 @@ fn columnar_block(
     let ends = &ends[..];
     for (j, b) in builders.iter_mut().enumerate() {
         let ok = if j == 0 {
-            b.fill_column(row0, rows, |r| {
+            b.fill_column(row0, rows, part, |r| {
                 let s = if r == 0 {
                     from
                 } else {
                     ends[r * ncols - 1] as usize + 1
                 };
-                &part[s..ends[r * ncols] as usize]
+                (s, ends[r * ncols] as usize)
             })
         } else if j + 1 < ncols {
-            b.fill_column(row0, rows, |r| {
+            b.fill_column(row0, rows, part, |r| {
                 let k = r * ncols + j;
-                &part[ends[k - 1] as usize + 1..ends[k] as usize]
+                (ends[k - 1] as usize + 1, ends[k] as usize)
             })
         } else {
-            b.fill_column(row0, rows, |r| {
+            b.fill_column(row0, rows, part, |r| {
                 let k = r * ncols + j;
-                let cell = &part[ends[k - 1] as usize + 1..ends[k] as usize];
-                match cell {
-                    [head @ .., b'\r'] => head,
-                    _ => cell,
+                let (s, e) = (ends[k - 1] as usize + 1, ends[k] as usize);
+                if e > s && part[e - 1] == b'\r' {
+                    (s, e - 1)
+                } else {
+                    (s, e)
                 }
             })
         };

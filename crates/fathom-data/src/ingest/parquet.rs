@@ -166,7 +166,7 @@ impl ParquetReader {
         let total: usize = sizes.iter().sum();
         let mut stores: Vec<Store> = self
             .columns
-            .iter()
+            .par_iter()
             .map(|(_, ty)| Store::new(*ty, total))
             .collect();
         let slots = assemble::split_parts(&mut stores, &sizes);

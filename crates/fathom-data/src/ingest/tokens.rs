@@ -116,6 +116,109 @@ fn parse_plain_decimal(cell: &[u8]) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+
+/// `0x80` in every byte of `x` that is zero, `0` in every other byte.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// The cell `buf[start..end]` as one little-endian word when it is at
+/// most eight bytes long and eight bytes can be read from `start` (bytes
+/// past the cell are masked off later); `None` otherwise.
+#[inline(always)]
+pub(crate) fn cell_word(buf: &[u8], start: usize, end: usize) -> Option<(u64, usize)> {
+    let n = end.wrapping_sub(start);
+    if n > 8 {
+        return None;
+    }
+    word_at(buf, start).map(|w| (w, n))
+}
+
+/// The eight bytes of `buf` from `start` as a little-endian word, if
+/// there are eight.
+#[inline(always)]
+pub(crate) fn word_at(buf: &[u8], start: usize) -> Option<u64> {
+    let bytes: [u8; 8] = buf.get(start..start.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes))
+}
+
+/// `word` with only its low `n` bytes kept (all eight when `n >= 8`).
+#[inline(always)]
+pub(crate) fn low_bytes(word: u64, n: usize) -> u64 {
+    if n >= 8 {
+        word
+    } else {
+        word & ((1u64 << (8 * n)) - 1)
+    }
+}
+
+/// A plain decimal of at most eight bytes (`-12.5`, `0.5629`, `4965`)
+/// held in the low `n` bytes of `word`, parsed eight digits at a time:
+/// the dot is found and squeezed out with word operations, the digits
+/// checked and combined with three multiplications. The result is the
+/// same as [`parse_number`]'s (the digits fit in 27 bits, so the value
+/// and the power of ten are exact and their quotient correctly rounded);
+/// `None` for anything else, which the caller then parses the general way.
+#[inline(always)]
+pub(crate) fn parse_short_decimal(word: u64, n: usize) -> Option<f64> {
+    if n == 0 || n > 8 {
+        return None;
+    }
+    let mut w = low_bytes(word, n);
+    let mut n = n;
+    let neg = w & 0xff == u64::from(b'-');
+    if neg {
+        w >>= 8;
+        n -= 1;
+    }
+    // Bytes past the cell are zero, so they never look like a dot.
+    let dots = zero_bytes(w ^ (ONES * u64::from(b'.')));
+    let (digits, m, frac) = if dots == 0 {
+        (w, n, 0)
+    } else {
+        if dots & (dots - 1) != 0 {
+            return None;
+        }
+        let p = dots.trailing_zeros() as usize / 8;
+        let low = w & ((1u64 << (8 * p)) - 1);
+        let high = (w >> (8 * p)) >> 8;
+        (low | (high << (8 * p)), n - 1, n - 1 - p)
+    };
+    if m == 0 {
+        return None;
+    }
+    // Right-align the digits behind ASCII zeros: eight digit characters.
+    let padded = if m == 8 {
+        digits
+    } else {
+        (digits << (8 * (8 - m))) | (ASCII_ZEROS >> (8 * m))
+    };
+    let all_digits = (padded & HIGH_NIBBLES)
+        | ((padded.wrapping_add(ONES * 6) & HIGH_NIBBLES) >> 4)
+        == 0x3333_3333_3333_3333;
+    if !all_digits {
+        return None;
+    }
+    let mut v = padded - ASCII_ZEROS;
+    // Pairs, then quadruples, then all eight digits.
+    v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    v = ((v & 0x0000_00FF_0000_00FF)
+        .wrapping_mul(100 + (1_000_000 << 32))
+        .wrapping_add(((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32))))
+        >> 32;
+    let v = if frac == 0 {
+        v as f64
+    } else {
+        v as f64 / POW10[frac]
+    };
+    Some(if neg { -v } else { v })
+}
+
 /// Parses a number; surrounding spaces are allowed.
 #[inline(always)]
 pub fn parse_number(cell: &[u8]) -> Option<f64> {
@@ -225,5 +328,82 @@ mod tests {
         assert_eq!(parse_bool(b"yes"), Some(true));
         assert_eq!(parse_bool_strict(b"1"), None);
         assert_eq!(show_cell("x".repeat(50).as_bytes()).chars().count(), 41);
+    }
+
+    /// Every cell the word-wide path accepts parses to what the general
+    /// parser gives, and it accepts exactly the plain decimals.
+    #[test]
+    fn short_decimals_match_the_general_parser() {
+        let mut cells: Vec<Vec<u8>> = Vec::new();
+        let alphabet = b"0123456789.-+e /:";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 9) as usize;
+            let digits_only = !state.is_multiple_of(3);
+            let cell: Vec<u8> = (0..len)
+                .map(|i| {
+                    let r = (state >> (8 + 6 * i)) as usize;
+                    if digits_only {
+                        match r % 12 {
+                            10 => b'.',
+                            11 if i == 0 => b'-',
+                            k => b'0' + (k % 10) as u8,
+                        }
+                    } else {
+                        alphabet[r % alphabet.len()]
+                    }
+                })
+                .collect();
+            cells.push(cell);
+        }
+        for c in [
+            &b"0"[..],
+            b"-0",
+            b"5.",
+            b".5",
+            b"-.5",
+            b".",
+            b"-",
+            b"-.",
+            b"1.2.3",
+            b"99999999",
+            b"-9999999",
+            b"0.000001",
+            b"12345678",
+            b"1234.567",
+        ] {
+            cells.push(c.to_vec());
+        }
+        let mut accepted = 0;
+        for cell in &cells {
+            // The cell followed by other bytes, as inside a line.
+            let mut buf = cell.clone();
+            buf.extend_from_slice(b"9,7.5\n12345678");
+            let (word, n) = cell_word(&buf, 0, cell.len()).unwrap();
+            let fast = parse_short_decimal(word, n);
+            let plain = std::str::from_utf8(cell).ok().filter(|t| {
+                let t = t.strip_prefix('-').unwrap_or(t);
+                t.bytes().filter(|&b| b == b'.').count() <= 1
+                    && t.bytes().any(|b| b.is_ascii_digit())
+                    && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            });
+            match plain {
+                Some(t) => {
+                    accepted += 1;
+                    let want = t.parse::<f64>().unwrap();
+                    let got = fast.unwrap_or_else(|| panic!("{t:?} not accepted"));
+                    assert_eq!(got.to_bits(), want.to_bits(), "{t:?}");
+                    assert_eq!(parse_number(cell).map(f64::to_bits), Some(want.to_bits()));
+                }
+                None => assert_eq!(fast, None, "{:?}", show_cell(cell)),
+            }
+        }
+        assert!(accepted > 100_000);
+        // Too long, or too close to the end of the buffer to read a word.
+        assert_eq!(cell_word(b"123456789", 0, 9), None);
+        assert_eq!(cell_word(b"12", 0, 2), None);
     }
 }
