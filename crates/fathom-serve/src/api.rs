@@ -145,7 +145,7 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
-fn authorize<'s>(
+pub(crate) fn authorize<'s>(
     state: &'s AppState,
     headers: &HeaderMap,
     role: Role,
@@ -434,7 +434,7 @@ async fn predict_inner(
     Ok(resp)
 }
 
-fn finish(
+pub(crate) fn finish(
     state: &AppState,
     endpoint: &'static str,
     started: Instant,

@@ -156,6 +156,11 @@ pub fn spec(state: &Shared) -> Value {
                 "security": [{"bearer": []}, {}],
                 "responses": with(("200", json!({"description": "The deployment", "content": {"application/json": {"schema": {"type": "object"}}}})), &["401", "403", "503"])
             }},
+            "/dashboard": {"get": {
+                "summary": "The web dashboard: what is served and how it answers, the latest monitoring checks and alerts, versions and alias moves (HTML, refreshes itself)",
+                "security": [{"bearer": []}, {}],
+                "responses": with(("200", json!({"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}})), &["401", "403"])
+            }},
             "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "The process is up", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/ready": {"get": {"summary": "Readiness: a model version is loaded (store reachability reported)", "responses": {
                 "200": {"description": "Ready (or degraded, still answering)", "content": {"application/json": {"schema": {"type": "object"}}}},

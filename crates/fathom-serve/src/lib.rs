@@ -12,6 +12,7 @@
 //! * [`rollout`]: slots, sticky routing, per-slot counters;
 //! * [`follow`]: reading aliases, loading versions, canary guardrails;
 //! * [`api`] and [`docs`]: the endpoints and their OpenAPI description;
+//! * [`dashboard`]: the web page of what is served and how it is doing;
 //! * [`ship`]: the prediction log shipped to the artifact store;
 //! * [`auth`], [`metrics`], [`state`], [`server`], [`limits`] (body
 //!   size and time per request).
@@ -20,6 +21,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod contract;
+pub mod dashboard;
 pub mod docs;
 pub mod follow;
 pub mod limits;

@@ -8,7 +8,7 @@ use crate::limits::{Limits, LimitsLayer};
 use crate::metrics::{Metrics, ModelLabels};
 use crate::rollout::Deployment;
 use crate::state::AppState;
-use crate::{ServeError, docs};
+use crate::{ServeError, dashboard, docs};
 use arc_swap::ArcSwapOption;
 use axum::Router;
 use axum::ServiceExt;
@@ -387,6 +387,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         auth,
         config: options.config.clone(),
         model: options.model.clone(),
+        store_location: options.store.clone(),
         store_ok: AtomicBool::new(false),
         store_error: Mutex::new(None),
         log,
@@ -570,6 +571,7 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::page))
+        .route("/dashboard", get(dashboard::page))
         .with_state(state)
 }
 

@@ -45,6 +45,8 @@ pub struct AppState {
     pub config: ServeConfig,
     /// The registered model served.
     pub model: String,
+    /// The registry store's location (read by the dashboard).
+    pub store_location: String,
     /// Whether the last registry poll worked.
     pub store_ok: AtomicBool,
     /// Why the last poll failed.

@@ -19,8 +19,9 @@
 //!
 //! Two routes exist without being declared: `log` (the alert log, a
 //! JSON-lines file whose place the program chooses) and `dashboard`
-//! (notifications kept for the dashboard). Declaring a route of the same
-//! name replaces the built-in one, e.g. to give the log a path.
+//! (notifications kept with the check, listed on the server's
+//! `GET /dashboard`). Declaring a route of the same name replaces the
+//! built-in one, e.g. to give the log a path.
 
 use crate::MonitorError;
 use crate::span::Span;

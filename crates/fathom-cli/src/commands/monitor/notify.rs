@@ -1,6 +1,7 @@
 //! Sends a check's alert notifications along their routes: webhooks get a
 //! Slack-compatible message, logs a JSON line, the dashboard keeps them
-//! (they are stored with the check's run as `alerts.json`).
+//! (they are stored with the check's run as `alerts.json`, which the
+//! server's `GET /dashboard` lists).
 
 use crate::commands::events::HttpTransport;
 use crate::config::Config;
@@ -45,7 +46,10 @@ pub fn deliver(config: &Config, notes: &[Notification]) -> Vec<Delivery> {
         for name in &n.routes {
             let (delivered, detail) = match routes.get(name) {
                 None => (false, format!("no route named '{name}'")),
-                Some(Route::Dashboard {}) => (true, "kept for the dashboard".into()),
+                Some(Route::Dashboard {}) => (
+                    true,
+                    "kept with the check; shown on the server's /dashboard".into(),
+                ),
                 Some(Route::Log { path }) => {
                     let path = path
                         .as_ref()
