@@ -136,7 +136,7 @@ th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e4e7eb}
 td.msg{white-space:normal;min-width:280px}
 .chart{max-width:760px}
 th{color:#52606d;font-weight:600}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+th.n,td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pill{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;background:#e4e7eb;margin-right:4px}
 .pill.production{background:#c6f6d5}.pill.canary{background:#feebc8}.pill.shadow{background:#e9d8fd}.pill.fallback{background:#fed7d7}
 .sev-critical{color:#c53030;font-weight:600}.sev-warning{color:#b7791f;font-weight:600}
