@@ -39,7 +39,13 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u1
 }
 
 fn start(dir: &std::path::Path, addr: SocketAddr, durability: &str) -> Child {
-    spawn_ready(dir, addr, &["-q", "serve", "--durability", durability], &[])
+    spawn_ready(
+        dir,
+        addr,
+        &["-q", "serve", "--durability", durability],
+        &[],
+        Stdio::null(),
+    )
 }
 
 /// Runs `fathom ARGS --listen ADDR` in `dir` with extra environment
@@ -49,6 +55,7 @@ fn spawn_ready(
     addr: SocketAddr,
     args: &[&str],
     env: &[(&str, String)],
+    stderr: Stdio,
 ) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_fathom"))
         .args(args)
@@ -59,7 +66,7 @@ fn spawn_ready(
         .env_remove("FATHOM_STORE")
         .env_remove("FATHOM_DATABASE_URL")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let t = Instant::now();
@@ -251,7 +258,15 @@ fn start_with(
     config: &str,
     env: &[(&str, String)],
 ) -> Child {
-    spawn_ready(dir, addr, &["-q", "--config", config, "serve"], env)
+    // What it says (warnings print even when quiet) goes to CONFIG.stderr.
+    let said = std::fs::File::create(dir.join(format!("{config}.stderr"))).unwrap();
+    spawn_ready(
+        dir,
+        addr,
+        &["-q", "--config", config, "serve"],
+        env,
+        Stdio::from(said),
+    )
 }
 
 /// `fathom --json ARGS` with extra environment variables, which must succeed.
@@ -353,22 +368,27 @@ fn replicas_ship_and_one_check_reads_both(s3: Option<&str>) {
                 .success()
         );
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success());
     };
     stop(b);
     stop(a);
+    // What each replica said (a failed shipping round, say), shown with
+    // any failure below.
+    let said = ["b", "a"]
+        .map(|r| {
+            let text =
+                std::fs::read_to_string(d.join(format!("{r}.toml.stderr"))).unwrap_or_default();
+            format!("replica {r} said:\n{text}")
+        })
+        .join("\n");
 
     // A machine with neither replica's folder: the check reads what they
     // shipped, every answer with its label from the other replica.
     std::fs::rename(d.join("logs"), d.join("elsewhere")).unwrap();
     let done = json_with(d, &["monitor", "--window", "1h"], &env);
     let report = &done["report"];
-    assert_eq!(report["predictions"], 40, "{report}");
-    assert_eq!(report["labelled"], 40, "{report}");
+    assert_eq!(report["predictions"], 40, "{said}\n{report}");
+    assert_eq!(report["labelled"], 40, "{said}\n{report}");
     let run = done["run"].as_i64().unwrap().to_string();
     let shown = ok_json(d, &["--json", "runs", "show", &run]);
     let shipped = shown["metrics"]["shipped_log_files"]["value"]

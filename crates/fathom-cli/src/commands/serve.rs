@@ -156,9 +156,10 @@ pub fn run(config: &Config, ui: &Ui, args: ServeArgs) -> Result<u8> {
                 "log shipping: {} file(s) shipped at stop",
                 report.shipped_files
             )),
-            Some(e) => ui.note(format!(
-                "log shipping at stop failed: {e}; the files are shipped when a server next runs on this log folder"
-            )),
+            // A warning, printed even when quiet.
+            Some(e) => eprintln!(
+                "warning: log shipping at stop failed: {e}; the files are shipped when a server next runs on this log folder"
+            ),
         }
     }
     Ok(0)
