@@ -10,9 +10,10 @@
 //! and refuses a mismatch.
 //!
 //! The registry API is synchronous: the store owns a small current-thread
-//! tokio runtime and waits on it. Code running inside an async runtime must
-//! call the store from `tokio::task::spawn_blocking`; called directly
-//! there, it returns an error instead of blocking the runtime.
+//! tokio runtime and waits on it. Called from a thread that is inside a
+//! runtime already (a `tokio::task::spawn_blocking` task, which is where
+//! async code should call it), it waits on a thread of its own, since
+//! one runtime may not be waited on from inside another.
 
 use std::future::Future;
 use std::io::Read;
@@ -227,15 +228,24 @@ impl S3ArtifactStore {
         format!("s3://{}/{}", self.bucket, self.key_for(sha256))
     }
 
-    /// Waits for `f` on the store's runtime.
-    fn block_on<F: Future>(&self, f: F) -> Result<F::Output> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(RegistryError::invalid(
-                format!("s3://{}", self.bucket),
-                "the S3 artifact store was called from inside an async runtime, where it cannot wait; call it through tokio::task::spawn_blocking",
-            ));
+    /// Waits for `f` on the store's runtime. A thread that is inside a
+    /// runtime already (a `spawn_blocking` task, say) may not wait on
+    /// another one, so there the wait happens on a short-lived thread of
+    /// its own.
+    fn block_on<F>(&self, f: F) -> Result<F::Output>
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Ok(self.runtime.block_on(f));
         }
-        Ok(self.runtime.block_on(f))
+        std::thread::scope(|s| s.spawn(|| self.runtime.block_on(f)).join()).map_err(|_| {
+            RegistryError::invalid(
+                format!("s3://{}", self.bucket),
+                "an S3 request stopped with a panic",
+            )
+        })
     }
 
     fn error(&self, uri: &str, e: object_store::Error) -> RegistryError {
