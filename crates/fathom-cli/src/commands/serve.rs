@@ -15,7 +15,9 @@ every request without answering. `fathom models promote` and `fathom models roll
 within [serve] poll_ms without a restart.
 
 Endpoints: POST /v1/predict, /v1/predict/batch, /v1/explain, /v1/feedback;
-GET /v1/models, /health, /ready, /metrics, /openapi.json, /docs.
+GET /v1/models, /health, /ready, /metrics, /openapi.json, /docs, and /dashboard (a web page:
+what answers, live latency and scores, drift and rolling AUC over the latest checks, alerts,
+versions and alias moves).
 
 Examples:
   fathom serve                                  # model [registry] model (or `fraud`) on 127.0.0.1:8080
@@ -130,7 +132,7 @@ pub fn run(config: &Config, ui: &Ui, args: ServeArgs) -> Result<u8> {
         let addr = running.addr;
         match running.state.deployment.load_full() {
             Some(d) => ui.note(format!(
-                "serving {model} v{} on http://{addr} (docs: http://{addr}/docs)",
+                "serving {model} v{} on http://{addr} (docs: http://{addr}/docs, dashboard: http://{addr}/dashboard)",
                 d.primary.model.version
             )),
             None => ui.note(format!(

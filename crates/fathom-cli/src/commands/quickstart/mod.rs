@@ -340,7 +340,7 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
         m = version.model
     );
     println!(
-        "Serving: `fathom serve` answers POST /v1/predict on 127.0.0.1:8080 with {m}@production (docs at /docs); `fathom predict --model {m}@production --input FILE --output scores.csv` scores a file with the same version.",
+        "Serving: `fathom serve` answers POST /v1/predict on 127.0.0.1:8080 with {m}@production (docs at /docs, the dashboard at /dashboard); `fathom predict --model {m}@production --input FILE --output scores.csv` scores a file with the same version.",
         m = version.model
     );
     println!(
