@@ -278,3 +278,13 @@ fn recover(dir: &Path) -> Result<Recovery> {
         .map_err(|e| LogError::io(&path, "recover segment tail", e))?;
     Ok(out)
 }
+
+// The server shares one log between its worker threads and moves tickets
+// into async tasks.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    const fn sent<T: Send>() {}
+    shared::<PredictionLog>();
+    sent::<Ticket>();
+    sent::<LogError>();
+};
