@@ -500,6 +500,28 @@ fn quote_free_numbers_of_every_shape_read_exactly() {
     assert!(!text.contains('"'));
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "numbers.csv", text.as_bytes());
+    read_every_way(&p, |f, threads| {
+        assert_eq!(f.num_rows(), n);
+        for (j, name) in ["a", "b", "c"].iter().enumerate() {
+            let col = f.column(name).unwrap();
+            let ColumnData::Numeric(values) = &col.data else {
+                panic!("{name} is not numeric");
+            };
+            for (i, w) in want[j].iter().enumerate() {
+                let got = col.is_valid(i).then(|| values[i].to_bits());
+                assert_eq!(
+                    got,
+                    w.map(f64::to_bits),
+                    "{name} row {i} ({threads} threads)"
+                );
+            }
+        }
+    });
+}
+
+/// Reads `path` whole on 1 and 3 threads, with the default windows and
+/// with 64 KiB ones, and hands each frame to `check` with the thread count.
+fn read_every_way(path: &std::path::Path, check: impl Fn(&fathom_core::Frame, usize) + Sync) {
     let small = ReadOptions {
         window_bytes: 1 << 16,
         ..Default::default()
@@ -511,22 +533,7 @@ fn quote_free_numbers_of_every_shape_read_exactly() {
             .unwrap();
         pool.install(|| {
             for options in [&ReadOptions::default(), &small] {
-                let f = read_frame(&p, options).unwrap();
-                assert_eq!(f.num_rows(), n);
-                for (j, name) in ["a", "b", "c"].iter().enumerate() {
-                    let col = f.column(name).unwrap();
-                    let ColumnData::Numeric(values) = &col.data else {
-                        panic!("{name} is not numeric");
-                    };
-                    for (i, w) in want[j].iter().enumerate() {
-                        let got = col.is_valid(i).then(|| values[i].to_bits());
-                        assert_eq!(
-                            got,
-                            w.map(f64::to_bits),
-                            "{name} row {i} ({threads} threads)"
-                        );
-                    }
-                }
+                check(&read_frame(path, options).unwrap(), threads);
             }
         });
     }
@@ -578,25 +585,12 @@ fn quote_free_categories_that_look_alike_read_exactly() {
     }
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "kinds.csv", text.as_bytes());
-    let small = ReadOptions {
-        window_bytes: 1 << 16,
-        ..Default::default()
-    };
-    for threads in [1, 3] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            for options in [&ReadOptions::default(), &small] {
-                let f = read_frame(&p, options).unwrap();
-                let kind = f.column("kind").unwrap();
-                assert_eq!(kind.column_type(), fathom_core::ColumnType::Categorical);
-                for (i, w) in want.iter().enumerate() {
-                    let got = kind.is_valid(i).then(|| kind.display_value(i));
-                    assert_eq!(&got, w, "row {i} ({threads} threads)");
-                }
-            }
-        });
-    }
+    read_every_way(&p, |f, threads| {
+        let kind = f.column("kind").unwrap();
+        assert_eq!(kind.column_type(), fathom_core::ColumnType::Categorical);
+        for (i, w) in want.iter().enumerate() {
+            let got = kind.is_valid(i).then(|| kind.display_value(i));
+            assert_eq!(&got, w, "row {i} ({threads} threads)");
+        }
+    });
 }

@@ -5,16 +5,7 @@ mod common;
 use common::*;
 use fathom_registry::artifacts::{ArtifactStore, LocalArtifactStore};
 use fathom_registry::{ArtifactRecord, MetricPoint, NewRun, RunBatch};
-use fathom_serve::ServeConfig;
 use serde_json::{Value, json};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Records three monitoring checks of `fraud` as `fathom monitor` does:
 /// drift share and rolling AUC as metrics, verdict and decision as tags,
@@ -81,9 +72,7 @@ fn the_dashboard_shows_what_is_served_the_checks_and_the_alerts() {
     let f = fixture(2);
     record_checks(&f);
     rt().block_on(async {
-        let mut config = ServeConfig::default();
-        config.log.enabled = false;
-        let (addr, _s, stop, done) = serve(f.options(config)).await;
+        let (addr, _s, stop, done) = serve(f.options(no_log())).await;
         for i in 0..5 {
             let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, i))).await;
             assert_eq!(r.status, 200, "{}", r.text());
@@ -161,8 +150,7 @@ fn the_dashboard_shows_what_is_served_the_checks_and_the_alerts() {
 fn the_dashboard_needs_the_read_role_and_says_what_the_registry_lacks() {
     let f = fixture(1);
     rt().block_on(async {
-        let mut config = ServeConfig::default();
-        config.log.enabled = false;
+        let mut config = no_log();
         config.auth.open_read = false;
         config.auth.tokens = vec![fathom_serve::config::TokenConfig {
             name: "ops".into(),

@@ -11,20 +11,6 @@ use fathom_serve::config::{AuthConfig, Fallback, TokenConfig};
 use fathom_serve::contract::UnknownFields;
 use serde_json::{Value, json};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn no_log() -> ServeConfig {
-    let mut c = ServeConfig::default();
-    c.log.enabled = false;
-    c
-}
-
 #[test]
 fn predictions_equal_batch_scoring_bit_for_bit() {
     let f = fixture(1);

@@ -67,6 +67,22 @@ impl Fixture {
     }
 }
 
+/// A runtime with two worker threads, as the server has on this machine.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Server settings with the prediction log off.
+pub fn no_log() -> ServeConfig {
+    let mut c = ServeConfig::default();
+    c.log.enabled = false;
+    c
+}
+
 pub fn fixture(versions: usize) -> Fixture {
     let frame = fathom_data::generate::generate_all(GeneratorConfig {
         rows: 3000,
