@@ -113,6 +113,7 @@ where
         LimitsFuture {
             inner,
             due,
+            limit: self.timeout,
             timer: None,
         }
     }
@@ -126,6 +127,7 @@ pin_project! {
         #[pin]
         inner: Option<F>,
         due: Instant,
+        limit: Duration,
         // Armed at the first pending poll.
         timer: Option<Pin<Box<Sleep>>>,
     }
@@ -149,9 +151,15 @@ where
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(*this.due)));
         ready!(timer.as_mut().poll(cx));
-        let mut resp = Response::new(Body::empty());
-        *resp.status_mut() = StatusCode::REQUEST_TIMEOUT;
-        Poll::Ready(Ok(resp))
+        let timed_out = ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request took longer than the server's limit of {} ms ([serve] timeout_ms); send the body at once and retry",
+                this.limit.as_millis()
+            ),
+        );
+        Poll::Ready(Ok(timed_out.into_response()))
     }
 }
 

@@ -127,6 +127,7 @@ fn contract_violations_get_422_with_one_entry_per_problem() {
         let big = vec![b' '; 70 * 1024];
         let r = http(addr, "POST", "/v1/predict", &[], &big).await;
         assert_eq!(r.status, 413);
+        assert!(r.text().contains("[serve] max_body_bytes"), "{}", r.text());
         // A chunked body (no declared length) is cut off at the limit too.
         {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -163,13 +164,14 @@ fn contract_violations_get_422_with_one_entry_per_problem() {
                 .unwrap();
             let mut answer = Vec::new();
             let mut buf = [0u8; 1024];
-            while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            while !answer.ends_with(b"}") {
                 let n = tcp.read(&mut buf).await.unwrap();
                 assert!(n > 0, "connection closed without an answer");
                 answer.extend_from_slice(&buf[..n]);
             }
             let text = String::from_utf8_lossy(&answer);
             assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+            assert!(text.contains("limit of 1000 ms ([serve] timeout_ms)"), "{text}");
             assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "{text}");
         }
         stop.send(()).unwrap();
