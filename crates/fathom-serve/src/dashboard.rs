@@ -170,14 +170,10 @@ pub fn render(
             slots.push((s, "shadow".into(), None));
         }
     }
-    let answers: u64 = slots
-        .iter()
-        .map(|(s, _, _)| s.stats.snapshot().requests)
-        .sum();
-    let errors: u64 = slots
-        .iter()
-        .map(|(s, _, _)| s.stats.snapshot().errors)
-        .sum();
+    let (answers, errors) = slots.iter().fold((0, 0), |(a, e), (s, _, _)| {
+        let s = s.stats.snapshot();
+        (a + s.requests, e + s.errors)
+    });
     let uptime = state.started.elapsed().as_secs();
     let mut notes = Vec::new();
     if let Some(why) = deployment.as_deref().and_then(|d| d.degraded.as_deref()) {
