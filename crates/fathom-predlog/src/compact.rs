@@ -5,7 +5,7 @@ use crate::parquet_io::{self, FEEDBACK_FILE, PREDICTIONS_FILE};
 use crate::segment::{self, KIND_PREDICTION, Listing, STAGING_PREFIX};
 use crate::writer::sync_dir;
 use serde::Serialize;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::Path;
 
 /// Name of the lock file a running compaction holds.
@@ -134,15 +134,10 @@ pub fn compact(dir: &Path) -> Result<CompactReport> {
 
 fn lock(dir: &Path) -> Result<File> {
     let path = dir.join(COMPACT_LOCK);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| LogError::io(&path, "open lock file", e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::CompactionBusy { path }),
-        Err(std::fs::TryLockError::Error(e)) => Err(LogError::io(&path, "lock", e)),
+    let file = crate::log::open_lock_file(&path)?;
+    match crate::log::lock_patiently(&file) {
+        Ok(true) => Ok(file),
+        Ok(false) => Err(LogError::CompactionBusy { path }),
+        Err(e) => Err(LogError::io(&path, "lock", e)),
     }
 }

@@ -198,24 +198,51 @@ impl Drop for PredictionLog {
 }
 
 fn lock_dir(dir: &Path) -> Result<File> {
-    match try_writer_lock(dir)? {
-        Some(file) => Ok(file),
-        None => Err(LogError::Locked {
-            path: dir.join(LOCK_FILE),
-        }),
+    let path = dir.join(LOCK_FILE);
+    let file = open_lock_file(&path)?;
+    match lock_patiently(&file) {
+        Ok(true) => Ok(file),
+        Ok(false) => Err(LogError::Locked { path }),
+        Err(e) => Err(LogError::io(&path, "lock", e)),
     }
+}
+
+/// Opens (creating if needed) a lock file without truncating it.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| LogError::io(path, "open lock file", e))
+}
+
+/// Takes `file`'s exclusive lock, trying again for up to about 100 ms
+/// while it is held. `false` if it stays held.
+///
+/// A lock is shared with any child process forked while the file is open,
+/// until the child's `exec` closes its copy; a short wait outlasts that
+/// moment, so a process starting a helper never makes the lock look taken.
+pub(crate) fn lock_patiently(file: &File) -> std::io::Result<bool> {
+    const TRIES: u32 = 20;
+    for attempt in 0..TRIES {
+        match file.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) if attempt + 1 < TRIES => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// The folder's writer lock if no process holds it (nobody is writing the
 /// log), else `None`.
 pub(crate) fn try_writer_lock(dir: &Path) -> Result<Option<File>> {
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| LogError::io(&path, "open lock file", e))?;
+    let file = open_lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),

@@ -163,3 +163,31 @@ fn the_newest_segment_waits_while_a_writer_holds_the_log_and_its_torn_tail_waits
         .unwrap();
     assert_eq!(all.len(), 401);
 }
+
+#[test]
+fn a_compaction_lock_held_for_a_moment_is_waited_for_and_one_held_on_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path());
+    let lock_path = dir.path().join("compact.lock");
+    // Held for a moment (as by a child process between fork and exec):
+    // compaction waits and then runs.
+    let holder = std::fs::File::create(&lock_path).unwrap();
+    holder.lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        drop(holder);
+    });
+    let report = compact(dir.path()).unwrap();
+    assert!(report.segments > 0, "{report:?}");
+    release.join().unwrap();
+    // Held on: compaction gives up with the busy error, naming the lock.
+    let holder = std::fs::File::create(&lock_path).unwrap();
+    holder.lock().unwrap();
+    match compact(dir.path()) {
+        Err(e @ fathom_predlog::LogError::CompactionBusy { .. }) => {
+            assert!(e.to_string().contains("compact.lock"), "{e}")
+        }
+        other => panic!("expected CompactionBusy, got {other:?}"),
+    }
+    drop(holder);
+}
