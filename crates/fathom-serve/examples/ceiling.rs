@@ -1,7 +1,9 @@
 //! The serving benchmark's ceiling: a minimal axum server on the same
 //! runtime and allocator set-up as `fathom serve`, that parses the request
 //! body as JSON and answers a constant. No model, no contract, no log, no
-//! metrics: what HTTP + JSON alone cost on this machine.
+//! metrics: what HTTP + JSON alone cost on this machine. `/v1/predict/batch`
+//! does the same with a whole batch body (`{"records": [...]}`), so the
+//! batch figure has a ceiling too.
 //!
 //! ```sh
 //! cargo run --release -p fathom-serve --example ceiling -- 127.0.0.1:8090
@@ -39,7 +41,9 @@ fn main() -> std::io::Result<()> {
         .enable_all()
         .build()?
         .block_on(async move {
-            let app = Router::new().route("/v1/predict", post(predict));
+            let app = Router::new()
+                .route("/v1/predict", post(predict))
+                .route("/v1/predict/batch", post(predict));
             let listener = tokio::net::TcpListener::bind(&addr).await?;
             eprintln!("ceiling listening on http://{addr}");
             axum::serve(listener, app).await
