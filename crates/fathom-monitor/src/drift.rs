@@ -28,6 +28,10 @@ pub enum Verdict {
     Warn,
     /// At or above the severe share.
     Severe,
+    /// Nothing could be compared: one side had no rows, or no feature had
+    /// values on both sides. Not "no drift": there was nothing to judge.
+    #[serde(rename = "no_data")]
+    NoData,
 }
 
 impl Verdict {
@@ -37,6 +41,7 @@ impl Verdict {
             Verdict::NoDrift => "none",
             Verdict::Warn => "warn",
             Verdict::Severe => "severe",
+            Verdict::NoData => "no_data",
         }
     }
 }
@@ -206,7 +211,17 @@ pub fn drift(
     } else {
         drifted as f64 / tested as f64
     };
-    let verdict = if share_drifted >= config.severe_share {
+    let verdict = if tested == 0 {
+        notes.push(if reference.num_rows() == 0 || current.num_rows() == 0 {
+            format!(
+                "nothing to compare: the {} data has no rows; widen the window or check the source",
+                if current.num_rows() == 0 { "current" } else { "reference" }
+            )
+        } else {
+            "nothing to compare: no feature has values on both sides".to_string()
+        });
+        Verdict::NoData
+    } else if share_drifted >= config.severe_share {
         Verdict::Severe
     } else if share_drifted >= config.warn_share {
         Verdict::Warn

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | no | no | `none` |
 //! | warn | no | `investigate` (alert the owner) |
-//! | severe | no | `retrain` when `retrain_on_severe_drift` (default), else `investigate` |
+//! | severe | no | `investigate`; `retrain` when `retrain_on_severe_drift` is on (off by default) |
 //! | yes | yes | `retrain`: drift and decay |
 //! | no | yes | `retrain` when `retrain_on_performance_drop` (default): concept drift, performance dropped while the inputs did not move; else `investigate` |
 //!
@@ -21,7 +21,7 @@
 //! [monitor.policy]
 //! repeat_count = 3
 //! repeat_window = 5
-//! retrain_on_severe_drift = true
+//! retrain_on_severe_drift = false
 //! retrain_on_performance_drop = true
 //! ```
 
@@ -39,7 +39,9 @@ pub struct PolicyConfig {
     pub repeat_count: usize,
     /// How many of the latest runs (this one included) are counted.
     pub repeat_window: usize,
-    /// Severe drift alone is reason to retrain.
+    /// Severe drift alone is reason to retrain (off by default: drift
+    /// without a performance drop is investigated, since a model may stay
+    /// good on moved inputs, and retraining needs the evidence of a drop).
     pub retrain_on_severe_drift: bool,
     /// A performance drop without input drift (concept drift) is reason to
     /// retrain.
@@ -51,7 +53,7 @@ impl Default for PolicyConfig {
         PolicyConfig {
             repeat_count: 3,
             repeat_window: 5,
-            retrain_on_severe_drift: true,
+            retrain_on_severe_drift: false,
             retrain_on_performance_drop: true,
         }
     }
@@ -246,7 +248,7 @@ pub fn decide(input: &PolicyInput, config: &PolicyConfig) -> Result<Decision, Mo
     let drifted = input
         .drift
         .as_ref()
-        .is_some_and(|d| d.verdict != Verdict::NoDrift);
+        .is_some_and(|d| matches!(d.verdict, Verdict::Warn | Verdict::Severe));
     let severe = input
         .drift
         .as_ref()
@@ -270,7 +272,7 @@ pub fn decide(input: &PolicyInput, config: &PolicyConfig) -> Result<Decision, Mo
                 Action::Retrain
             } else if severe {
                 reasons.push(format!(
-                    "Severe input drift: {}; retraining on severe drift is off (retrain_on_severe_drift = false), so investigate.",
+                    "Severe input drift: {}; performance has not dropped and retraining on drift alone is off (retrain_on_severe_drift = false), so investigate.",
                     drift_words(d)
                 ));
                 Action::Investigate
@@ -284,6 +286,9 @@ pub fn decide(input: &PolicyInput, config: &PolicyConfig) -> Result<Decision, Mo
         }
         (drift, Some(p)) => {
             let inputs = match drift {
+                Some(d) if d.verdict == Verdict::NoData => {
+                    "input drift had no data to compare".to_string()
+                }
                 Some(d) => format!("inputs did not move ({})", drift_words(d)),
                 None => "input drift was not measured".to_string(),
             };
@@ -300,6 +305,12 @@ pub fn decide(input: &PolicyInput, config: &PolicyConfig) -> Result<Decision, Mo
                 ));
                 Action::Investigate
             }
+        }
+        (Some(d), None) if d.verdict == Verdict::NoData => {
+            reasons.push(
+                "Input drift had no data to compare (no rows, or no feature with values on both sides); no performance drop.".to_string(),
+            );
+            Action::None
         }
         (Some(d), None) => {
             reasons.push(format!(

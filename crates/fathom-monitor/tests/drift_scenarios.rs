@@ -183,3 +183,120 @@ fn bad_input_is_refused_with_advice() {
     assert!(report.features[0].test.is_none());
     assert!(report.notes[0].contains("no values in the current data"));
 }
+
+#[test]
+fn gradual_drift_grows_over_the_window() {
+    let reference = data(20_000, 1, Scenario::Baseline);
+    let gradual = data(60_000, 6, Scenario::Gradual);
+    let n = gradual.num_rows();
+    // The first tenth: amounts up by at most 3 %, new categories under 1 %.
+    let early = gradual.slice(0, n / 10);
+    // The last fifth: amounts up by about a quarter, new categories ~12 %.
+    let late = gradual.slice(n - n / 5, n / 5);
+    let config = DriftConfig::default();
+    let early = drift(&reference, &early, &schema(), &config).unwrap();
+    let late = drift(&reference, &late, &schema(), &config).unwrap();
+    let early_drifted = early.drifted_features();
+    let late_drifted = late.drifted_features();
+    for f in ["amount", "merchant_category"] {
+        assert!(
+            !early_drifted.contains(&f),
+            "{f} should not drift yet early on; drifted: {early_drifted:?}"
+        );
+        assert!(
+            late_drifted.contains(&f),
+            "{f} should drift late in the window; drifted: {late_drifted:?}"
+        );
+    }
+    assert_eq!(early.verdict, Verdict::NoDrift, "{early_drifted:?}");
+    assert!(late.share_drifted > early.share_drifted);
+}
+
+/// A schema of `n` numeric features `f0..`, and two frames over them in
+/// which the first `moved` features are shifted far apart and the rest are
+/// the very same values.
+fn shifted(n: usize, moved: usize) -> (Schema, Frame, Frame) {
+    let schema = Schema::new(
+        (0..n)
+            .map(|i| ColumnSpec::new(format!("f{i}"), ColumnType::Numeric, Role::Feature))
+            .collect(),
+    );
+    let values: Vec<f64> = (0..2_000).map(|i| (i % 97) as f64).collect();
+    let reference = Frame::new(
+        (0..n)
+            .map(|i| Column::numeric(format!("f{i}"), values.clone()))
+            .collect(),
+    )
+    .unwrap();
+    let current = Frame::new(
+        (0..n)
+            .map(|i| {
+                let shift = if i < moved { 500.0 } else { 0.0 };
+                Column::numeric(
+                    format!("f{i}"),
+                    values.iter().map(|v| v + shift).collect::<Vec<_>>(),
+                )
+            })
+            .collect(),
+    )
+    .unwrap();
+    (schema, reference, current)
+}
+
+#[test]
+fn the_verdict_turns_at_the_warning_and_severe_shares() {
+    let config = DriftConfig::default();
+    assert_eq!((config.warn_share, config.severe_share), (0.15, 0.2));
+    // 20 features: 2, 3 and 4 drifted are shares 0.10, 0.15 and 0.20.
+    for (moved, verdict) in [
+        (0, Verdict::NoDrift),
+        (2, Verdict::NoDrift),
+        (3, Verdict::Warn),
+        (4, Verdict::Severe),
+        (20, Verdict::Severe),
+    ] {
+        let (schema, reference, current) = shifted(20, moved);
+        let report = drift(&reference, &current, &schema, &config).unwrap();
+        assert_eq!((report.tested, report.drifted), (20, moved));
+        assert_eq!(report.share_drifted, moved as f64 / 20.0);
+        assert_eq!(report.verdict, verdict, "{moved} of 20 drifted");
+    }
+}
+
+#[test]
+fn an_empty_window_is_no_data_not_no_drift() {
+    let (schema, reference, current) = shifted(3, 1);
+    let none = current.slice(0, 0);
+    let report = drift(&reference, &none, &schema, &DriftConfig::default()).unwrap();
+    assert_eq!(report.verdict, Verdict::NoData);
+    assert_eq!(report.verdict.name(), "no_data");
+    assert_eq!((report.current_rows, report.tested, report.drifted), (0, 0, 0));
+    assert_eq!(report.share_drifted, 0.0);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("current data has no rows") && n.contains("widen the window")),
+        "{:?}",
+        report.notes
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["verdict"], "no_data");
+    // Rows, but no feature with values on both sides: also no data.
+    let schema = Schema::new(vec![ColumnSpec::new("x", ColumnType::Numeric, Role::Feature)]);
+    let all_null = Frame::new(vec![Column::numeric("x", vec![f64::NAN; 5])]).unwrap();
+    let some = Frame::new(vec![Column::numeric("x", vec![1.0, 2.0, 3.0])]).unwrap();
+    let report = drift(&some, &all_null, &schema, &DriftConfig::default()).unwrap();
+    assert_eq!(report.verdict, Verdict::NoData);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("no feature has values on both sides")),
+        "{:?}",
+        report.notes
+    );
+    // The HTML says so too.
+    let html = fathom_monitor::report::render(&report, "reference", "current");
+    assert!(html.contains("verdict-no_data") && html.contains("No data to compare"));
+}

@@ -88,12 +88,25 @@ fn drift_without_a_drop_is_investigated() {
 }
 
 #[test]
-fn severe_drift_retrains_unless_turned_off() {
+fn severe_drift_alone_is_investigated_unless_retraining_on_it_is_on() {
     let i = input(
         drift(Verdict::Severe, 0.3, &["amount", "hour", "is_online"]),
         None,
     );
     let d = run(&i);
+    assert_eq!(d.action, Action::Investigate);
+    assert!(d.needs_attention() && !d.is_retrain());
+    assert_eq!(
+        d.reasons,
+        [
+            "Severe input drift: 30.0% of features drifted (amount, hour, is_online); performance has not dropped and retraining on drift alone is off (retrain_on_severe_drift = false), so investigate."
+        ]
+    );
+    let on = PolicyConfig {
+        retrain_on_severe_drift: true,
+        ..PolicyConfig::default()
+    };
+    let d = decide(&i, &on).unwrap();
     assert_eq!(d.action, Action::Retrain);
     assert!(d.is_retrain());
     assert_eq!(
@@ -101,17 +114,6 @@ fn severe_drift_retrains_unless_turned_off() {
         [
             "Severe input drift: 30.0% of features drifted (amount, hour, is_online); retrain on recent data."
         ]
-    );
-    let off = PolicyConfig {
-        retrain_on_severe_drift: false,
-        ..PolicyConfig::default()
-    };
-    let d = decide(&i, &off).unwrap();
-    assert_eq!(d.action, Action::Investigate);
-    assert!(
-        d.reasons[0].contains("retrain_on_severe_drift = false"),
-        "{:?}",
-        d.reasons
     );
 }
 
@@ -255,8 +257,10 @@ fn repetition_is_advice_beside_any_action() {
     // Not measured now: the window is the history alone.
     i.drift = None;
     assert_eq!(run(&i).evidence.repeated_features[0].window, 3);
-    // Retraining dominates; the recommendation is still carried.
+    // Retraining (drift and decay) dominates; the recommendation is still
+    // carried.
     i.drift = drift(Verdict::Severe, 0.4, &["zip", "amount"]);
+    i.performance_drop = auc_drop();
     let d = run(&i);
     assert_eq!(d.action, Action::Retrain);
     assert_eq!(
@@ -306,13 +310,13 @@ fn the_record_is_json_with_a_stable_field_order() {
 #[test]
 fn settings_read_from_toml_and_bad_input_is_an_error() {
     let c: PolicyConfig =
-        toml::from_str("repeat_count = 2\nretrain_on_severe_drift = false\n").unwrap();
+        toml::from_str("repeat_count = 2\nretrain_on_severe_drift = true\n").unwrap();
     assert_eq!(
         c,
         PolicyConfig {
             repeat_count: 2,
             repeat_window: 5,
-            retrain_on_severe_drift: false,
+            retrain_on_severe_drift: true,
             retrain_on_performance_drop: true,
         }
     );

@@ -358,7 +358,7 @@ impl From<AlertRule> for RuleText {
 /// | name | signal | condition | for | severity | owner |
 /// |---|---|---|---|---|---|
 /// | `rolling-auc-low` | `auc_roc` | `< 0.65` | 0s | critical | data-science |
-/// | `drift-share-high` | `drift_score` | `>= 0.2` | 0s | warning | data-science |
+/// | `drift-share-high` | `drift_score` | `>= 0.15` | 0s | warning | data-science |
 /// | `null-rate-high` | `null_excess:*` | `> 0` | 0s | warning | data-science |
 /// | `data-stale` | `freshness_minutes` | `> 15` | 0s | critical | platform |
 /// | `latency-p95-high` | `latency_p95_ms` | `> 50` | 10m | warning | platform |
@@ -380,7 +380,7 @@ pub fn default_rules() -> Vec<AlertRule> {
             "drift-share-high",
             "drift_score",
             AtLeast,
-            0.2,
+            0.15,
             0,
             Severity::Warning,
             "data-science",

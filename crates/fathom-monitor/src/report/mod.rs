@@ -20,7 +20,7 @@ const CURRENT: &str = "#f58518";
 pub(crate) const CSS: &str = r#"
 .badge.drift{background:#fde2e1;color:#a61b1b}.badge.stable{background:#e3f4e8;color:#1d6b34}
 .badge.untested{background:#eef0f3;color:#616e7c}
-.verdict-none{color:#1d6b34}.verdict-warn{color:#b7791f}.verdict-severe{color:#a61b1b}
+.verdict-none{color:#1d6b34}.verdict-warn{color:#b7791f}.verdict-severe{color:#a61b1b}.verdict-no_data{color:#52606d}
 .legend-key{display:inline-block;width:10px;height:10px;border-radius:2px;margin:0 4px 0 10px;vertical-align:middle}
 .stat{color:var(--muted);font-size:12px;margin:0 0 6px}
 "#;
@@ -78,6 +78,7 @@ pub(crate) fn drift_sections(page: &mut Page, report: &DriftReport) {
             Verdict::NoDrift => "No drift",
             Verdict::Warn => "Warning",
             Verdict::Severe => "Severe drift",
+            Verdict::NoData => "No data to compare",
         },
         report.drifted,
         report.tested,

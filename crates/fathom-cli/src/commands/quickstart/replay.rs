@@ -282,9 +282,6 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
     cfg.rollout.min_labels = 100;
     cfg.monitor.performance.windows = vec![fathom_monitor::Window::Last(10_000_000)];
     cfg.monitor.performance.min_labels = 100;
-    // The loop retrains on evidence of decay (labels); drift alone, even
-    // severe, is for a person to investigate.
-    cfg.monitor.policy.retrain_on_severe_drift = false;
     let label = "is_fraud".to_string();
     let days = traffic(settings, plan)?;
     let history = fathom_data::ingest::read_frame(history, &Default::default())?;
