@@ -323,3 +323,99 @@ oncall_routes = ["oncall-log"]
         oncall
     );
 }
+
+/// Writes `n` answers of `fraud` version `version` made `made_ago_ms` ago
+/// whose labels arrived `labelled_ago_ms` ago; scores follow the label
+/// (with a few mistakes), so the AUC is high but not 1.
+fn log_old_answers(
+    d: &std::path::Path,
+    version: i64,
+    n: u64,
+    made_ago_ms: i64,
+    labelled_ago_ms: i64,
+) {
+    use fathom_predlog::{FeedbackRecord, LogConfig, PredictionLog, PredictionRecord, Variant};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let log = PredictionLog::open(LogConfig::new(d.join(".fathom").join("predictions"))).unwrap();
+    for i in 0..n {
+        let label = (i % 4 == 0) as u8 as f64;
+        let noise = ((i * 37) % 100) as f64 / 100.0;
+        let score = if i % 10 == 3 {
+            noise
+        } else {
+            0.1 + 0.6 * label + 0.2 * noise
+        };
+        let request_id = format!("0190a1b2-{version:04x}-7000-8000-{i:012x}");
+        log.append_detached(PredictionRecord {
+            request_id: request_id.clone(),
+            time_ms: now - made_ago_ms + i as i64,
+            model: "fraud".into(),
+            version,
+            variant: Variant::Production,
+            inputs: String::from("{}").into(),
+            score,
+            decision: Some(score >= 0.5),
+            latency_us: 300,
+            degraded: false,
+        })
+        .unwrap();
+        log.append_feedback_detached(FeedbackRecord {
+            request_id,
+            time_ms: now - labelled_ago_ms + i as i64,
+            label,
+        })
+        .unwrap();
+    }
+    log.shutdown().unwrap();
+}
+
+#[test]
+fn labels_that_arrive_days_late_are_measured_by_an_hourly_check() {
+    const DAY: i64 = 86_400_000;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["-q", "quickstart", "--rows", "5000", "--requests", "0"],
+    );
+    // Answered three days ago, labelled yesterday; plus answers of
+    // another version, which a check of version 1 leaves out.
+    log_old_answers(d, 1, 400, 3 * DAY, DAY);
+    log_old_answers(d, 7, 50, 3 * DAY, DAY);
+    let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
+    let report = &done["report"];
+    // Nothing in the last hour to compare …
+    assert_eq!(report["predictions"].as_u64(), Some(0));
+    // … but the performance windows look back two weeks (the default
+    // lookback) and find the 400 late-labelled answers of version 1.
+    let windows = report["performance"]["windows"].as_array().unwrap();
+    let last = &windows[0];
+    assert_eq!(last["name"], "last 1000 labeled", "{last}");
+    assert_eq!(last["labeled"].as_u64(), Some(400), "{last}");
+    assert!(last["auc_roc"].as_f64().unwrap() > 0.8, "{last}");
+    let span = &windows[1];
+    assert_eq!(span["labeled"].as_u64(), Some(400), "{span}");
+
+    // With the lookback off, only the check's window counts: nothing.
+    std::fs::write(
+        d.join("fathom.toml"),
+        "[monitor.performance]\nlookback = \"0s\"\n",
+    )
+    .unwrap();
+    let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
+    let windows = done["report"]["performance"]["windows"].as_array().unwrap();
+    assert_eq!(windows[0]["labeled"].as_u64(), Some(0));
+    // A label delay longer than the answers' age leaves them pending.
+    std::fs::write(
+        d.join("fathom.toml"),
+        "[monitor.performance]\nlabel_delay = \"4d\"\n",
+    )
+    .unwrap();
+    let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
+    let perf = &done["report"]["performance"];
+    assert_eq!(perf["windows"][0]["labeled"].as_u64(), Some(0), "{perf}");
+    assert_eq!(perf["pending_predictions"].as_u64(), Some(400), "{perf}");
+}

@@ -189,7 +189,8 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
     // Traffic after a concept switch, labelled. The first monitoring run
     // promotes the canary (period 0s, guardrails held, too few canary
     // labels to compare) and so does not retrain yet; the next hour's run
-    // judges the new production, decides to retrain and queues training.
+    // judges the new production on its own answers, decides to retrain
+    // and queues training.
     serve_scenario(d, "concept", "7", 16000);
     let (code, mon) = run_json(
         d,
@@ -224,6 +225,7 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
         audit.contains("at deployment"),
         "the gate's evidence: {audit}"
     );
+    serve_scenario(d, "concept", "8", 16000);
     let (code, mon) = run_json(
         d,
         &[

@@ -211,8 +211,9 @@ pub fn drift(
     } else {
         drifted as f64 / tested as f64
     };
-    let verdict = if tested == 0 {
-        notes.push(if reference.num_rows() == 0 || current.num_rows() == 0 {
+    let verdict =
+        if tested == 0 {
+            notes.push(if reference.num_rows() == 0 || current.num_rows() == 0 {
             format!(
                 "nothing to compare: the {} data has no rows; widen the window or check the source",
                 if current.num_rows() == 0 { "current" } else { "reference" }
@@ -220,14 +221,14 @@ pub fn drift(
         } else {
             "nothing to compare: no feature has values on both sides".to_string()
         });
-        Verdict::NoData
-    } else if share_drifted >= config.severe_share {
-        Verdict::Severe
-    } else if share_drifted >= config.warn_share {
-        Verdict::Warn
-    } else {
-        Verdict::NoDrift
-    };
+            Verdict::NoData
+        } else if share_drifted >= config.severe_share {
+            Verdict::Severe
+        } else if share_drifted >= config.warn_share {
+            Verdict::Warn
+        } else {
+            Verdict::NoDrift
+        };
     for f in features.iter().filter(|f| f.note.is_some()) {
         notes.push(format!(
             "{}: {}",

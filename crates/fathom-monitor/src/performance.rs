@@ -7,6 +7,7 @@
 //! [monitor.performance]
 //! windows = [{ last = 1000 }, { span = "14d" }]  # the first is the primary one
 //! label_delay = "0s"      # predictions younger than this are pending
+//! lookback = "14d"        # how far back `fathom monitor` reads labelled predictions
 //! min_labels = 100        # fewer labels in a window: "insufficient labels"
 //! min_positives = 5       # fewer positives (or negatives): no AUC
 //! auc_alert = 0.65        # primary AUC-ROC below this: degraded
@@ -26,6 +27,13 @@
 //! * a label counts once it has arrived (`label_time_ms ≤ now`); a
 //!   prediction without one is unlabeled and lowers the label coverage;
 //! * a `span` window covers the predictions of `(cutoff − span, cutoff]`.
+//!
+//! `lookback` is for the caller that gathers the outcomes from a log:
+//! `fathom monitor` reads the answered predictions of the last
+//! `lookback + label_delay` (or of its own window when that is longer) for
+//! these windows, so a check over the last hour still measures the last
+//! 1000 labelled predictions of the past two weeks, whose labels came days
+//! later. `"0s"` keeps the measurement to the check's own window.
 //!
 //! The metrics are fathom-learn's, equal to scikit-learn's.
 
@@ -110,6 +118,9 @@ pub struct PerformanceConfig {
     pub windows: Vec<Window>,
     /// Predictions younger than this are pending (default `"0s"`).
     pub label_delay: Span,
+    /// How far back (before `label_delay`) the outcomes for these windows
+    /// are gathered (default `"14d"`; `"0s"`: the check's own window only).
+    pub lookback: Span,
     /// A window with fewer labels reports "insufficient labels" (100).
     pub min_labels: u64,
     /// AUC-ROC needs this many positives and negatives, AUC-PR this many
@@ -129,6 +140,7 @@ impl Default for PerformanceConfig {
         PerformanceConfig {
             windows: vec![Window::Last(1000), Window::Span(Span::hours(14 * 24))],
             label_delay: Span::ZERO,
+            lookback: Span::hours(14 * 24),
             min_labels: 100,
             min_positives: 5,
             auc_alert: 0.65,
@@ -139,6 +151,17 @@ impl Default for PerformanceConfig {
 }
 
 impl PerformanceConfig {
+    /// Where the outcomes for these windows start, for a check of
+    /// `[from_ms, to_ms]`: `lookback + label_delay` before `to_ms`, or
+    /// `from_ms` when that is earlier or `lookback` is zero.
+    pub fn outcomes_from(&self, from_ms: i64, to_ms: i64) -> i64 {
+        if self.lookback.is_zero() {
+            return from_ms;
+        }
+        let back = self.lookback.ms().saturating_add(self.label_delay.ms());
+        from_ms.min(to_ms.saturating_sub(back))
+    }
+
     /// Checks the settings: at least one window, each non-empty, AUC
     /// figures in `[0, 1]`, at least one calibration bin.
     pub fn check(&self) -> Result<(), MonitorError> {

@@ -270,7 +270,10 @@ fn an_empty_window_is_no_data_not_no_drift() {
     let report = drift(&reference, &none, &schema, &DriftConfig::default()).unwrap();
     assert_eq!(report.verdict, Verdict::NoData);
     assert_eq!(report.verdict.name(), "no_data");
-    assert_eq!((report.current_rows, report.tested, report.drifted), (0, 0, 0));
+    assert_eq!(
+        (report.current_rows, report.tested, report.drifted),
+        (0, 0, 0)
+    );
     assert_eq!(report.share_drifted, 0.0);
     assert!(
         report
@@ -283,7 +286,11 @@ fn an_empty_window_is_no_data_not_no_drift() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["verdict"], "no_data");
     // Rows, but no feature with values on both sides: also no data.
-    let schema = Schema::new(vec![ColumnSpec::new("x", ColumnType::Numeric, Role::Feature)]);
+    let schema = Schema::new(vec![ColumnSpec::new(
+        "x",
+        ColumnType::Numeric,
+        Role::Feature,
+    )]);
     let all_null = Frame::new(vec![Column::numeric("x", vec![f64::NAN; 5])]).unwrap();
     let some = Frame::new(vec![Column::numeric("x", vec![1.0, 2.0, 3.0])]).unwrap();
     let report = drift(&some, &all_null, &schema, &DriftConfig::default()).unwrap();

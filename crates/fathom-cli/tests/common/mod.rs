@@ -133,6 +133,11 @@ pub fn serve_scenario(d: &Path, scenario: &str, seed: &str, rows: usize) -> usiz
     );
     let header: Vec<&str> = header_line.split(',').collect();
     let li = header.iter().position(|c| *c == "is_fraud").unwrap();
+    // The version that scored them: production's now.
+    let version =
+        ok_json(d, &["--json", "models", "show", "fraud@production"])["version"]["version"]
+            .as_i64()
+            .unwrap();
     let log = PredictionLog::open(LogConfig::new(d.join(".fathom").join("predictions"))).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -140,12 +145,12 @@ pub fn serve_scenario(d: &Path, scenario: &str, seed: &str, rows: usize) -> usiz
         .as_millis() as i64;
     for (i, (line, s)) in body.iter().zip(scored).enumerate() {
         let s: Vec<&str> = s.split(',').collect();
-        let id = format!("{scenario}-{i}");
+        let id = format!("{scenario}-{seed}-{i}");
         log.append_detached(PredictionRecord {
             request_id: id.clone(),
             time_ms: now - 600_000 + i as i64,
             model: "fraud".into(),
-            version: 1,
+            version,
             variant: Variant::Production,
             inputs: bytes::Bytes::from(row_json(&header, line)),
             score: s[si].parse().unwrap(),

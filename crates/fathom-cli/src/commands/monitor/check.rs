@@ -183,6 +183,48 @@ fn labels_of(
         .collect())
 }
 
+/// The answers of `model` version `version` in `[from_ms, to_ms]` (shadow
+/// scores left out) with the labels that arrived for them, read a day at a
+/// time so that only their outcomes, not their inputs, are held.
+fn outcomes_of(
+    reader: &fathom_predlog::LogReader,
+    model: &str,
+    version: i64,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Outcome>> {
+    const DAY_MS: i64 = 86_400_000;
+    let mut labels = std::collections::HashMap::new();
+    for f in reader.feedback(from_ms, i64::MAX)? {
+        labels.insert(f.request_id, (f.label, f.time_ms));
+    }
+    let end = to_ms.saturating_add(1);
+    let mut out = Vec::new();
+    let mut a = from_ms;
+    while a < end {
+        let b = a.saturating_add(DAY_MS).min(end);
+        for r in reader.predictions(a, b)? {
+            if r.variant == fathom_predlog::Variant::Shadow
+                || r.model != model
+                || r.version != version
+            {
+                continue;
+            }
+            let label = labels.get(&r.request_id).copied();
+            out.push(Outcome {
+                time_ms: r.time_ms,
+                score: r.score,
+                decision: r.decision,
+                label: label.map(|(y, _)| y),
+                label_time_ms: label.map(|(_, t)| t),
+                request_id: r.request_id,
+            });
+        }
+        a = b;
+    }
+    Ok(out)
+}
+
 /// A finished check: the report, the files written and the run recorded.
 #[derive(Debug, Clone, Serialize)]
 pub struct Done {
@@ -304,7 +346,11 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
         dir,
         shipped_files,
     } = open_log(config, from_ms)?;
-    let records = window_records(&reader, &dir, &window, to_ms, Some(&model))?;
+    let version = checked.version.version;
+    let mut records = window_records(&reader, &dir, &window, to_ms, Some(&model))?;
+    // The checked version's answers only: a canary's or an earlier
+    // version's are another model's work.
+    records.retain(|r| r.version == version);
     let labels = labels_of(&reader, &records, from_ms)
         .with_context(|| format!("cannot read the feedback in {}", dir.display()))?;
     let past = History::read(
@@ -365,18 +411,10 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
     )
     .context("cannot check the window's data quality")?;
 
-    let outcomes: Vec<Outcome> = records
-        .iter()
-        .zip(&labels)
-        .map(|(r, l)| Outcome {
-            request_id: r.request_id.clone(),
-            time_ms: r.time_ms,
-            score: r.score,
-            decision: r.decision,
-            label: l.map(|(y, _)| y),
-            label_time_ms: l.map(|(_, t)| t),
-        })
-        .collect();
+    // Performance looks further back than the window: labels come late.
+    let outcomes_from = monitor.performance.outcomes_from(from_ms, to_ms);
+    let outcomes = outcomes_of(&reader, &model, version, outcomes_from, to_ms)
+        .with_context(|| format!("cannot read the labelled predictions in {}", dir.display()))?;
     let performance = fathom_monitor::performance(
         &outcomes,
         to_ms,

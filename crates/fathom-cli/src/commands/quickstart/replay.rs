@@ -280,7 +280,10 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
     cfg.serve.guardrails.min_latency_us = cfg.serve.guardrails.min_latency_us.max(50_000);
     cfg.rollout.canary_period = fathom_monitor::Span::ZERO;
     cfg.rollout.min_labels = 100;
+    // Each replayed day is measured on its own answers (the days pass in
+    // seconds here, so a look back in time would mix them).
     cfg.monitor.performance.windows = vec![fathom_monitor::Window::Last(10_000_000)];
+    cfg.monitor.performance.lookback = fathom_monitor::Span::ZERO;
     cfg.monitor.performance.min_labels = 100;
     let label = "is_fraud".to_string();
     let days = traffic(settings, plan)?;
