@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod commands;
 mod config;
 mod pipelines;
+mod reference_profile;
 mod store;
 mod tracking;
 mod train_report;

@@ -305,7 +305,14 @@ pub fn record_training(
                     store,
                     opened.artifacts.as_ref(),
                     id,
-                    &[("model", model_file), ("report", trained.report.as_path())],
+                    &[
+                        ("model", model_file),
+                        ("report", trained.report.as_path()),
+                        (
+                            crate::reference_profile::ARTIFACT,
+                            trained.reference.as_path(),
+                        ),
+                    ],
                 )?;
                 let a = opened.artifacts.put_bytes(config_json.as_bytes())?;
                 log_stored(store, id, "train_config.json", a)?;

@@ -77,16 +77,23 @@ fn training_writes_one_self_contained_html_report() {
     let d = dir.path();
     let v = trained(d, "m.fathom", "baseline,logistic,random_forest,gbdt");
     assert_eq!(v["report"], "m.report.html");
+    assert_eq!(v["reference"], "m.reference.parquet");
     let mut files: Vec<String> = std::fs::read_dir(d)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    // Beside the data: the model and its report; the runs, snapshot and
-    // artifacts go to the store folder.
+    // Beside the data: the model, its report and its monitoring
+    // reference; the runs, snapshot and artifacts go to the store folder.
     assert_eq!(
         files,
-        [".fathom", "m.fathom", "m.report.html", "train.parquet"]
+        [
+            ".fathom",
+            "m.fathom",
+            "m.reference.parquet",
+            "m.report.html",
+            "train.parquet"
+        ]
     );
     let html = std::fs::read_to_string(d.join("m.report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));

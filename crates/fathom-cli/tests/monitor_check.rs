@@ -419,3 +419,101 @@ fn labels_that_arrive_days_late_are_measured_by_an_hourly_check() {
     assert_eq!(perf["windows"][0]["labeled"].as_u64(), Some(0), "{perf}");
     assert_eq!(perf["pending_predictions"].as_u64(), Some(400), "{perf}");
 }
+
+#[test]
+fn the_check_compares_with_the_profile_stored_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["-q", "quickstart", "--rows", "20000", "--requests", "0"],
+    );
+    // Training kept the profile beside the model and as an artifact of
+    // the version's run.
+    let quick = d.join("fathom-quickstart");
+    assert!(quick.join("model.reference.parquet").is_file());
+    let version = ok_json(d, &["--json", "models", "show", "fraud@production"]);
+    let run = version["version"]["run_id"].as_i64().unwrap().to_string();
+    let shown = ok_json(d, &["--json", "runs", "show", &run]);
+    let profile = shown["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "reference")
+        .unwrap_or_else(|| panic!("no reference artifact in {shown}"))
+        .clone();
+    serve_scenario(d, "sudden", "3", 4000);
+
+    // Without the training snapshot, the stored profile is the reference.
+    let snapshots = d.join(".fathom").join("snapshots");
+    let moved = d.join("snapshots-elsewhere");
+    std::fs::rename(&snapshots, &moved).unwrap();
+    let done = ok_json(d, &["--json", "monitor", "--model", "fraud@production"]);
+    let report = &done["report"];
+    let reference = report["reference"].as_str().unwrap();
+    assert!(
+        reference.starts_with("reference profile (20,000 training rows"),
+        "{reference}"
+    );
+    let drift = &report["drift"];
+    assert_eq!(drift["reference_rows"].as_u64(), Some(20_000));
+    let drifted: Vec<&str> = drift["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["drifted"] == true)
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(drifted.contains(&"entry_mode"), "{drifted:?}");
+    // The stored scores are the reference side of the prediction drift.
+    assert!(drift["prediction"]["test"].is_string(), "{drift}");
+
+    // The profile is verified like every artifact: an altered one is a
+    // clear error that names it.
+    let uri = profile["uri"].as_str().unwrap();
+    let file = std::path::PathBuf::from(uri.strip_prefix("file://").unwrap());
+    let good = std::fs::read(&file).unwrap();
+    std::fs::write(&file, b"not the profile").unwrap();
+    let o = fathom(d, &["monitor", "--model", "fraud@production"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("reference profile of fraud@1"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(&file, good).unwrap();
+
+    // A version without a stored profile (registered from a model file)
+    // is compared with its training snapshot, as before profiles existed.
+    std::fs::rename(&moved, &snapshots).unwrap();
+    ok(
+        d,
+        &[
+            "-q",
+            "models",
+            "register",
+            "--name",
+            "fraud",
+            "--model-file",
+            "fathom-quickstart/model.fathom",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "-q",
+            "models",
+            "promote",
+            "fraud",
+            "2",
+            "--force",
+            "--reason",
+            "a version without a profile",
+        ],
+    );
+    serve_scenario(d, "sudden", "4", 4000);
+    let done = ok_json(d, &["--json", "monitor", "--model", "fraud@2"]);
+    assert_eq!(done["report"]["predictions"].as_u64(), Some(2000));
+    let reference = done["report"]["reference"].as_str().unwrap();
+    assert!(reference.starts_with("training snapshot"), "{reference}");
+}

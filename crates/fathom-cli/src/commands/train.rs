@@ -52,6 +52,9 @@ pub struct Trained {
     pub result: TrainResult,
     /// The HTML training report, beside the model.
     pub report: PathBuf,
+    /// The reference profile monitoring compares traffic with, beside
+    /// the model (see [`crate::reference_profile`]).
+    pub reference: PathBuf,
     /// SHA-256 of the model file.
     pub checksum: String,
 }
@@ -87,9 +90,12 @@ pub fn train_file(
         model_checksum: &checksum,
     });
     write_atomic(&report, html.as_bytes())?;
+    let reference = crate::reference_profile::path_beside(output);
+    crate::reference_profile::write(&reference, &frame, &result.artifact)?;
     Ok(Trained {
         result,
         report,
+        reference,
         checksum,
     })
 }
@@ -294,18 +300,19 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
         ui.print_json(&serde_json::json!({
             "output": args.output, "best": result.best, "candidates": result.candidates,
             "checksum": trained.checksum, "report": trained.report,
-            "ranked_by": result.ranked_by, "selection": result.selection,
+            "reference": trained.reference, "ranked_by": result.ranked_by, "selection": result.selection,
             "snapshot": snapshot_id, "model": model, "runs": recorded.runs,
             "version": recorded.version,
         }))?;
     } else {
         print_comparison(result);
         println!(
-            "best: {} (by {}) → {}; report: {}",
+            "best: {} (by {}) → {}; report: {}; monitoring reference: {}",
             result.best,
             result.ranked_by,
             args.output.display(),
-            trained.report.display()
+            trained.report.display(),
+            trained.reference.display()
         );
         println!("tracked: {}", recorded.runs_text());
         match &recorded.version {

@@ -84,18 +84,59 @@ fn load_version(opened: &mut Opened, reference: &str) -> Result<Checked> {
     Ok(Checked { version, artifact })
 }
 
-/// The reference data: `--reference`, else the training snapshot.
+/// The reference data, its name, and the model's scores on it when they
+/// were stored with it: `--reference FILE`; else the reference profile
+/// stored with the version (see [`crate::reference_profile`]); else, for
+/// versions trained before profiles were kept, the training snapshot.
 fn reference_frame(
     config: &Config,
+    opened: &mut Opened,
     args: &CheckArgs,
     checked: &Checked,
-) -> Result<(Frame, String)> {
+) -> Result<(Frame, String, Option<Vec<f64>>)> {
     let schema = &checked.artifact.schema;
     if let Some(path) = &args.reference {
         return Ok((
             read_with(path, schema, "reference")?,
             path.display().to_string(),
+            None,
         ));
+    }
+    if let Some(run) = checked.version.run_id {
+        let stored = opened
+            .store
+            .run(run)?
+            .artifacts
+            .into_iter()
+            .find(|a| a.name == crate::reference_profile::ARTIFACT);
+        if let Some(a) = stored {
+            let source = format!(
+                "the reference profile of {}@{} ({})",
+                checked.version.model, checked.version.version, a.uri
+            );
+            let bytes = fathom_registry::artifacts::read_verified(&a.uri, &a.sha256)
+                .with_context(|| format!("cannot read {source}"))?;
+            let mut frame = crate::reference_profile::read(&bytes, schema, &source)?;
+            let scores = frame
+                .column(crate::reference_profile::SCORE_COLUMN)
+                .map(|c| {
+                    (0..c.len())
+                        .map(|i| c.f64_at(i).unwrap_or(f64::NAN))
+                        .collect()
+                });
+            frame = Frame::new(
+                frame
+                    .into_columns()
+                    .into_iter()
+                    .filter(|c| c.name != crate::reference_profile::SCORE_COLUMN)
+                    .collect(),
+            )?;
+            let name = format!(
+                "reference profile ({} training rows)",
+                thousands(frame.num_rows() as u64)
+            );
+            return Ok((frame, name, scores));
+        }
     }
     let Some(id) = checked.artifact.lineage.data_snapshot.as_deref() else {
         bail!(
@@ -116,6 +157,7 @@ fn reference_frame(
     Ok((
         read_with(&path, schema, "reference")?,
         format!("training snapshot {}", &id[..id.len().min(12)]),
+        None,
     ))
 }
 
@@ -368,11 +410,13 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
     let reference = if records.is_empty() {
         None
     } else {
-        let (frame, name) = reference_frame(config, args, &checked)?;
-        let predictor = Predictor::new(artifact.clone())?;
-        let scores = predictor
-            .score_frame(&frame)
-            .context("cannot score the reference data with the model")?;
+        let (frame, name, stored) = reference_frame(config, &mut opened, args, &checked)?;
+        let scores = match stored {
+            Some(scores) => scores,
+            None => Predictor::new(artifact.clone())?
+                .score_frame(&frame)
+                .context("cannot score the reference data with the model")?,
+        };
         Some((frame, name, scores))
     };
 
