@@ -4,14 +4,15 @@
 //!   quality_report ([`data`]);
 //! * `training` (Sundays 03:00 UTC, and when the monitoring policy asks):
 //!   snapshot → train → evaluate → register → gate → deploy ([`training`]);
-//! * `monitoring` (hourly): collect → check → decide, and canary → judge
-//!   the canary ([`monitoring`]).
+//! * `monitoring` (hourly): collect → check → canary → decide ([`monitoring`];
+//!   the canary judged by [`canary`]).
 //!
 //! Each is a [`fathom_pipeline::Pipeline`]: its runs, attempts, outputs
 //! and logs are kept in the registry store; the settings of
 //! `[pipelines.NAME]` (schedule, catch-up, owner, per-task retries and
 //! timeouts) apply on top of the defaults here.
 
+pub mod canary;
 pub mod data;
 pub mod monitoring;
 pub mod training;
