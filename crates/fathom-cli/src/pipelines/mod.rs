@@ -65,6 +65,35 @@ pub fn build(config: &Config, name: &str) -> Result<Pipeline> {
     Ok(pipeline)
 }
 
+/// The settings every built-in pipeline runs with, in `[pipelines.NAME]`
+/// form: its schedule, catch-up policy, owner, and each task's retries,
+/// backoff, timeout and owner, defaults and `fathom.toml` merged (for
+/// `fathom config show`).
+pub fn effective(config: &Config) -> Result<std::collections::BTreeMap<String, PipelineConfig>> {
+    let mut out = std::collections::BTreeMap::new();
+    for name in BUILT_IN {
+        let pipeline = build(config, name)?;
+        let mut shown = settings(config, name);
+        shown.owner = pipeline.owner().map(str::to_string);
+        shown.tasks = pipeline
+            .ordered()
+            .map(|t| {
+                let s = &t.spec;
+                let task = fathom_pipeline::TaskConfig {
+                    retries: Some(s.retries),
+                    backoff_secs: Some(s.backoff.initial.as_secs_f64()),
+                    backoff_max_secs: Some(s.backoff.max.as_secs_f64()),
+                    timeout_secs: Some(s.timeout.as_secs_f64()),
+                    owner: pipeline.owner_of(s).map(str::to_string),
+                };
+                (s.name.clone(), task)
+            })
+            .collect();
+        out.insert(name.to_string(), shown);
+    }
+    Ok(out)
+}
+
 /// Checks `[pipelines]`: only the built-in names, valid schedules, task
 /// settings for tasks that exist.
 pub fn check(config: &Config) -> Result<()> {
