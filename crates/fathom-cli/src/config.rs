@@ -254,6 +254,93 @@ where
     }
 }
 
+/// The environment variables of the generic form
+/// `FATHOM_<SECTION>__<KEY>[__<KEY>…]`, sorted by name.
+fn env_overrides() -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| override_key(k).is_some())
+        .collect();
+    vars.sort();
+    vars
+}
+
+/// The dotted key a generic override sets: `FATHOM_TRAIN__GBDT__NUM_ROUNDS`
+/// → `train.gbdt.num_rounds`; `None` for any other name.
+pub fn override_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("FATHOM_")?;
+    if !rest.contains("__") {
+        return None;
+    }
+    let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    parts.iter().all(|p| !p.is_empty()).then(|| parts.join("."))
+}
+
+/// A variable's text as a TOML value: a number, a boolean, a date, a
+/// quoted string, an array or an inline table as TOML reads it; any other
+/// text as a string.
+fn override_value(text: &str) -> toml::Value {
+    format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
+}
+
+/// Applies the generic `FATHOM_<SECTION>__<KEY>` overrides over the file,
+/// one variable at a time so that an unknown key or a bad value is
+/// reported with the variable's name.
+fn apply_env_overrides(
+    config: &mut Config,
+    file: &Option<PathBuf>,
+    vars: Vec<(String, String)>,
+) -> Result<()> {
+    if vars.is_empty() {
+        return Ok(());
+    }
+    let mut table = match file {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read config file {}", p.display()))?
+            .parse::<toml::Table>()
+            .with_context(|| format!("{} is not a valid fathom config", p.display()))?,
+        None => toml::Table::new(),
+    };
+    for (var, text) in vars {
+        let Some(key) = override_key(&var) else {
+            continue;
+        };
+        let mut at = &mut table;
+        let parts: Vec<&str> = key.split('.').collect();
+        let (last, parents) = parts.split_last().expect("a key has parts");
+        for part in parents {
+            let slot = at
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !slot.is_table() {
+                anyhow::bail!(
+                    "environment variable {var}: {key} goes inside `{part}`, which is not a table; \
+                     unset the variable or name a key that exists (`fathom config show` lists them)"
+                );
+            }
+            at = slot.as_table_mut().expect("checked to be a table");
+        }
+        at.insert(last.to_string(), override_value(&text));
+        let merged: Config = toml::Value::Table(table.clone()).try_into().map_err(|e| {
+            let e = e.to_string().replace('\n', " ");
+            anyhow::anyhow!(
+                "environment variable {var}={text:?} (setting {key}) is not valid: {}; \
+                 `fathom config show` lists every key and its value",
+                e.trim()
+            )
+        })?;
+        let sources = std::mem::take(&mut config.sources);
+        *config = merged;
+        config.sources = sources;
+        config.sources.set_by_env(&key, &var);
+    }
+    Ok(())
+}
+
 impl Config {
     /// The training settings with `[features]` in place.
     pub fn train_config(&self) -> TrainConfig {
@@ -264,7 +351,9 @@ impl Config {
     }
 
     /// Loads `path`, or `./fathom.toml` if it exists, else defaults; then
-    /// applies `FATHOM_*` environment overrides.
+    /// applies the environment: first the generic overrides
+    /// `FATHOM_<SECTION>__<KEY>` (`__` between nested keys, values read as
+    /// TOML), then the named variables (`FATHOM_STORE`, `FATHOM_SEED`, …).
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let default_path = Path::new("fathom.toml");
         let file = match path {
@@ -286,6 +375,7 @@ impl Config {
             }
             None => Config::default(),
         };
+        apply_env_overrides(&mut config, &file, env_overrides())?;
         if let Some(v) = env_parse::<PathBuf>("FATHOM_STORE")? {
             config.store.path = v;
             config.sources.set_by_env("store.path", "FATHOM_STORE");
@@ -316,11 +406,24 @@ impl Config {
                 file.as_deref().unwrap_or(default_path).display()
             );
         }
+        let generic: Vec<String> = config
+            .sources
+            .env
+            .values()
+            .filter(|v| override_key(v).is_some())
+            .cloned()
+            .collect();
         let file_name = || {
-            file.as_deref()
+            let file = file
+                .as_deref()
                 .unwrap_or(default_path)
                 .display()
-                .to_string()
+                .to_string();
+            if generic.is_empty() {
+                file
+            } else {
+                format!("{file} with {}", generic.join(", "))
+            }
         };
         for w in &config.registry.webhooks {
             w.validate().with_context(file_name)?;
@@ -364,6 +467,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generic_override_names_and_values() {
+        assert_eq!(
+            override_key("FATHOM_TRAIN__GBDT__NUM_ROUNDS").as_deref(),
+            Some("train.gbdt.num_rounds")
+        );
+        assert_eq!(override_key("FATHOM_STORE"), None);
+        assert_eq!(override_key("FATHOM_LOG_SALT"), None);
+        assert_eq!(override_key("FATHOM_TRAIN____X"), None);
+        assert_eq!(override_key("OTHER_TRAIN__SEED"), None);
+        assert_eq!(override_value("50"), toml::Value::Integer(50));
+        assert_eq!(override_value("0.5"), toml::Value::Float(0.5));
+        assert_eq!(override_value("true"), toml::Value::Boolean(true));
+        assert_eq!(override_value("\"a b\""), toml::Value::String("a b".into()));
+        assert_eq!(override_value("2h"), toml::Value::String("2h".into()));
+        assert_eq!(
+            override_value("0 3 * * 0"),
+            toml::Value::String("0 3 * * 0".into())
+        );
+        assert!(override_value("[\"gbdt\"]").is_array());
+    }
 
     #[test]
     fn monitor_drift_table() {

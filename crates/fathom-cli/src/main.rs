@@ -143,7 +143,10 @@ enum PipelineCommand {
 enum ConfigCommand {
     /// Every setting of the merged configuration (fathom.toml < FATHOM_*
     /// environment < flags) as `section.key`, its value and its source:
-    /// default, the file, env FATHOM_X or flag. Secrets are redacted.
+    /// default, the file, env FATHOM_X or flag; the built-in pipelines'
+    /// schedules and task settings included. Any key can be set as
+    /// FATHOM_<SECTION>__<KEY> (`__` between nested keys, the value read
+    /// as TOML): FATHOM_TRAIN__GBDT__NUM_ROUNDS=50. Secrets are redacted.
     Show(NoArgs),
 }
 

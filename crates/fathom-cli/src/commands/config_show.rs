@@ -27,6 +27,7 @@ pub struct Entry {
 /// Every setting of `config`, in the order of its tables.
 pub fn entries(config: &Config) -> Result<Vec<Entry>> {
     let mut value = serde_json::to_value(config)?;
+    complete(config, &mut value)?;
     redact("", &mut value);
     let mut leaves = Vec::new();
     flatten("", &value, &mut leaves);
@@ -55,6 +56,24 @@ pub fn entries(config: &Config) -> Result<Vec<Entry>> {
             e
         })
         .collect())
+}
+
+/// Fills in what the file form leaves out: the built-in pipelines'
+/// settings as they run (schedules, catch-up, owners, each task's
+/// retries, backoff and timeout), the optional training sections (`null`
+/// when unset) and the ensemble settings.
+fn complete(config: &Config, value: &mut Value) -> Result<()> {
+    value["pipelines"] = serde_json::to_value(crate::pipelines::effective(config)?)?;
+    let train = &mut value["train"];
+    for optional in ["cv", "search", "feature_selection"] {
+        if train.get(optional).is_none() {
+            train[optional] = Value::Null;
+        }
+    }
+    if train.get("ensemble").is_none() {
+        train["ensemble"] = serde_json::to_value(&config.train.ensemble)?;
+    }
+    Ok(())
 }
 
 /// Objects become dotted keys; lists, scalars and empty tables are values.
@@ -87,7 +106,14 @@ fn source_of(key: &str, sources: &Sources) -> (String, &'static str) {
     if let Some(flag) = sources.flags.get(key) {
         return (format!("flag {flag}"), "flag");
     }
-    if let Some(var) = sources.env.get(key) {
+    if let Some(var) = sources.env.get(key).or_else(|| {
+        // A variable that set a whole inline table.
+        sources
+            .env
+            .iter()
+            .find(|(k, _)| covers(k, key))
+            .map(|(_, v)| v)
+    }) {
         return (format!("env {var}"), "env");
     }
     if let Some(file) = &sources.file
@@ -171,11 +197,11 @@ fn redact_url(s: &str, path_too: bool) -> Option<String> {
     (out != s).then_some(out)
 }
 
-/// A value as a table cell: text as is, nothing as "–", the rest as
-/// compact JSON.
+/// A value as a table cell: text as is, nothing as "(unset)", the rest
+/// as compact JSON.
 fn cell(v: &Value) -> String {
     match v {
-        Value::Null => "–".into(),
+        Value::Null => "(unset)".into(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -193,7 +219,7 @@ pub fn run(config: &Config, ui: &Ui) -> Result<u8> {
         None => "no config file (no ./fathom.toml, no --config)".into(),
     };
     print_out(&format!(
-        "{file}; precedence: default < file < FATHOM_* environment < flags"
+        "{file}; precedence: default < file < FATHOM_<SECTION>__<KEY> < named FATHOM_* variables < flags"
     ))?;
     let mut at = 0;
     while at < all.len() {

@@ -4,14 +4,15 @@
 //!   quality_report ([`data`]);
 //! * `training` (Sundays 03:00 UTC, and when the monitoring policy asks):
 //!   snapshot → train → evaluate → register → gate → deploy ([`training`]);
-//! * `monitoring` (hourly): collect → check → decide, and canary → judge
-//!   the canary ([`monitoring`]).
+//! * `monitoring` (hourly): collect → check → canary → decide ([`monitoring`];
+//!   the canary judged by [`canary`]).
 //!
 //! Each is a [`fathom_pipeline::Pipeline`]: its runs, attempts, outputs
 //! and logs are kept in the registry store; the settings of
 //! `[pipelines.NAME]` (schedule, catch-up, owner, per-task retries and
 //! timeouts) apply on top of the defaults here.
 
+pub mod canary;
 pub mod data;
 pub mod monitoring;
 pub mod training;
@@ -62,6 +63,35 @@ pub fn build(config: &Config, name: &str) -> Result<Pipeline> {
         .apply(&mut pipeline)
         .with_context(|| format!("[pipelines.{name}] in fathom.toml"))?;
     Ok(pipeline)
+}
+
+/// The settings every built-in pipeline runs with, in `[pipelines.NAME]`
+/// form: its schedule, catch-up policy, owner, and each task's retries,
+/// backoff, timeout and owner, defaults and `fathom.toml` merged (for
+/// `fathom config show`).
+pub fn effective(config: &Config) -> Result<std::collections::BTreeMap<String, PipelineConfig>> {
+    let mut out = std::collections::BTreeMap::new();
+    for name in BUILT_IN {
+        let pipeline = build(config, name)?;
+        let mut shown = settings(config, name);
+        shown.owner = pipeline.owner().map(str::to_string);
+        shown.tasks = pipeline
+            .ordered()
+            .map(|t| {
+                let s = &t.spec;
+                let task = fathom_pipeline::TaskConfig {
+                    retries: Some(s.retries),
+                    backoff_secs: Some(s.backoff.initial.as_secs_f64()),
+                    backoff_max_secs: Some(s.backoff.max.as_secs_f64()),
+                    timeout_secs: Some(s.timeout.as_secs_f64()),
+                    owner: pipeline.owner_of(s).map(str::to_string),
+                };
+                (s.name.clone(), task)
+            })
+            .collect();
+        out.insert(name.to_string(), shown);
+    }
+    Ok(out)
 }
 
 /// Checks `[pipelines]`: only the built-in names, valid schedules, task

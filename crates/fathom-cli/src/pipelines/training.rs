@@ -14,6 +14,8 @@ use anyhow::anyhow;
 use fathom_core::Frame;
 use fathom_data::ingest::{ReadOptions, read_frame};
 use fathom_data::snapshot::SnapshotStore;
+use fathom_learn::cv::{CvConfig, Metric};
+use fathom_learn::trainer::TrainConfig;
 use fathom_model::artifact::ModelArtifact;
 use fathom_model::predictor::Predictor;
 use fathom_pipeline::{Pipeline, PipelineError, TaskContext, TaskError, TaskOutput, TaskSpec};
@@ -113,6 +115,24 @@ fn read(data: &Path, schema: &fathom_core::Schema) -> anyhow::Result<Frame> {
     )?)
 }
 
+/// Folds of the cross-validation the pipeline runs when `[train.cv]`
+/// gives none.
+pub const DEFAULT_CV_FOLDS: usize = 5;
+
+/// What the pipeline trains with: `[train]` with `[features]` in place
+/// (as `fathom train` does), and cross-validation always on: `[train.cv]`
+/// when given, else [`DEFAULT_CV_FOLDS`] folds ranked by AUC-PR.
+pub fn train_settings(config: &Config) -> TrainConfig {
+    let mut settings = config.train_config();
+    if settings.cv.is_none() {
+        settings.cv = Some(CvConfig {
+            folds: DEFAULT_CV_FOLDS,
+            ..CvConfig::default()
+        });
+    }
+    settings
+}
+
 fn train(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     let s = out(ctx, "snapshot")?;
     let data = PathBuf::from(s["path"].as_str().unwrap_or_default());
@@ -122,11 +142,12 @@ fn train(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| retryable(anyhow!("cannot create {}: {e}", dir.display())))?;
     let model_file = dir.join("model.fathom");
+    let settings = train_settings(config);
     let trained = crate::commands::train::train_file(
         &data,
         &schema,
         &model_file,
-        &config.train,
+        &settings,
         Some(snapshot.clone()),
         &quiet(),
     )
@@ -148,23 +169,41 @@ fn train(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
             model: &model,
             data: &data,
             snapshot: Some(&snapshot),
-            config: &config.train,
+            config: &settings,
             register: false,
         },
         &trained,
         &model_file,
     )
     .map_err(retryable)?;
+    let folds = settings.cv.as_ref().map_or(0, |cv| cv.folds);
+    let cv = trained
+        .result
+        .candidates
+        .iter()
+        .find(|c| c.name == trained.result.best)
+        .and_then(|c| c.cv.as_ref())
+        .map(|cv| {
+            json!({
+                "folds": folds,
+                "auc_pr": cv.mean_std_text(Metric::AucPr),
+                "auc_roc": cv.mean_std_text(Metric::AucRoc),
+            })
+        });
     ctx.log(format!(
-        "best {} of {} candidates; {}",
+        "best {} of {} candidates ({folds}-fold cross-validation{}); {}",
         trained.result.best,
         trained.result.candidates.len(),
+        cv.as_ref().map_or(String::new(), |c| format!(
+            ", AUC-PR {}",
+            c["auc_pr"].as_str().unwrap_or("–")
+        )),
         recorded.runs_text()
     ));
     Ok(TaskOutput::new(json!({
         "model": model_file, "holdout": holdout, "report": trained.report,
         "best": trained.result.best, "run": recorded.best_run(),
-        "metrics": trained.result.artifact.metrics,
+        "metrics": trained.result.artifact.metrics, "cv": cv,
     })))
 }
 
@@ -341,15 +380,24 @@ fn register(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError>
     let artifact = ModelArtifact::load(&model_file).map_err(|e| fatal(e.into()))?;
     let model = super::model_name(config);
     let mut opened = crate::store::open(config).map_err(retryable)?;
+    // The gate's finding goes with the registration, so the audit log says
+    // why a version that is never deployed was not.
+    let verdict = gate_verdict(config, out(ctx, "evaluate")?);
     let reason = format!(
-        "training pipeline {} ({}{})",
+        "training pipeline {} ({}{}); {}; training run {}, report {}",
         ctx.logical_date,
         ctx.trigger.as_str(),
         if ctx.reason.is_empty() {
             String::new()
         } else {
             format!(": {}", ctx.reason)
-        }
+        },
+        verdict.refusal().map_or_else(
+            || format!("gate passed: {}", verdict.evidence),
+            |r| format!("not deployed, {r}")
+        ),
+        t["run"],
+        t["report"].as_str().unwrap_or("–"),
     );
     let version = register_model_file(
         &mut opened,
@@ -368,26 +416,47 @@ fn register(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError>
     .map_err(retryable)?;
     crate::commands::events::after_change(config, &mut opened.store);
     ctx.log(format!("registered {}@{}", version.model, version.version));
-    Ok(TaskOutput::new(
-        json!({"model": version.model, "version": version.version}),
-    ))
+    Ok(TaskOutput::new(json!({
+        "model": version.model, "version": version.version, "artifact": version.artifact_uri,
+    })))
 }
 
-/// Passes when the candidate is not worse than production (by the
-/// promotion policy's metric and tolerance, on the same held-out rows)
-/// and keeps its contract; otherwise stops the run with the reason.
-fn gate(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
-    let e = out(ctx, "evaluate")?;
+/// The gate's finding on the evaluation: the evidence (both figures) and
+/// what failed, if anything.
+struct GateVerdict {
+    /// The candidate's figure, against production's when there is one.
+    evidence: String,
+    /// What the candidate failed; empty when it passed.
+    failures: Vec<String>,
+}
+
+impl GateVerdict {
+    /// The run's stop reason, when the candidate failed.
+    fn refusal(&self) -> Option<String> {
+        (!self.failures.is_empty()).then(|| {
+            format!(
+                "the gate refused the candidate: {} ({})",
+                self.failures.join("; "),
+                self.evidence
+            )
+        })
+    }
+}
+
+/// Compares the evaluation with the promotion policy: not worse than
+/// production (by the policy's metric and tolerance, on the same held-out
+/// rows), its threshold met, its contract kept.
+fn gate_verdict(config: &Config, e: &Value) -> GateVerdict {
     let policy = &config.registry.promotion;
     let metric = e["metric"].as_str().unwrap_or_default();
     let rows = e["rows"].as_u64().unwrap_or(0);
     let Some(cand) = e["candidate"].as_f64() else {
-        return Ok(TaskOutput::stop(
-            json!({"passed": false}),
-            format!(
-                "the candidate's {metric} could not be measured on the held-out rows; not deployed"
-            ),
-        ));
+        return GateVerdict {
+            evidence: format!("{metric} not measurable on {rows} held-out rows"),
+            failures: vec![format!(
+                "the candidate's {metric} could not be measured on the held-out rows"
+            )],
+        };
     };
     let mut failures = Vec::new();
     if let Some(limit) = policy.threshold {
@@ -425,24 +494,36 @@ fn gate(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     }
     let evidence = match e["production"].as_f64() {
         Some(prod) => format!(
-            "{metric} {cand:.4} against production's {prod:.4} on the same {rows} held-out rows"
+            "{metric} {cand:.4} against production's {prod:.4} (version {}) on the same {rows} held-out rows",
+            e["production_version"]
         ),
         None => {
             format!("{metric} {cand:.4} on {rows} held-out rows; no production to compare with")
         }
     };
-    if failures.is_empty() {
-        ctx.log(format!("gate passed: {evidence}"));
-        Ok(TaskOutput::new(
-            json!({"passed": true, "evidence": evidence}),
-        ))
-    } else {
-        let reason = format!("the gate refused the candidate: {}", failures.join("; "));
-        ctx.log(&reason);
-        Ok(TaskOutput::stop(
-            json!({"passed": false, "evidence": evidence, "failures": failures}),
-            reason,
-        ))
+    GateVerdict { evidence, failures }
+}
+
+/// Passes when the candidate is not worse than production (by the
+/// promotion policy's metric and tolerance, on the same held-out rows)
+/// and keeps its contract; otherwise stops the run with the reason.
+fn gate(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    let verdict = gate_verdict(config, out(ctx, "evaluate")?);
+    let evidence = &verdict.evidence;
+    match verdict.refusal() {
+        None => {
+            ctx.log(format!("gate passed: {evidence}"));
+            Ok(TaskOutput::new(
+                json!({"passed": true, "evidence": evidence}),
+            ))
+        }
+        Some(reason) => {
+            ctx.log(&reason);
+            Ok(TaskOutput::stop(
+                json!({"passed": false, "evidence": evidence, "failures": verdict.failures}),
+                format!("{reason}; registered, not deployed"),
+            ))
+        }
     }
 }
 
@@ -467,10 +548,17 @@ fn deploy(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     } else {
         fathom_registry::PRODUCTION.to_string()
     };
+    let t = out(ctx, "train")?;
+    let cv = t["cv"]["auc_pr"].as_str().map_or(String::new(), |m| {
+        format!("; {}-fold CV AUC-PR {m}", t["cv"]["folds"])
+    });
     let reason = format!(
-        "training pipeline {}: {}",
+        "training pipeline {}: {}{cv}; training run {}, report {}, artifact {}",
         ctx.logical_date,
-        g["evidence"].as_str().unwrap_or("gate passed")
+        g["evidence"].as_str().unwrap_or("gate passed"),
+        t["run"],
+        t["report"].as_str().unwrap_or("–"),
+        r["artifact"].as_str().unwrap_or("–"),
     );
     let moved = opened
         .store

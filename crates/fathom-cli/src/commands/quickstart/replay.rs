@@ -279,7 +279,15 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
     // than about the canary.
     cfg.serve.guardrails.min_latency_us = cfg.serve.guardrails.min_latency_us.max(50_000);
     cfg.rollout.canary_period = fathom_monitor::Span::ZERO;
+    // Retraining cross-validates with 3 folds (not the pipeline's 5)
+    // unless `[train.cv]` says otherwise, to keep the loop short.
+    cfg.train.cv.get_or_insert(fathom_learn::cv::CvConfig {
+        folds: 3,
+        ..Default::default()
+    });
     cfg.rollout.min_labels = 100;
+    // A day's canary share is a few hundred answers: enough to judge it.
+    cfg.serve.guardrails.min_requests = cfg.serve.guardrails.min_requests.min(200);
     // Each replayed day is measured on its own answers (the days pass in
     // seconds here, so a look back in time would mix them).
     cfg.monitor.performance.windows = vec![fathom_monitor::Window::Last(10_000_000)];
