@@ -39,6 +39,11 @@ windows = [{ last = 100000 }]
 
 [rollout]
 canary_period = "0s"
+
+# The canary here answers nothing (the traffic is logged as production's):
+# no minimum of answers, so the guardrails and labels decide at once.
+[serve.guardrails]
+min_requests = 0
 "#;
 
 #[test]
