@@ -315,9 +315,13 @@ fn promote_refuse_force_rollback_and_audit_on_sqlite() {
 #[test]
 fn promote_refuse_force_rollback_and_audit_on_postgres() {
     let Ok(url) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED promote_refuse_force_rollback_and_audit on PostgreSQL: FATHOM_TEST_POSTGRES_URL is not set"
-        );
+        {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED promote_refuse_force_rollback_and_audit on PostgreSQL: FATHOM_TEST_POSTGRES_URL is not set"
+            );
+        }
         return;
     };
     let dir = tempfile::tempdir().unwrap();

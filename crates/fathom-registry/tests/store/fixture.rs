@@ -28,6 +28,13 @@ pub struct Fixture {
     pg: Option<(String, String)>,
 }
 
+/// Prints a SKIPPED line straight to the process's stderr, which the test
+/// harness does not capture, so it shows even when the test passes.
+pub fn skipped(message: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl Fixture {
@@ -49,9 +56,9 @@ impl Fixture {
             }
             Kind::Postgres => {
                 let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
-                    eprintln!(
+                    skipped(format_args!(
                         "SKIPPED {test} on PostgreSQL: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh` to start a local server)"
-                    );
+                    ));
                     return None;
                 };
                 let schema = format!(
