@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{TimeZone, Utc};
 use fathom_registry::artifacts::LocalArtifactStore;
+use fathom_registry::backend::postgres::PostgresBackend;
+use fathom_registry::backend::sqlite::SqliteBackend;
+use fathom_registry::backend::{Backend, Migration};
 use fathom_registry::{ManualClock, SqliteOptions, Store, StoreLocation};
 
 /// Which back end a fixture uses.
@@ -101,9 +104,13 @@ impl Fixture {
     /// Runs SQL on the database directly, bypassing the store.
     pub fn raw(&self, sql: &str) -> Result<(), String> {
         match self.kind {
-            Kind::Sqlite => rusqlite::Connection::open(&self.location)
-                .and_then(|c| c.execute_batch(sql))
-                .map_err(|e| e.to_string()),
+            Kind::Sqlite => {
+                if let Some(folder) = std::path::Path::new(&self.location).parent() {
+                    std::fs::create_dir_all(folder).map_err(|e| e.to_string())?;
+                }
+                rusqlite::Connection::open(&self.location).and_then(|c| c.execute_batch(sql))
+            }
+            .map_err(|e| e.to_string()),
             Kind::Postgres => postgres::Client::connect(&self.location, postgres::NoTls)
                 .and_then(|mut c| c.batch_execute(sql))
                 .map_err(|e| match e.as_db_error() {
@@ -123,6 +130,30 @@ impl Fixture {
                 .and_then(|mut c| c.query_one(sql, &[]))
                 .map(|r| r.get::<_, i64>(0))
                 .expect("raw query"),
+        }
+    }
+
+    /// This back end's production migrations.
+    pub fn migrations(&self) -> &'static [Migration] {
+        match self.kind {
+            Kind::Sqlite => fathom_registry::backend::sqlite::MIGRATIONS,
+            Kind::Postgres => fathom_registry::backend::postgres::MIGRATIONS,
+        }
+    }
+
+    /// A new connection to the database, as a bare back end.
+    pub fn backend(&self) -> Box<dyn Backend> {
+        match self.kind {
+            Kind::Sqlite => Box::new(
+                SqliteBackend::open(
+                    std::path::Path::new(&self.location),
+                    &SqliteOptions::default(),
+                )
+                .expect("open sqlite back end"),
+            ),
+            Kind::Postgres => {
+                Box::new(PostgresBackend::connect(&self.location).expect("connect to PostgreSQL"))
+            }
         }
     }
 
