@@ -204,7 +204,8 @@ enum RunsCommand {
     /// List runs, newest first or sorted by --order-by, filtered by
     /// --filter, one page at a time (★ marks each training's best).
     List(commands::runs::ListArgs),
-    /// One run: its record, params, metrics, tags and artifacts.
+    /// One run: its record, params, metrics, tags and artifacts; with
+    /// --metric NAME, that metric's values step by step.
     Show(commands::runs::ShowArgs),
     /// Runs side by side: metrics (★ the best of each) and params (≠ where
     /// they differ).
@@ -233,6 +234,13 @@ enum ModelsCommand {
     /// A version's model card (Markdown): intended use, data, metrics,
     /// limitations, owner.
     Card(commands::models::CardArgs),
+    /// Say what a model is for, its known limitations and its owner (the
+    /// text of its model cards); audited. Without options, print them.
+    Describe(commands::models::describe::DescribeArgs),
+    /// Where a version came from: data snapshot (rows, schema hash,
+    /// source), holdout, input contract and fitted features, the run with
+    /// all its parameters, code version, seed, fathom version, artifact.
+    Lineage(commands::models::lineage::LineageArgs),
     /// Re-train a version from its recorded data snapshot, training
     /// settings and seed, and compare the new artifact with the registered
     /// one byte for byte: identical (exit status 0), or what differs, field
@@ -298,6 +306,12 @@ fn main() -> ExitCode {
                 commands::models::archive(&config, &ui, a)
             }
             Command::Models(ModelsCommand::Card(a)) => commands::models::card(&config, &ui, a),
+            Command::Models(ModelsCommand::Describe(a)) => {
+                commands::models::describe::run(&config, &ui, a)
+            }
+            Command::Models(ModelsCommand::Lineage(a)) => {
+                commands::models::lineage::run(&config, &ui, a)
+            }
             Command::Models(ModelsCommand::Reproduce(a)) => {
                 commands::reproduce::run(&config, &ui, a)
             }

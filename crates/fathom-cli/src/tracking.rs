@@ -235,12 +235,93 @@ pub fn register_model_file(
     )?)
 }
 
+/// The runs of a training, started before its results are known.
+#[derive(Debug)]
+pub struct StartedRuns {
+    /// Candidate name → its run, in the order configured.
+    runs: Vec<(String, RunId)>,
+    /// Whether they were started before the training ran, so each ends
+    /// when its candidate's final fit was done.
+    before_training: bool,
+}
+
+fn start_run(opened: &mut Opened, input: &TrainingInput<'_>, candidate: &str) -> Result<RunId> {
+    let mut new = NewRun::new(input.model, candidate);
+    new.source_version = Some(source_version());
+    new.data_snapshot = input.snapshot.map(str::to_string);
+    new.seed = i64::try_from(input.config.seed).ok();
+    let id = opened
+        .store
+        .start_run(&new)
+        .with_context(|| format!("recording the {candidate} run"))?;
+    opened
+        .store
+        .set_tag(id, "candidate", candidate)
+        .with_context(|| format!("recording the {candidate} run {id}"))?;
+    Ok(id)
+}
+
+/// Starts one run (status `running`) per configured candidate. With
+/// `before_training`, call it just before training: each run then spans
+/// from there to the end of its candidate's final fit.
+pub fn start_runs(
+    opened: &mut Opened,
+    input: &TrainingInput<'_>,
+    before_training: bool,
+) -> Result<StartedRuns> {
+    let mut runs = Vec::new();
+    for c in &input.config.candidates {
+        match start_run(opened, input, c) {
+            Ok(id) => runs.push((c.clone(), id)),
+            Err(e) => {
+                let started = StartedRuns {
+                    runs,
+                    before_training,
+                };
+                fail_runs(opened, &started, &format!("{e:#}"));
+                return Err(e);
+            }
+        }
+    }
+    Ok(StartedRuns {
+        runs,
+        before_training,
+    })
+}
+
+/// Marks every started run `failed` with `error` (a training that failed).
+/// A run that cannot be marked is reported on stderr; the training's own
+/// error is what the command returns.
+pub fn fail_runs(opened: &mut Opened, started: &StartedRuns, error: &str) {
+    for (candidate, id) in &started.runs {
+        if let Err(e) = opened.store.fail_run(*id, error) {
+            eprintln!("warning: could not mark the {candidate} run {id} as failed: {e}");
+        }
+    }
+}
+
 /// Records one run per candidate (params, metrics, tags; the winner also
 /// gets the model file, its report and the settings as artifacts), then
 /// registers the winner as a new version of `input.model` unless told not
-/// to.
+/// to. The runs are started now, after the training; `fathom train` starts
+/// them before ([`start_runs`], [`record_started`]).
 pub fn record_training(
     opened: &mut Opened,
+    input: &TrainingInput<'_>,
+    trained: &Trained,
+    model_file: &Path,
+) -> Result<Recorded> {
+    let started = start_runs(opened, input, false)?;
+    record_started(opened, started, input, trained, model_file)
+}
+
+/// [`record_training`] into runs already started: each candidate's run
+/// gets its params, metrics and tags and ends (when started before the
+/// training, at the time its final fit was done); a started run without a
+/// result is marked failed.
+pub fn record_started(
+    opened: &mut Opened,
+    started: StartedRuns,
     input: &TrainingInput<'_>,
     trained: &Trained,
     model_file: &Path,
@@ -249,18 +330,27 @@ pub fn record_training(
     let lineage = &result.artifact.lineage;
     let config_json = serde_json::to_string(&lineage.params)?;
     let holdout = holdout_id(input.snapshot, &lineage.params);
-    let source = source_version();
-    let store = &mut opened.store;
     let mut runs = Vec::new();
+    for (candidate, id) in &started.runs {
+        if !result.candidates.iter().any(|c| &c.name == candidate) {
+            let _ = opened.store.fail_run(
+                *id,
+                "the training ended without a result for this candidate",
+            );
+        }
+    }
     for c in &result.candidates {
         let best = c.name == result.best;
-        let mut new = NewRun::new(input.model, &c.name);
-        new.source_version = Some(source.clone());
-        new.data_snapshot = input.snapshot.map(str::to_string);
-        new.seed = i64::try_from(input.config.seed).ok();
-        let id = store
-            .start_run(&new)
-            .with_context(|| format!("recording the {} run", c.name))?;
+        let id = match started.runs.iter().find(|(name, _)| *name == c.name) {
+            Some((_, id)) => *id,
+            None => start_run(opened, input, &c.name)?,
+        };
+        let ended = trained
+            .finished_at
+            .get(&c.name)
+            .copied()
+            .filter(|_| started.before_training);
+        let store = &mut opened.store;
         let mut params = vec![
             ("candidate".to_string(), c.name.clone()),
             ("seed".into(), input.config.seed.to_string()),
@@ -317,10 +407,21 @@ pub fn record_training(
                 let a = opened.artifacts.put_bytes(config_json.as_bytes())?;
                 log_stored(store, id, "train_config.json", a)?;
             }
-            store.finish_run(id)
+            match ended {
+                Some(at) => store.finish_run_at(id, at),
+                None => store.finish_run(id),
+            }
         });
         if let Err(e) = logged {
             let _ = store.fail_run(id, &e.to_string());
+            // The runs not recorded yet are not left `running`.
+            for (_, other) in started
+                .runs
+                .iter()
+                .filter(|(_, o)| *o != id && !runs.iter().any(|r: &RecordedRun| r.id == *o))
+            {
+                let _ = store.fail_run(*other, &format!("recording run {id} failed: {e}"));
+            }
             return Err(e).with_context(|| format!("recording the {} run {id}", c.name));
         }
         runs.push(RecordedRun {

@@ -151,9 +151,13 @@ fn gc_dry_run_apply_audit_and_nothing_left() {
 #[test]
 fn train_to_s3_and_predict_from_the_registry() {
     let Ok(endpoint) = std::env::var("FATHOM_TEST_S3_ENDPOINT") else {
-        eprintln!(
-            "SKIPPED train_to_s3_and_predict_from_the_registry: FATHOM_TEST_S3_ENDPOINT is not set (run `. .ci/s3-setup.sh` to start a local S3-compatible server)"
-        );
+        {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED train_to_s3_and_predict_from_the_registry: FATHOM_TEST_S3_ENDPOINT is not set (run `. .ci/s3-setup.sh` to start a local S3-compatible server)"
+            );
+        }
         return;
     };
     let bucket = format!("cli-{}", std::process::id());

@@ -315,9 +315,13 @@ fn promote_refuse_force_rollback_and_audit_on_sqlite() {
 #[test]
 fn promote_refuse_force_rollback_and_audit_on_postgres() {
     let Ok(url) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED promote_refuse_force_rollback_and_audit on PostgreSQL: FATHOM_TEST_POSTGRES_URL is not set"
-        );
+        {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED promote_refuse_force_rollback_and_audit on PostgreSQL: FATHOM_TEST_POSTGRES_URL is not set"
+            );
+        }
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -380,4 +384,345 @@ fn unreachable_database_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(1), "{msg}");
     assert!(msg.contains("cannot connect to PostgreSQL"), "{msg}");
     assert!(!msg.contains("secret"), "{msg}");
+}
+
+fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn runs_span_their_training_and_a_failed_training_leaves_failed_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d);
+    let before = chrono::Utc::now();
+    let t = train(d, "baseline,logistic,gbdt,voting", "m.fathom", "fraud", &[]);
+    let after = chrono::Utc::now();
+    let mut spans = Vec::new();
+    for r in t["runs"].as_array().unwrap() {
+        let shown = json(d, &["runs", "show", &r["id"].to_string()], &[]);
+        let info = &shown["info"];
+        assert_eq!(info["status"], "finished");
+        let (start, end) = (time(&info["start_time"]), time(&info["end_time"]));
+        assert!(before <= start && end <= after, "{start} {end}");
+        // The run covers its candidate's measured training time.
+        let seconds = shown["metrics"]["train_seconds"]["value"].as_f64().unwrap();
+        let span = (end - start).as_seconds_f64();
+        assert!(span + 1e-3 >= seconds, "{span} s < {seconds} s of training");
+        spans.push((start, end));
+    }
+    // Every run was started before any candidate was done: they were
+    // running while the training ran.
+    let first_end = spans.iter().map(|s| s.1).min().unwrap();
+    assert!(spans.iter().all(|s| s.0 <= first_end), "{spans:?}");
+
+    // Too few positive rows: the training fails after its runs started.
+    let o = run(
+        d,
+        &["-q", "data", "generate", "--rows", "60", "-o", "small.csv"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(
+        d,
+        &[
+            "train",
+            "--data",
+            "small.csv",
+            "--candidates",
+            "baseline,gbdt",
+            "--model",
+            "tiny",
+            "-o",
+            "s.fathom",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = text(&o);
+    assert!(err.contains("training needs at least"), "{err}");
+    let listed = json(d, &["runs", "list", "--experiment", "tiny"], &[]);
+    let listed = listed["runs"].as_array().unwrap();
+    let mut names: Vec<&str> = listed
+        .iter()
+        .map(|r| r["info"]["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["baseline", "gbdt"]);
+    for r in listed {
+        assert_eq!(r["info"]["status"], "failed");
+        assert!(r["info"]["end_time"].is_string());
+        let failure = r["info"]["failure"].as_str().unwrap();
+        assert!(failure.contains("training needs at least"), "{failure}");
+        assert_eq!(r["tags"]["candidate"], r["info"]["name"]);
+    }
+    assert!(!d.join("s.fathom").exists());
+    // An unknown candidate is refused before any run is started.
+    let o = run(
+        d,
+        &[
+            "train",
+            "--data",
+            "t.parquet",
+            "--candidates",
+            "gbdt,nope",
+            "--model",
+            "typo",
+        ],
+        &[],
+    );
+    assert!(
+        text(&o).contains("unknown candidate 'nope'"),
+        "{}",
+        text(&o)
+    );
+    let o = run(d, &["runs", "list", "--experiment", "typo"], &[]);
+    assert!(
+        text(&o).contains("experiment 'typo' does not exist"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn runs_show_metric_prints_the_step_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = {
+        let mut store =
+            fathom_registry::Store::open(&d.join(".fathom").display().to_string()).unwrap();
+        let id = store
+            .start_run(&fathom_registry::NewRun::new("curves", "gbdt"))
+            .unwrap();
+        for (step, loss) in [(1, 0.61), (2, 0.45), (3, 0.39)] {
+            store.log_metric(id, "val_logloss", loss, step).unwrap();
+        }
+        store.log_metric(id, "auc_pr", 0.7, 0).unwrap();
+        store.finish_run(id).unwrap();
+        id.to_string()
+    };
+    let h = json(d, &["runs", "show", &id, "--metric", "val_logloss"], &[]);
+    let got: Vec<(i64, f64)> = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["step"].as_i64().unwrap(), p["value"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(got, [(1, 0.61), (2, 0.45), (3, 0.39)]);
+    assert_eq!(h["metric"], "val_logloss");
+    let o = run(d, &["runs", "show", &id, "--metric", "val_logloss"], &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("0.450000"), "{out}");
+    assert!(out.contains("3 value(s) of val_logloss"), "{out}");
+    assert!(out.contains("latest (step 3): 0.390000"), "{out}");
+    // The run's page points at the history when a metric has steps.
+    let o = run(d, &["runs", "show", &id], &[]);
+    assert!(text(&o).contains("--metric NAME"), "{}", text(&o));
+    // A metric the run does not have is a clear error naming those it has.
+    let o = run(d, &["runs", "show", &id, "--metric", "nope"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("has no metric 'nope'; its metrics are: auc_pr, val_logloss"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn lineage_answers_data_features_params_code_and_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d);
+    let t = train(d, "baseline,gbdt", "m.fathom", "fraud", &[]);
+    let version = &t["version"];
+    let run_id = version["run_id"].to_string();
+    let shown = json(d, &["runs", "show", &run_id], &[]);
+    let artifact = fathom_model::artifact::ModelArtifact::load(&d.join("m.fathom")).unwrap();
+
+    let l = json(d, &["models", "lineage", "fraud@1"], &[]);
+    // Data: the snapshot the training made, read from the store folder.
+    assert_eq!(l["data"]["snapshot"], t["snapshot"]);
+    let manifest = &l["data"]["manifest"];
+    assert_eq!(manifest["id"], t["snapshot"]);
+    assert_eq!(manifest["rows"], 4000);
+    assert_eq!(manifest["source"], "t.parquet");
+    assert_eq!(
+        manifest["schema_hash"],
+        artifact.lineage.schema_hash.as_str()
+    );
+    assert_eq!(l["schema_hash"], version["schema_hash"]);
+    assert_eq!(l["holdout_snapshot"], version["holdout_snapshot"]);
+    assert_eq!(l["holdout_snapshot"], shown["params"]["holdout"]);
+    // Features: the input contract and the fitted pipeline of the artifact.
+    let f = &l["features"];
+    let columns: Vec<(String, String)> = f["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().into(),
+                c["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = artifact
+        .schema
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.role.name().to_string()))
+        .collect();
+    assert_eq!(columns, expected);
+    let fitted: Vec<Value> = f["transforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["fitted"].clone())
+        .collect();
+    let expected: Vec<Value> = artifact
+        .pipeline
+        .inputs
+        .iter()
+        .map(|t| serde_json::to_value(t).unwrap())
+        .collect();
+    assert_eq!(fitted, expected);
+    assert_eq!(
+        f["feature_names"],
+        serde_json::to_value(artifact.pipeline.feature_names()).unwrap()
+    );
+    // The run: all its parameters, code version, seed, fathom version.
+    assert_eq!(l["run"]["info"]["id"], version["run_id"]);
+    assert_eq!(l["run"]["info"]["experiment"], "fraud");
+    assert_eq!(l["run"]["info"]["name"], t["best"]);
+    assert_eq!(l["run"]["params"], shown["params"]);
+    assert_eq!(l["code_version"], shown["info"]["source_version"]);
+    assert_eq!(l["seed"], 42);
+    assert_eq!(
+        l["fathom_version"],
+        artifact.lineage.fathom_version.as_str()
+    );
+    // The artifact.
+    assert_eq!(l["artifact"]["uri"], version["artifact_uri"]);
+    assert_eq!(l["artifact"]["sha256"], sha256_file(&d.join("m.fathom")));
+
+    let o = run(d, &["models", "lineage", "fraud@1"], &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let snapshot = t["snapshot"].as_str().unwrap();
+    for needle in [
+        snapshot,
+        "4000",
+        "t.parquet",
+        "fitted transform",
+        "parameters of run",
+        "num_leaves",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+
+    // A version registered from a file has no run; the artifact's own
+    // lineage still names the snapshot and seed.
+    json(
+        d,
+        &[
+            "models",
+            "register",
+            "--model-file",
+            "m.fathom",
+            "--name",
+            "copy",
+        ],
+        &[],
+    );
+    let l = json(d, &["models", "lineage", "copy@1"], &[]);
+    assert!(l["run"].is_null());
+    assert_eq!(l["data"]["snapshot"], t["snapshot"]);
+    assert_eq!(l["seed"], 42);
+    assert_eq!(
+        l["features"]["columns"].as_array().unwrap().len(),
+        artifact.schema.columns.len()
+    );
+
+    let o = run(d, &["models", "lineage", "fraud@9"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("fraud has versions 1 to 1"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn describe_sets_the_card_sections_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Described before its first training: the model is created, owned by
+    // whoever described it.
+    let m = json(
+        d,
+        &[
+            "models",
+            "describe",
+            "fraud",
+            "--intended-use",
+            "Rank card transactions for manual review.",
+        ],
+        &[],
+    );
+    assert_eq!(m["owner"], USER);
+    generate(d);
+    train(d, "baseline,gbdt", "m.fathom", "fraud", &[]);
+    let m = json(
+        d,
+        &[
+            "models",
+            "describe",
+            "fraud",
+            "--limitations",
+            "Trained on synthetic transactions; not for chargeback decisions.",
+            "--owner",
+            "risk-team",
+            "--description",
+            "Card fraud scores",
+            "--reason",
+            "card review",
+        ],
+        &[],
+    );
+    assert_eq!(
+        m["intended_use"],
+        "Rank card transactions for manual review."
+    );
+    assert_eq!(m["owner"], "risk-team");
+
+    let o = run(d, &["models", "card", "fraud", "1"], &[]);
+    let card = text(&o);
+    assert!(o.status.success(), "{card}");
+    for needle in [
+        "## Intended use\n\nRank card transactions for manual review.",
+        "## Limitations\n\nTrained on synthetic transactions; not for chargeback decisions.",
+        "## Owner\n\nrisk-team",
+    ] {
+        assert!(card.contains(needle), "missing {needle:?} in\n{card}");
+    }
+    assert!(!card.contains("Not stated"), "{card}");
+
+    let audit = json(d, &["audit", "--model", "fraud"], &[]);
+    let updated = &audit.as_array().unwrap()[0];
+    assert_eq!(updated["action"], "model_updated");
+    assert_eq!(updated["actor"], USER);
+    assert_eq!(updated["reason"], "card review");
+    assert_eq!(updated["detail"]["owner"]["from"], USER);
+    assert_eq!(updated["detail"]["owner"]["to"], "risk-team");
+
+    // Without options it prints what is recorded.
+    let shown = json(d, &["models", "describe", "fraud"], &[]);
+    assert_eq!(shown["limitations"], m["limitations"]);
+    let o = run(d, &["models", "describe", "no-such-model"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("no-such-model"), "{}", text(&o));
 }

@@ -294,9 +294,13 @@ fn two_replicas_ship_their_logs_and_one_check_reads_both_with_labels_crossing_ov
 #[test]
 fn two_replicas_ship_their_logs_to_an_s3_bucket() {
     let Ok(endpoint) = std::env::var("FATHOM_TEST_S3_ENDPOINT") else {
-        eprintln!(
-            "SKIPPED two_replicas_ship_their_logs_to_an_s3_bucket: FATHOM_TEST_S3_ENDPOINT is not set (run `. .ci/s3-setup.sh` to start a local S3-compatible server)"
-        );
+        {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED two_replicas_ship_their_logs_to_an_s3_bucket: FATHOM_TEST_S3_ENDPOINT is not set (run `. .ci/s3-setup.sh` to start a local S3-compatible server)"
+            );
+        }
         return;
     };
     replicas_ship_and_one_check_reads_both(Some(&endpoint));

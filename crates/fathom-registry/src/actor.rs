@@ -71,7 +71,13 @@ mod tests {
     #[test]
     fn the_account_name_matches_id() {
         let Ok(out) = std::process::Command::new("id").arg("-un").output() else {
-            eprintln!("SKIPPED: no `id` command to compare with");
+            {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED: no `id` command to compare with"
+                );
+            }
             return;
         };
         let expected = String::from_utf8_lossy(&out.stdout).trim().to_owned();

@@ -19,6 +19,9 @@ use crate::value::params;
 pub enum AuditAction {
     /// A registered model was created.
     ModelCreated,
+    /// A registered model's description, intended use, limitations or
+    /// owner changed.
+    ModelUpdated,
     /// A model version was registered.
     VersionRegistered,
     /// An ungated alias was set or moved.
@@ -44,6 +47,7 @@ impl AuditAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::ModelCreated => "model_created",
+            AuditAction::ModelUpdated => "model_updated",
             AuditAction::VersionRegistered => "version_registered",
             AuditAction::AliasSet => "alias_set",
             AuditAction::Promoted => "promoted",
@@ -57,8 +61,9 @@ impl AuditAction {
     }
 
     /// All actions.
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::ModelCreated,
+        AuditAction::ModelUpdated,
         AuditAction::VersionRegistered,
         AuditAction::AliasSet,
         AuditAction::Promoted,

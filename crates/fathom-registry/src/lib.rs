@@ -100,8 +100,8 @@ pub use pipelines::{
     PipelineRunStatus, PipelineTrigger, TaskAttemptEnd, TaskRun, TaskRunStatus,
 };
 pub use registry::{
-    AliasEvent, AliasMove, Lineage, ModelVersion, NewModel, NewVersion, PRODUCTION, Promotion,
-    RegisteredModel, VersionStatus,
+    AliasEvent, AliasMove, Lineage, ModelDescription, ModelVersion, NewModel, NewVersion,
+    PRODUCTION, Promotion, RegisteredModel, VersionStatus,
 };
 pub use store::{SQLITE_FILE_NAME, Store, StoreLocation};
 pub use tracking::{

@@ -68,6 +68,40 @@ pub struct NewModel {
     pub owner: String,
 }
 
+/// New text for a registered model's card fields; `None` leaves a field
+/// as it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelDescription {
+    /// The model's name: letters, digits, `-`, `_` and `.`.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// What it is for (and not for).
+    pub intended_use: Option<String>,
+    /// Known limitations.
+    pub limitations: Option<String>,
+    /// Who answers for it.
+    pub owner: Option<String>,
+}
+
+impl ModelDescription {
+    /// The fields given, by their stored names.
+    fn fields(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("description", &self.description),
+            ("intended_use", &self.intended_use),
+            ("limitations", &self.limitations),
+            ("owner", &self.owner),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v.trim())))
+        .collect()
+    }
+}
+
+/// The most characters a model card field holds.
+pub const MAX_CARD_FIELD_CHARS: usize = 8_000;
+
 /// Whether a version can still be promoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -523,6 +557,125 @@ impl Store {
                 },
             )?;
             load_model(tx, &model.name)
+        })
+    }
+
+    /// Sets the description, intended use, limitations and owner given in
+    /// `change` (what the model card says), creating the model if it is new.
+    /// Audited as `model_updated` with each changed field's old and new
+    /// text (`model_created` for a new model); a change that changes
+    /// nothing writes nothing.
+    pub fn describe_model(
+        &mut self,
+        change: &ModelDescription,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<RegisteredModel> {
+        valid_name("model name", &change.name)?;
+        let fields = change.fields();
+        if fields.is_empty() {
+            return Err(RegistryError::invalid(
+                format!("description of model '{}'", change.name),
+                "nothing to change: give a description, intended use, limitations or owner",
+            ));
+        }
+        for (field, text) in &fields {
+            let chars = text.chars().count();
+            if chars > MAX_CARD_FIELD_CHARS {
+                return Err(RegistryError::invalid(
+                    format!("{field} of model '{}'", change.name),
+                    format!(
+                        "has {chars} characters; at most {MAX_CARD_FIELD_CHARS} are kept: shorten it or link to a document"
+                    ),
+                ));
+            }
+        }
+        let now = self.now_micros();
+        self.write(|tx| {
+            let sql = format!(
+                "SELECT {MODEL_COLUMNS} FROM registered_models WHERE name = $1{}",
+                tx.dialect().for_update()
+            );
+            let Some(row) = tx.opt(&sql, params![change.name.as_str()])? else {
+                let text = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(f, _)| *f == k)
+                        .map_or("", |(_, v)| *v)
+                };
+                tx.exec(
+                    "INSERT INTO registered_models (name, description, intended_use, limitations, owner, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                    params![
+                        change.name.as_str(),
+                        text("description"),
+                        text("intended_use"),
+                        text("limitations"),
+                        text("owner"),
+                        now
+                    ],
+                )?;
+                let detail: serde_json::Map<String, serde_json::Value> = fields
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                    .collect();
+                append(
+                    tx,
+                    now,
+                    actor,
+                    reason,
+                    AuditRecord {
+                        action: AuditAction::ModelCreated,
+                        model: Some(&change.name),
+                        version: None,
+                        alias: None,
+                        detail: serde_json::Value::Object(detail),
+                    },
+                )?;
+                return load_model(tx, &change.name);
+            };
+            let before = model_from_row(tx, &row)?;
+            let old = |k: &str| match k {
+                "description" => before.description.as_str(),
+                "intended_use" => before.intended_use.as_str(),
+                "limitations" => before.limitations.as_str(),
+                _ => before.owner.as_str(),
+            };
+            let changed: Vec<(&str, &str)> = fields
+                .iter()
+                .copied()
+                .filter(|(k, v)| old(k) != *v)
+                .collect();
+            if changed.is_empty() {
+                return Ok(before);
+            }
+            let mut detail = serde_json::Map::new();
+            for (k, v) in &changed {
+                // `k` is one of the four column names above, never input.
+                tx.exec(
+                    &format!("UPDATE registered_models SET {k} = $1 WHERE id = $2"),
+                    params![*v, before.id],
+                )?;
+                detail.insert((*k).to_owned(), json!({ "from": old(k), "to": v }));
+            }
+            tx.exec(
+                "UPDATE registered_models SET updated_at = $1 WHERE id = $2",
+                params![now, before.id],
+            )?;
+            append(
+                tx,
+                now,
+                actor,
+                reason,
+                AuditRecord {
+                    action: AuditAction::ModelUpdated,
+                    model: Some(&change.name),
+                    version: None,
+                    alias: None,
+                    detail: serde_json::Value::Object(detail),
+                },
+            )?;
+            load_model(tx, &change.name)
         })
     }
 

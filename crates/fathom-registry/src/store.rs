@@ -207,7 +207,16 @@ impl Store {
                 });
             }
             for m in migrations.iter().filter(|m| m.version > found) {
-                tx.ex.execute_batch(m.sql)?;
+                tx.ex.execute_batch(m.sql).map_err(|e| match e {
+                    RegistryError::Database { location, detail } => RegistryError::Database {
+                        location,
+                        detail: format!(
+                            "schema migration {} ({}) failed: {detail}; no pending migration was applied and the store is as it was (at version {found})",
+                            m.version, m.name
+                        ),
+                    },
+                    other => other,
+                })?;
                 tx.exec(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                     params![m.version, m.name, now],

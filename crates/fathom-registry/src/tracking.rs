@@ -670,23 +670,58 @@ impl Store {
         })
     }
 
-    /// Ends a run as finished.
+    /// Ends a run as finished, now.
     pub fn finish_run(&mut self, run: RunId) -> Result<()> {
-        self.end_run(run, RunStatus::Finished, None)
-    }
-
-    /// Ends a run as failed, with the reason.
-    pub fn fail_run(&mut self, run: RunId, reason: &str) -> Result<()> {
-        self.end_run(run, RunStatus::Failed, Some(reason))
-    }
-
-    fn end_run(&mut self, run: RunId, status: RunStatus, failure: Option<&str>) -> Result<()> {
         let now = self.now_micros();
+        self.end_run(run, RunStatus::Finished, None, now, false)
+    }
+
+    /// Ends a run as finished at `end`, a time the caller measured (e.g.
+    /// when the work it tracks was done, before its results were logged).
+    /// `end` may not be earlier than the run's start nor later than now.
+    pub fn finish_run_at(&mut self, run: RunId, end: DateTime<Utc>) -> Result<()> {
+        let end = to_micros(end);
+        if end > self.now_micros() {
+            return Err(RegistryError::invalid(
+                format!("end time of run {run}"),
+                "is in the future; pass the time the run's work ended",
+            ));
+        }
+        self.end_run(run, RunStatus::Finished, None, end, true)
+    }
+
+    /// Ends a run as failed, now, with the reason.
+    pub fn fail_run(&mut self, run: RunId, reason: &str) -> Result<()> {
+        let now = self.now_micros();
+        self.end_run(run, RunStatus::Failed, Some(reason), now, false)
+    }
+
+    fn end_run(
+        &mut self,
+        run: RunId,
+        status: RunStatus,
+        failure: Option<&str>,
+        end: i64,
+        measured: bool,
+    ) -> Result<()> {
         self.write(|tx| {
             require_running(tx, run)?;
+            let start = tx
+                .one("SELECT start_time FROM runs WHERE id = $1", params![run])?
+                .int(0)?;
+            if measured && end < start {
+                return Err(RegistryError::invalid(
+                    format!("end time of run {run}"),
+                    format!(
+                        "{} is before the run's start ({}); a run cannot end before it started",
+                        from_micros(end).to_rfc3339(),
+                        from_micros(start).to_rfc3339()
+                    ),
+                ));
+            }
             tx.exec(
                 "UPDATE runs SET status = $1, end_time = $2, failure = $3 WHERE id = $4",
-                params![status.as_str(), now, failure, run],
+                params![status.as_str(), end, failure, run],
             )?;
             Ok(())
         })

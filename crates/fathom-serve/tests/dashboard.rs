@@ -137,9 +137,13 @@ fn the_dashboard_shows_what_is_served_the_checks_and_the_alerts() {
                 assert_eq!(dom.matches("<svg").count(), page.matches("<svg").count(), "{dom}");
                 assert!(dom.matches("<tr>").count() >= 8, "{dom}");
             }
-            Err(e) => eprintln!(
-                "SKIPPED the headless Chromium check: cannot run chromium ({e}); .ci/run installs Debian's chromium package"
-            ),
+            Err(e) => {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED the headless Chromium check: cannot run chromium ({e}); .ci/run installs Debian's chromium package"
+                );
+            }
         }
         stop.send(()).unwrap();
         done.await.unwrap();

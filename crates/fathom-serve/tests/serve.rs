@@ -592,7 +592,7 @@ fn metrics_pass_promtool_and_openapi_describes_the_record() {
                     String::from_utf8_lossy(&out.stderr)
                 );
             }
-            Err(_) => eprintln!("SKIPPED promtool check: promtool is not installed (.ci/run installs Debian's prometheus package)"),
+            Err(_) => { use std::io::Write as _; let _ = writeln!(std::io::stderr(), "SKIPPED promtool check: promtool is not installed (.ci/run installs Debian's prometheus package)"); },
         }
 
         let spec = http(addr, "GET", "/openapi.json", &[], b"").await.json();

@@ -33,6 +33,10 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// Run id.
     pub id: RunId,
+    /// Show this metric's whole history instead: every logged value, by
+    /// step (e.g. search_cv_auc_pr_mean, one step per search trial).
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
 }
 
 /// `fathom runs compare`
@@ -112,10 +116,60 @@ fn list_row(r: &RunSummary) -> Vec<String> {
     ]
 }
 
+/// Prints every logged value of `metric` of `run`, by step.
+fn show_history(
+    store: &mut fathom_registry::Store,
+    ui: &Ui,
+    run: &fathom_registry::Run,
+    metric: &str,
+) -> Result<u8> {
+    let history = store.metric_history(run.info.id, metric)?;
+    if history.is_empty() {
+        let known: Vec<&str> = run.metrics.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "run {} has no metric '{metric}'; {}",
+            run.info.id,
+            if known.is_empty() {
+                "it logged no metrics".to_string()
+            } else {
+                format!("its metrics are: {}", known.join(", "))
+            }
+        );
+    }
+    if ui.json {
+        ui.print_json(&serde_json::json!({
+            "run": run.info.id, "metric": metric, "history": history,
+        }))?;
+        return Ok(0);
+    }
+    let mut t = table(&["step", metric, "logged"]);
+    for h in &history {
+        t.add_row(vec![
+            h.step.to_string(),
+            format!("{:.6}", h.value),
+            h.recorded_at.to_rfc3339(),
+        ]);
+    }
+    print_out(&t.to_string())?;
+    if let Some(latest) = run.metrics.get(metric) {
+        print_out(&format!(
+            "{} value(s) of {metric} in run {}; latest (step {}): {:.6}",
+            history.len(),
+            run.info.id,
+            latest.step,
+            latest.value
+        ))?;
+    }
+    Ok(0)
+}
+
 /// Runs `fathom runs show`.
 pub fn show(config: &Config, ui: &Ui, args: ShowArgs) -> Result<u8> {
     let mut opened = crate::store::open(config)?;
     let run = opened.store.run(args.id)?;
+    if let Some(metric) = &args.metric {
+        return show_history(&mut opened.store, ui, &run, metric);
+    }
     if ui.json {
         ui.print_json(&run)?;
         return Ok(0);
@@ -167,6 +221,12 @@ pub fn show(config: &Config, ui: &Ui, args: ShowArgs) -> Result<u8> {
         ]);
     }
     print_out(&m.to_string())?;
+    if run.metrics.values().any(|r| r.step != 0) {
+        print_out(&format!(
+            "a metric's values step by step: `fathom runs show {} --metric NAME`",
+            i.id
+        ))?;
+    }
     if !run.tags.is_empty() {
         let mut g = table(&["tag", "value"]);
         for (k, v) in &run.tags {

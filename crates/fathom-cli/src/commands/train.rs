@@ -1,10 +1,11 @@
 //! `fathom train`: train the candidate ladder and write the best model.
 
 use crate::commands::data::{infer_schema_of, load_schema, snapshot_with_progress};
-use crate::tracking::{TrainingInput, record_training};
+use crate::tracking::{TrainingInput, fail_runs, record_started, start_runs};
 use crate::train_report::{ReportInput, render, report_path};
 use crate::ui::{Ui, table};
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use clap::Args;
 use fathom_core::{Frame, Schema};
 use fathom_data::contract::InferOptions;
@@ -13,7 +14,9 @@ use fathom_data::ingest::{ReadOptions, read_frame};
 use fathom_learn::cv::Metric;
 use fathom_learn::progress::Progress;
 use fathom_learn::trainer::{TrainConfig, TrainError, TrainResult, train_binary_with_progress};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// `fathom train`
 #[derive(Args, Debug)]
@@ -57,6 +60,9 @@ pub struct Trained {
     pub reference: PathBuf,
     /// SHA-256 of the model file.
     pub checksum: String,
+    /// When each candidate's final fit was done (for an ensemble, the
+    /// ensemble), by candidate name.
+    pub finished_at: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// Trains, writes the model and its HTML report; returns the result for
@@ -77,7 +83,7 @@ pub fn train_file(
             ..Default::default()
         },
     )?;
-    let result = train_frame(&frame, schema, config, snapshot, ui)
+    let (result, finished_at) = train_frame_timed(&frame, schema, config, snapshot, ui)
         .with_context(|| format!("training on {}", data.display()))?;
     let bytes = result.artifact.to_bytes()?;
     write_atomic(output, &bytes)?;
@@ -97,6 +103,7 @@ pub fn train_file(
         report,
         reference,
         checksum,
+        finished_at,
     })
 }
 
@@ -110,21 +117,44 @@ pub fn train_frame(
     snapshot: Option<String>,
     ui: &Ui,
 ) -> Result<TrainResult, TrainError> {
+    train_frame_timed(frame, schema, config, snapshot, ui).map(|(result, _)| result)
+}
+
+/// [`train_frame`], also returning when each candidate's final fit was
+/// done.
+fn train_frame_timed(
+    frame: &Frame,
+    schema: &Schema,
+    config: &TrainConfig,
+    snapshot: Option<String>,
+    ui: &Ui,
+) -> Result<(TrainResult, BTreeMap<String, DateTime<Utc>>), TrainError> {
     let bars = Bars {
         ui,
-        bar: std::sync::Mutex::new(None),
+        bar: Mutex::new(None),
+        at: Mutex::new((String::new(), String::new())),
+        finished: Mutex::new(BTreeMap::new()),
     };
     let result = train_binary_with_progress(frame, schema, config, &bars);
     bars.finish();
     let mut result = result?;
     result.artifact.lineage.data_snapshot = snapshot;
-    Ok(result)
+    let finished = bars.finished.into_inner().unwrap_or_default();
+    Ok((result, finished))
 }
 
-/// Progress bars for the training stages.
+/// The training stage in which each step is one candidate's final fit.
+const FINAL_FITS: &str = "training";
+
+/// Progress bars for the training stages; also notes when each
+/// candidate's final fit is done.
 struct Bars<'a> {
     ui: &'a Ui,
-    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+    /// The current stage and item.
+    at: Mutex<(String, String)>,
+    /// Candidate → when its final fit was done.
+    finished: Mutex<BTreeMap<String, DateTime<Utc>>>,
 }
 
 impl Bars<'_> {
@@ -138,6 +168,9 @@ impl Bars<'_> {
 impl Progress for Bars<'_> {
     fn stage(&self, name: &str, total: u64) {
         self.finish();
+        if let Ok(mut at) = self.at.lock() {
+            *at = (name.to_string(), String::new());
+        }
         let bar = self.ui.bar(total, name);
         bar.tick();
         if let Ok(mut b) = self.bar.lock() {
@@ -146,12 +179,22 @@ impl Progress for Bars<'_> {
     }
 
     fn item(&self, label: &str) {
+        if let Ok(mut at) = self.at.lock() {
+            at.1 = label.to_string();
+        }
         if let Some(b) = self.bar.lock().ok().as_ref().and_then(|b| b.as_ref()) {
             b.set_message(label.to_string());
         }
     }
 
     fn inc(&self, n: u64) {
+        if let Ok(at) = self.at.lock()
+            && at.0 == FINAL_FITS
+            && !at.1.is_empty()
+            && let Ok(mut done) = self.finished.lock()
+        {
+            done.insert(at.1.clone(), Utc::now());
+        }
         if let Some(b) = self.bar.lock().ok().as_ref().and_then(|b| b.as_ref()) {
             b.inc(n);
         }
@@ -266,6 +309,7 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
         Some(m) => m,
         None => default_model_name(&args.data)?,
     };
+    check_candidates(&train.candidates)?;
     // Open the store first, so a store that cannot be used fails before
     // the training time is spent.
     let mut opened = crate::store::open(config)?;
@@ -275,26 +319,31 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
     };
     let snapshot = snapshot_with_progress(config, &args.data, Some(&schema), ui)?;
     let snapshot_id = snapshot.manifest.id.clone();
-    let trained = train_file(
+    let input = TrainingInput {
+        model: &model,
+        data: &args.data,
+        snapshot: Some(&snapshot_id),
+        config: &train,
+        register: !args.no_register,
+    };
+    // Each candidate's run is `running` while it trains; a training that
+    // fails leaves them `failed`, with the error.
+    let started = start_runs(&mut opened, &input, true)?;
+    let trained = match train_file(
         &args.data,
         &schema,
         &args.output,
         &train,
         Some(snapshot_id.clone()),
         ui,
-    )?;
-    let recorded = record_training(
-        &mut opened,
-        &TrainingInput {
-            model: &model,
-            data: &args.data,
-            snapshot: Some(&snapshot_id),
-            config: &train,
-            register: !args.no_register,
-        },
-        &trained,
-        &args.output,
-    )?;
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            fail_runs(&mut opened, &started, &format!("{e:#}"));
+            return Err(e);
+        }
+    };
+    let recorded = record_started(&mut opened, started, &input, &trained, &args.output)?;
     let result = &trained.result;
     if ui.json {
         ui.print_json(&serde_json::json!({
@@ -327,6 +376,19 @@ pub fn run(config: &crate::config::Config, ui: &Ui, args: TrainArgs) -> Result<u
         super::events::after_change(config, &mut opened.store);
     }
     Ok(0)
+}
+
+/// Refuses unknown or repeated candidate names before any run is started.
+fn check_candidates(candidates: &[String]) -> Result<()> {
+    for (i, c) in candidates.iter().enumerate() {
+        if !fathom_learn::trainer::CANDIDATES.contains(&c.as_str()) {
+            return Err(TrainError::UnknownCandidate(c.clone()).into());
+        }
+        if candidates[..i].contains(c) {
+            return Err(TrainError::DuplicateCandidate(c.clone()).into());
+        }
+    }
+    Ok(())
 }
 
 /// The model name a data file gives when none is configured: its file

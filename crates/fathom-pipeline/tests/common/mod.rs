@@ -51,9 +51,13 @@ impl Fixture {
             }
             Kind::Postgres => {
                 let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
-                    eprintln!(
-                        "SKIPPED {test} on PostgreSQL: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh` to start a local server)"
-                    );
+                    {
+                        use std::io::Write as _;
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "SKIPPED {test} on PostgreSQL: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh` to start a local server)"
+                        );
+                    }
                     return None;
                 };
                 let schema = format!(

@@ -263,3 +263,100 @@ pub(super) fn read_file_verified(uri: &str, expected_sha256: &str) -> Result<Vec
     check_match(uri, expected_sha256, sha256_hex(&bytes))?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Files under `dir`, recursively.
+    fn files_under(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return out;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Gives `good` bytes, then fails.
+    struct FailingReader {
+        good: usize,
+    }
+
+    impl Read for FailingReader {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.good == 0 {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            let n = self.good.min(buf.len());
+            buf[..n].fill(7);
+            self.good -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_source_failing_midway_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalArtifactStore::new(dir.path()).unwrap();
+        // More than one read's worth, so the staging file holds a part
+        // when the source fails.
+        let reader = FailingReader {
+            good: (1 << 20) + 10,
+        };
+        let err = store.put_reader(reader, Path::new("big.bin")).unwrap_err();
+        assert!(matches!(err, RegistryError::Io { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("big.bin") && text.contains("the disk went away"),
+            "{text}"
+        );
+        assert_eq!(files_under(dir.path()), Vec::<PathBuf>::new());
+        assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_put_whose_key_cannot_be_written_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalArtifactStore::new(dir.path()).unwrap();
+        let bytes = b"model bytes";
+        let sha = sha256_hex(bytes);
+        let target = store.path_for(&sha);
+
+        // The key's folder is taken by a file: the staged copy cannot be
+        // moved into place.
+        let shard = target.parent().unwrap();
+        std::fs::create_dir_all(shard.parent().unwrap()).unwrap();
+        std::fs::write(shard, b"in the way").unwrap();
+        let err = store.put_bytes(bytes).unwrap_err();
+        assert!(matches!(err, RegistryError::Io { .. }), "{err:?}");
+        assert!(!target.exists());
+        assert_eq!(files_under(&dir.path().join("tmp")), Vec::<PathBuf>::new());
+        std::fs::remove_file(shard).unwrap();
+
+        // The key itself is taken by a folder that is not the artifact.
+        std::fs::create_dir_all(target.join("inside")).unwrap();
+        let err = store.put_bytes(bytes).unwrap_err();
+        assert!(matches!(err, RegistryError::Io { .. }), "{err:?}");
+        assert!(target.is_dir(), "the obstacle is left as it was");
+        assert_eq!(files_under(&dir.path().join("tmp")), Vec::<PathBuf>::new());
+        assert_eq!(
+            files_under(&dir.path().join("sha256")),
+            Vec::<PathBuf>::new()
+        );
+        std::fs::remove_dir_all(&target).unwrap();
+
+        // Once the way is clear the same put stores the artifact whole.
+        let stored = store.put_bytes(bytes).unwrap();
+        assert_eq!(stored.sha256, sha);
+        assert_eq!(std::fs::read(&target).unwrap(), bytes);
+        assert_eq!(files_under(&dir.path().join("tmp")), Vec::<PathBuf>::new());
+    }
+}

@@ -265,7 +265,9 @@ fn s3_errors_are_clear() {
 #[cfg(not(feature = "s3"))]
 #[test]
 fn s3_without_the_feature_is_a_clear_error() {
-    eprintln!("SKIPPED the S3 store tests: built without the `s3` feature");
+    crate::fixture::skipped(format_args!(
+        "SKIPPED the S3 store tests: built without the `s3` feature"
+    ));
     let e = open_artifact_store("s3://models/fathom").unwrap_err();
     assert!(e.to_string().contains("feature `s3`"), "{e}");
     let e = fathom_registry::artifacts::read_verified("s3://models/sha256/ba/x", ABC).unwrap_err();

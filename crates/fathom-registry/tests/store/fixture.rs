@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{TimeZone, Utc};
 use fathom_registry::artifacts::LocalArtifactStore;
+use fathom_registry::backend::postgres::PostgresBackend;
+use fathom_registry::backend::sqlite::SqliteBackend;
+use fathom_registry::backend::{Backend, Migration};
 use fathom_registry::{ManualClock, SqliteOptions, Store, StoreLocation};
 
 /// Which back end a fixture uses.
@@ -26,6 +29,13 @@ pub struct Fixture {
     /// What `Store::open` takes: a file path or a URL with the schema.
     pub location: String,
     pg: Option<(String, String)>,
+}
+
+/// Prints a SKIPPED line straight to the process's stderr, which the test
+/// harness does not capture, so it shows even when the test passes.
+pub fn skipped(message: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{message}");
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -49,9 +59,9 @@ impl Fixture {
             }
             Kind::Postgres => {
                 let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
-                    eprintln!(
+                    skipped(format_args!(
                         "SKIPPED {test} on PostgreSQL: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh` to start a local server)"
-                    );
+                    ));
                     return None;
                 };
                 let schema = format!(
@@ -94,9 +104,13 @@ impl Fixture {
     /// Runs SQL on the database directly, bypassing the store.
     pub fn raw(&self, sql: &str) -> Result<(), String> {
         match self.kind {
-            Kind::Sqlite => rusqlite::Connection::open(&self.location)
-                .and_then(|c| c.execute_batch(sql))
-                .map_err(|e| e.to_string()),
+            Kind::Sqlite => {
+                if let Some(folder) = std::path::Path::new(&self.location).parent() {
+                    std::fs::create_dir_all(folder).map_err(|e| e.to_string())?;
+                }
+                rusqlite::Connection::open(&self.location).and_then(|c| c.execute_batch(sql))
+            }
+            .map_err(|e| e.to_string()),
             Kind::Postgres => postgres::Client::connect(&self.location, postgres::NoTls)
                 .and_then(|mut c| c.batch_execute(sql))
                 .map_err(|e| match e.as_db_error() {
@@ -116,6 +130,30 @@ impl Fixture {
                 .and_then(|mut c| c.query_one(sql, &[]))
                 .map(|r| r.get::<_, i64>(0))
                 .expect("raw query"),
+        }
+    }
+
+    /// This back end's production migrations.
+    pub fn migrations(&self) -> &'static [Migration] {
+        match self.kind {
+            Kind::Sqlite => fathom_registry::backend::sqlite::MIGRATIONS,
+            Kind::Postgres => fathom_registry::backend::postgres::MIGRATIONS,
+        }
+    }
+
+    /// A new connection to the database, as a bare back end.
+    pub fn backend(&self) -> Box<dyn Backend> {
+        match self.kind {
+            Kind::Sqlite => Box::new(
+                SqliteBackend::open(
+                    std::path::Path::new(&self.location),
+                    &SqliteOptions::default(),
+                )
+                .expect("open sqlite back end"),
+            ),
+            Kind::Postgres => {
+                Box::new(PostgresBackend::connect(&self.location).expect("connect to PostgreSQL"))
+            }
         }
     }
 

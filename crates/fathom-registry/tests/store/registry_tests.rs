@@ -661,3 +661,128 @@ pub fn lineage_and_model_card(f: &Fixture) {
         "{err}"
     );
 }
+
+pub fn describing_a_model_fills_its_card_and_is_audited(f: &Fixture) {
+    use fathom_registry::ModelDescription;
+    let mut store = f.open();
+    // Describing a model that does not exist yet creates it.
+    let m = store
+        .describe_model(
+            &ModelDescription {
+                name: "fraud".into(),
+                intended_use: Some("Rank card transactions for review.".into()),
+                ..ModelDescription::default()
+            },
+            &actor(),
+            "first words",
+        )
+        .unwrap();
+    assert_eq!(m.intended_use, "Rank card transactions for review.");
+    assert_eq!((m.limitations.as_str(), m.owner.as_str()), ("", ""));
+    register(&mut store, f, "fraud", 0.7, "schema-a", "holdout-1");
+
+    f.clock.advance(Duration::seconds(5));
+    let m = store
+        .describe_model(
+            &ModelDescription {
+                name: "fraud".into(),
+                description: Some("Card fraud scores".into()),
+                limitations: Some("  Trained on synthetic data.  ".into()),
+                owner: Some("risk-team".into()),
+                // Unchanged: not part of the audit entry.
+                intended_use: Some("Rank card transactions for review.".into()),
+            },
+            &actor(),
+            "card for the review",
+        )
+        .unwrap();
+    assert_eq!(m.limitations, "Trained on synthetic data.");
+    assert_eq!(m.owner, "risk-team");
+    assert_eq!(m.updated_at, fathom_registry::Clock::now(f.clock.as_ref()));
+    let card = store.model_card("fraud", 1).unwrap();
+    for needle in [
+        "## Intended use\n\nRank card transactions for review.",
+        "## Limitations\n\nTrained on synthetic data.",
+        "## Owner\n\nrisk-team",
+    ] {
+        assert!(card.contains(needle), "missing {needle:?} in\n{card}");
+    }
+
+    let entries = store
+        .audit(&AuditQuery {
+            model: Some("fraud".into()),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    let updated = &entries[0];
+    assert_eq!(updated.action, AuditAction::ModelUpdated);
+    assert_eq!(updated.reason, "card for the review");
+    assert_eq!(updated.actor, "ana");
+    assert_eq!(
+        updated.detail,
+        serde_json::json!({
+            "description": { "from": "", "to": "Card fraud scores" },
+            "limitations": { "from": "", "to": "Trained on synthetic data." },
+            "owner": { "from": "", "to": "risk-team" },
+        })
+    );
+    let created = entries.last().unwrap();
+    assert_eq!(created.action, AuditAction::ModelCreated);
+    assert_eq!(
+        created.detail,
+        serde_json::json!({ "intended_use": "Rank card transactions for review." })
+    );
+
+    // The same text again changes nothing and writes no entry.
+    let count = entries.len();
+    store
+        .describe_model(
+            &ModelDescription {
+                name: "fraud".into(),
+                owner: Some("risk-team".into()),
+                ..ModelDescription::default()
+            },
+            &actor(),
+            "",
+        )
+        .unwrap();
+    let again = store
+        .audit(&AuditQuery {
+            model: Some("fraud".into()),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(again.len(), count);
+
+    // Nothing to change, a bad name and an overlong text are refused.
+    for (change, expected) in [
+        (
+            ModelDescription {
+                name: "fraud".into(),
+                ..ModelDescription::default()
+            },
+            "nothing to change",
+        ),
+        (
+            ModelDescription {
+                name: "no spaces".into(),
+                owner: Some("x".into()),
+                ..ModelDescription::default()
+            },
+            "model name 'no spaces'",
+        ),
+        (
+            ModelDescription {
+                name: "fraud".into(),
+                limitations: Some("x".repeat(8_001)),
+                ..ModelDescription::default()
+            },
+            "at most 8000",
+        ),
+    ] {
+        let err = store.describe_model(&change, &actor(), "").unwrap_err();
+        assert!(matches!(err, RegistryError::InvalidInput { .. }), "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    assert_eq!(store.model("fraud").unwrap().owner, "risk-team");
+}

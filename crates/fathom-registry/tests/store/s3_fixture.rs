@@ -26,9 +26,9 @@ pub struct TestBucket {
 /// A new, empty bucket, or `None` (after saying SKIPPED) without a server.
 pub fn bucket(test: &str) -> Option<TestBucket> {
     let Ok(endpoint) = std::env::var("FATHOM_TEST_S3_ENDPOINT") else {
-        eprintln!(
+        crate::fixture::skipped(format_args!(
             "SKIPPED {test} on S3: FATHOM_TEST_S3_ENDPOINT is not set (run `. .ci/s3-setup.sh` to start a local S3-compatible server)"
-        );
+        ));
         return None;
     };
     let name: String = test

@@ -1,9 +1,9 @@
-//! SQLite files: locked, read-only, corrupt, older schema; locations.
+//! SQLite files: locked, read-only, corrupt; locations. (Older schemas
+//! are in the shared suite, `migration_tests`.)
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fathom_registry::backend::sqlite::MIGRATIONS;
 use fathom_registry::{RegistryError, SqliteOptions, Store, StoreLocation};
 
 fn quick() -> SqliteOptions {
@@ -104,32 +104,6 @@ fn corrupt_file_is_refused_and_left_unchanged() {
         Err(RegistryError::Corrupt { .. }) => {}
         other => panic!("expected Corrupt, got {other:?}"),
     }
-}
-
-#[test]
-fn store_from_an_older_schema_is_migrated_and_keeps_its_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fathom.db");
-    {
-        // A store as the first schema version left it.
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(
-            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-        )
-        .unwrap();
-        c.execute_batch(MIGRATIONS[0].sql).unwrap();
-        c.execute_batch(
-            "INSERT INTO schema_migrations VALUES (1, 'tracking', 0);
-             INSERT INTO experiments (name, description, created_at) VALUES ('old', '', 0);",
-        )
-        .unwrap();
-    }
-    let mut store = Store::open_sqlite(&path, &quick()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
-    assert_eq!(store.experiment("old").unwrap().name, "old");
-    assert!(store.models().unwrap().is_empty());
-    let events = store.events(&fathom_registry::EventQuery::default());
-    assert!(events.unwrap().is_empty());
 }
 
 #[test]

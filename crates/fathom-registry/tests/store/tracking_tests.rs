@@ -428,3 +428,47 @@ pub fn compare_puts_runs_side_by_side(f: &Fixture) {
     assert_eq!(seed.values[3], None);
     assert!(store.compare_runs(&[]).is_err());
 }
+
+pub fn a_run_ends_when_its_work_ended(f: &Fixture) {
+    let mut store = f.open();
+    let start = f.clock.now();
+    let id = store.start_run(&NewRun::new("fraud", "gbdt")).unwrap();
+    // The work took 4 s; its results were logged 6 s later.
+    f.clock.advance(Duration::seconds(10));
+    let done = start + Duration::seconds(4);
+
+    // An end before the start or after now is refused; the run stays running.
+    let err = store
+        .finish_run_at(id, start - Duration::seconds(1))
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::InvalidInput { .. }), "{err}");
+    assert!(err.to_string().contains("before the run's start"), "{err}");
+    let err = store
+        .finish_run_at(id, f.clock.now() + Duration::seconds(1))
+        .unwrap_err();
+    assert!(err.to_string().contains("in the future"), "{err}");
+    assert_eq!(store.run(id).unwrap().info.status, RunStatus::Running);
+
+    store.finish_run_at(id, done).unwrap();
+    let info = store.run(id).unwrap().info;
+    assert_eq!(info.status, RunStatus::Finished);
+    assert_eq!(info.start_time, start);
+    assert_eq!(info.end_time, Some(done));
+    // Ended runs cannot be ended again.
+    let err = store.finish_run_at(id, done).unwrap_err();
+    assert!(matches!(err, RegistryError::Conflict(_)), "{err}");
+
+    // A failed run keeps its reason and ends now.
+    let failed = store.start_run(&NewRun::new("fraud", "logistic")).unwrap();
+    f.clock.advance(Duration::seconds(3));
+    store
+        .fail_run(failed, "label column 'y': too few rows")
+        .unwrap();
+    let info = store.run(failed).unwrap().info;
+    assert_eq!(info.status, RunStatus::Failed);
+    assert_eq!(info.end_time, Some(f.clock.now()));
+    assert_eq!(
+        info.failure.as_deref(),
+        Some("label column 'y': too few rows")
+    );
+}

@@ -353,7 +353,13 @@ impl PgCopy {
 /// SKIPPED for `test`, when no PostgreSQL server is configured.
 pub fn pg_copy(f: &Fixture, tag: &str, test: &str) -> Option<PgCopy> {
     let Ok(base) = std::env::var("FATHOM_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED {test}: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh`)");
+        {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: FATHOM_TEST_POSTGRES_URL is not set (run `. .ci/pg-setup.sh`)"
+            );
+        }
         return None;
     };
     let schema = format!("serve_{tag}_{}", std::process::id());

@@ -1,6 +1,9 @@
 //! `fathom models` and `fathom audit`: the model registry from the command
 //! line.
 
+pub mod describe;
+pub mod lineage;
+
 use crate::commands::events::after_change;
 use crate::config::Config;
 use crate::store::{EXIT_REFUSED, actor, holdout_id, open, print_refusal};
