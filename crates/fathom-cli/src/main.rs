@@ -124,15 +124,19 @@ enum Command {
     Pipeline(PipelineCommand),
     /// Run the pipelines on their cron schedules (UTC) until interrupted;
     /// missed runs after downtime follow each pipeline's catch-up policy,
-    /// and two schedulers on one store never run the same run twice.
-    Scheduler,
+    /// queued runs and runs a killed process left behind are run, and two
+    /// schedulers on one store never run the same run twice.
+    Scheduler(commands::pipeline::SchedulerArgs),
 }
 
 #[derive(Subcommand, Debug)]
 enum PipelineCommand {
-    /// Run a pipeline for a logical date (default: its latest scheduled
-    /// time), task by task, retrying what may pass later.
+    /// Run a pipeline for a logical date (default: its latest cron time),
+    /// task by task, retrying what may pass later; or one task of it
+    /// (--task); or the queued and interrupted runs (--queued).
     Run(commands::pipeline::RunArgs),
+    /// Queue a run for a scheduler (or `pipeline run --queued`) to run.
+    Trigger(commands::pipeline::TriggerArgs),
     /// Each pipeline's schedule, next run and last run.
     Status,
     /// Past runs, newest first (--tasks for attempts and their logs).
@@ -319,11 +323,14 @@ fn main() -> ExitCode {
             Command::Audit(a) => commands::models::audit(&config, &ui, a),
             Command::Serve(a) => commands::serve::run(&config, &ui, a),
             Command::Pipeline(PipelineCommand::Run(a)) => commands::pipeline::run(&config, &ui, a),
+            Command::Pipeline(PipelineCommand::Trigger(a)) => {
+                commands::pipeline::trigger(&config, &ui, a)
+            }
             Command::Pipeline(PipelineCommand::Status) => commands::pipeline::status(&config, &ui),
             Command::Pipeline(PipelineCommand::History(a)) => {
                 commands::pipeline::history(&config, &ui, a)
             }
-            Command::Scheduler => commands::pipeline::scheduler_command(&config, &ui),
+            Command::Scheduler(a) => commands::pipeline::scheduler_command(&config, &ui, &a),
             Command::Events(EventsCommand::List(a)) => commands::events::list(&config, &ui, a),
             Command::Events(EventsCommand::Deliver(a)) => {
                 commands::events::deliver(&config, &ui, a)

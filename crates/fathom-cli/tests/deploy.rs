@@ -1,6 +1,7 @@
 //! The example Kubernetes manifests under `deploy/` stay true to the
-//! binary: the project file in the ConfigMap loads (every key known), and
-//! every container command is a command the binary accepts.
+//! binary: the project file in the ConfigMap loads (every key known),
+//! every container command is a command the binary accepts, and each
+//! pipeline's CronJob runs on the cron its logical dates follow.
 
 mod common;
 
@@ -84,5 +85,59 @@ fn the_manifests_use_a_valid_project_file_and_real_commands() {
             seen += 1;
         }
     }
-    assert!(seen >= 4, "a serve Deployment and three pipeline CronJobs");
+    assert!(
+        seen >= 5,
+        "a serve Deployment, three pipeline CronJobs and the queued runs' CronJob"
+    );
+}
+
+/// The `schedule: "…"` of a CronJob manifest.
+fn cron_of(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("schedule:"))
+        .map(|v| v.trim().trim_matches('"').to_string())
+}
+
+#[test]
+fn each_pipeline_cronjob_runs_on_the_cron_its_dates_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("fathom.toml");
+    std::fs::write(&config, project_file()).unwrap();
+    let store = dir.path().join("state");
+    let env = [
+        ("DS_CHAT_WEBHOOK", "https://hooks.example.com/x"),
+        ("FATHOM_STORE", store.to_str().unwrap()),
+    ];
+    let o = fathom_with(
+        dir.path(),
+        &[
+            "--json",
+            "--config",
+            config.to_str().unwrap(),
+            "pipeline",
+            "status",
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/kubernetes");
+    for row in status.as_array().unwrap() {
+        let name = row["pipeline"].as_str().unwrap();
+        // The CronJobs own the schedules: fathom's own scheduler is off.
+        assert_eq!(row["enabled"], false, "{row}");
+        let body = std::fs::read_to_string(root.join(format!("pipeline-{name}.yaml"))).unwrap();
+        assert_eq!(
+            cron_of(&body).as_deref(),
+            row["schedule"].as_str(),
+            "pipeline-{name}.yaml"
+        );
+    }
+    let queued = std::fs::read_to_string(root.join("pipeline-queued.yaml")).unwrap();
+    assert!(
+        commands(&queued)
+            .iter()
+            .any(|c| c.ends_with(&["run".to_string(), "--queued".to_string()])),
+        "{queued}"
+    );
 }

@@ -2,8 +2,9 @@
 //! validated and snapshotted (idempotent by date, a bad batch stopped and
 //! its owner alerted, a fixed one resumed), training gated and deployed as
 //! the canary, monitoring that decides to retrain and queues training, the
-//! canary promoted after its period, and `fathom scheduler` running what
-//! was queued.
+//! canary promoted after its period, single tasks run on their own, and
+//! `fathom pipeline run --queued` running what was queued; the built-in
+//! schedules and the logical dates of a pipeline whose schedule is off.
 
 mod common;
 
@@ -111,6 +112,68 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
         (code, again["outcome"].as_str()),
         (0, Some("already_succeeded")),
         "{again}"
+    );
+
+    // One task at a time, like an orchestrator running each step: a task
+    // whose upstream has not run is refused and told what to run first;
+    // each task is idempotent; the rest of the run waits in the queue.
+    std::fs::copy(
+        d.join("landing/tx-2026-03-02.csv"),
+        d.join("landing/tx-2026-03-04.csv"),
+    )
+    .unwrap();
+    let one = |task: &str| {
+        run_json(
+            d,
+            &[
+                "--json",
+                "pipeline",
+                "run",
+                "data",
+                "--date",
+                "2026-03-04",
+                "--task",
+                task,
+            ],
+        )
+    };
+    let o = fathom(
+        d,
+        &[
+            "pipeline",
+            "run",
+            "data",
+            "--date",
+            "2026-03-04",
+            "--task",
+            "validate",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("needs ingest to have succeeded for this date first")
+            && text(&o).contains("--task ingest"),
+        "{}",
+        text(&o)
+    );
+    let (code, ingest) = one("ingest");
+    assert_eq!(code, 0, "{ingest}");
+    assert_eq!(task(&ingest, "ingest")["status"], "succeeded");
+    assert_eq!(ingest["run"]["status"], "queued");
+    let (code, again) = one("ingest");
+    assert_eq!(
+        (code, task(&again, "ingest")["reused"].as_bool()),
+        (0, Some(true))
+    );
+    let (code, validate) = one("validate");
+    assert_eq!(code, 0, "{validate}");
+    assert_eq!(task(&validate, "validate")["status"], "succeeded");
+    assert!(
+        validate["run"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("left to run: snapshot, reference, quality_report"),
+        "{validate}"
     );
 
     // A batch that breaks the contract stops at validate, for good, and
@@ -265,47 +328,88 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
         "{queued}"
     );
 
-    // The scheduler picks the queued training up at its first tick.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fathom"))
-        .args(["scheduler"])
-        .current_dir(d)
-        .env_remove("FATHOM_STORE")
-        .env_remove("FATHOM_DATABASE_URL")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let done = loop {
-        let h = ok_json(d, &["--json", "pipeline", "history", "training"]);
-        let r = h
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["run"]["trigger"] == "policy")
-            .cloned()
-            .unwrap();
-        if r["run"]["status"] != "queued" && r["run"]["status"] != "running" {
-            break r;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the scheduler did not run it: {r}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
-    // SIGTERM: the scheduler stops cleanly.
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // `pipeline run --queued` (a CronJob where no scheduler runs) runs
+    // what waits, oldest first: the rest of the data run left by the
+    // single tasks, then the training the policy queued.
+    let (code, waiting) = run_json(d, &["--json", "pipeline", "run", "--queued"]);
+    assert_eq!(code, 0, "{waiting}");
+    let rows: Vec<(&str, &str, &str, &str)> = waiting
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["pipeline"].as_str().unwrap(),
+                r["logical_date"].as_str().unwrap(),
+                r["trigger"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("data", "2026-03-04", "manual", "succeeded"),
+            ("training", "2026-03-03T11:00:00Z", "policy", "succeeded"),
+        ],
+        "{waiting}"
     );
-    assert_eq!(done["run"]["status"], "succeeded", "{done}");
+    assert_eq!(waiting[0]["outcome"], "resumed");
+    let (code, none) = run_json(d, &["--json", "pipeline", "run", "--queued", "training"]);
+    assert_eq!((code, none), (0, Value::Array(vec![])));
+}
+
+#[test]
+fn built_in_schedules_and_dates_of_a_pipeline_whose_schedule_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The defaults: data daily 02:00, training Sunday 03:00, monitoring
+    // hourly, all UTC, each catching up the latest missed run only.
+    let status = ok_json(d, &["--json", "pipeline", "status"]);
+    let got: Vec<(&str, &str, &str, bool)> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["pipeline"].as_str().unwrap(),
+                r["schedule"].as_str().unwrap(),
+                r["catch_up"].as_str().unwrap(),
+                r["enabled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("data", "0 2 * * *", "latest", true),
+            ("training", "0 3 * * 0", "latest", true),
+            ("monitoring", "0 * * * *", "latest", true),
+        ]
+    );
+
+    // Started from outside (enabled = false), the hourly pipeline's date
+    // is still its hour, not the day.
+    std::fs::write(
+        d.join("fathom.toml"),
+        "[pipelines.monitoring]\nenabled = false\n",
+    )
+    .unwrap();
+    let status = text(&ok(d, &["pipeline", "status"]));
+    assert!(status.contains("0 * * * * (disabled)"), "{status}");
+    let (_, run) = run_json(d, &["--json", "pipeline", "run", "monitoring"]);
+    let date = run["run"]["logical_date"].as_str().unwrap();
+    let hour = chrono::DateTime::parse_from_rfc3339(date)
+        .unwrap_or_else(|e| panic!("{date}: {e}"))
+        .with_timezone(&chrono::Utc);
+    assert_eq!(hour.format("%M:%S").to_string(), "00:00", "an hour: {date}");
+    let age = chrono::Utc::now() - hour;
+    assert!(
+        age >= chrono::Duration::zero() && age < chrono::Duration::hours(2),
+        "the latest hour: {date}"
+    );
+    let (code, empty) = run_json(d, &["--json", "pipeline", "run", "--queued"]);
+    assert_eq!((code, empty), (0, Value::Array(vec![])));
 }
 
 #[test]

@@ -121,12 +121,23 @@ impl PipelineConfig {
         Ok(())
     }
 
-    /// The schedule of pipeline `name`, if it has one and is enabled.
+    /// The schedule of pipeline `name`, if it has one and is enabled: what
+    /// a scheduler runs.
     pub fn schedule(&self, name: &str) -> Result<Option<Schedule>, PipelineError> {
-        match (&self.schedule, self.enabled) {
-            (Some(expr), true) => Ok(Some(Schedule::new(name, expr, self.catch_up)?)),
-            _ => Ok(None),
+        if !self.enabled {
+            return Ok(None);
         }
+        self.cron(name)
+    }
+
+    /// The cron of pipeline `name` whether or not it is enabled: its runs'
+    /// logical dates follow it, also when an outside orchestrator starts
+    /// them.
+    pub fn cron(&self, name: &str) -> Result<Option<Schedule>, PipelineError> {
+        self.schedule
+            .as_deref()
+            .map(|expr| Schedule::new(name, expr, self.catch_up))
+            .transpose()
     }
 }
 
@@ -189,6 +200,9 @@ mod tests {
             ..c.clone()
         };
         assert!(off.schedule("data").unwrap().is_none());
+        // Its dates still follow the cron.
+        let cron = off.cron("data").unwrap().unwrap();
+        assert_eq!(cron.expression(), "0 2 * * *");
     }
 
     #[test]

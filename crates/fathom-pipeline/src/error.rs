@@ -94,6 +94,33 @@ pub enum PipelineError {
         /// The defined pipelines.
         known: Vec<String>,
     },
+    /// A task name is not a task of the pipeline.
+    #[error("pipeline '{pipeline}' has no task '{task}'; its tasks are {}", known.join(", "))]
+    UnknownTask {
+        /// The pipeline.
+        pipeline: String,
+        /// The name given.
+        task: String,
+        /// The pipeline's tasks, in run order.
+        known: Vec<String>,
+    },
+    /// A task run on its own needs upstream tasks that have not succeeded
+    /// for the date yet.
+    #[error(
+        "pipeline '{pipeline}' for {logical_date}: task '{task}' needs the output of {} first, which has not succeeded for this date; run {} first, or the whole pipeline",
+        waiting.join(", "),
+        if waiting.len() == 1 { "it" } else { "them" }
+    )]
+    UpstreamNotDone {
+        /// The pipeline.
+        pipeline: String,
+        /// The logical date.
+        logical_date: String,
+        /// The task asked for.
+        task: String,
+        /// Its upstream tasks without a recorded success, in run order.
+        waiting: Vec<String>,
+    },
     /// The runner lost its lease on a run while working on it (it stopped
     /// renewing in time, or the store's clock jumped), so another runner
     /// may have taken the run over. Nothing more was recorded.

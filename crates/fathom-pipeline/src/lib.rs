@@ -10,9 +10,12 @@
 //!   resumes from the failed task; every attempt is recorded with its
 //!   output and log; a failed task stops what depends on it and names
 //!   its owner in an [`Alert`]. A lease per run keeps two runners off the
-//!   same run.
+//!   same run. [`Runner::run_one`] runs a single task of a run, on the
+//!   recorded outputs of the tasks before it.
 //! * [`Schedule`] and [`due`] — cron in UTC with a catch-up policy after
-//!   downtime; [`Scheduler`] ticks them and runs queued runs.
+//!   downtime; [`Scheduler`] ticks them, runs queued runs, resumes runs
+//!   whose runner died (once their lease expired) and, if asked, delivers
+//!   the registry's due events.
 //!
 //! ```
 //! use fathom_pipeline::{LogicalDate, Pipeline, RunOutcome, RunRequest, Runner, TaskOutput, TaskSpec};
@@ -58,5 +61,5 @@ pub use runner::{
     RunnerOptions, Sleeper, TaskReport, ThreadSleeper, lease_name, show_duration,
 };
 pub use schedule::{CatchUp, Due, MAX_CATCH_UP, ON_TIME, Schedule, due};
-pub use scheduler::{DEFAULT_POLL, Scheduler, TickReport, TickRun, enqueue};
+pub use scheduler::{DEFAULT_POLL, EventDelivery, Scheduler, TickReport, TickRun, enqueue};
 pub use task::{TaskBody, TaskContext, TaskError, TaskErrorKind, TaskOutput};

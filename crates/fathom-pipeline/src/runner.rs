@@ -394,6 +394,215 @@ impl Runner {
         result
     }
 
+    /// Runs only the task `task` of `pipeline` for `request.logical_date`,
+    /// under the run's lease, as one more invocation of the run:
+    ///
+    /// * every task it depends on (directly or not) must have succeeded
+    ///   for the date already; their recorded outputs feed it (else
+    ///   [`PipelineError::UpstreamNotDone`], and nothing is recorded);
+    /// * a task that succeeded for the date is not run again: the report
+    ///   lists it as reused, and the run is left as it is;
+    /// * a task after a stop is recorded `skipped`, like in a whole run.
+    ///
+    /// Its attempts (retries, timeout) are recorded as in a whole run.
+    /// Afterwards the run is failed if the task failed (its owner in the
+    /// alerts), succeeded if every task of the pipeline now has, and
+    /// otherwise back in the queue with a note, so that the next runner
+    /// of queued runs does the rest.
+    pub fn run_one(
+        &mut self,
+        pipeline: &Pipeline,
+        request: &RunRequest,
+        task: &str,
+    ) -> Result<RunOutcome, PipelineError> {
+        if pipeline.task(task).is_none() {
+            return Err(PipelineError::UnknownTask {
+                pipeline: pipeline.name().to_owned(),
+                task: task.to_owned(),
+                known: pipeline.ordered().map(|t| t.spec.name.clone()).collect(),
+            });
+        }
+        let lease = lease_name(pipeline.name(), &request.logical_date);
+        let holder = self.options.holder.clone();
+        if !self.store.try_acquire_lease(&lease, &holder, self.ttl())? {
+            let holder = self.store.lease(&lease)?.map(|l| l.holder);
+            return Ok(RunOutcome::Busy { lease, holder });
+        }
+        let result = self.run_one_leased(pipeline, request, task, &lease);
+        let _ = self.store.release_lease(&lease, &holder);
+        result
+    }
+
+    fn run_one_leased(
+        &mut self,
+        pipeline: &Pipeline,
+        request: &RunRequest,
+        name: &str,
+        lease: &str,
+    ) -> Result<RunOutcome, PipelineError> {
+        let date = request.logical_date.to_string();
+        let existing = self.store.find_pipeline_run(pipeline.name(), &date)?;
+        let mut before: BTreeMap<String, fathom_registry::TaskRun> = BTreeMap::new();
+        if let Some(run) = &existing {
+            if run.status == PipelineRunStatus::Succeeded {
+                return Ok(RunOutcome::AlreadySucceeded(run.clone()));
+            }
+            for t in self.store.pipeline_task_runs(run.id)? {
+                before.insert(t.task.clone(), t);
+            }
+        }
+        let succeeded = |t: &str| {
+            before
+                .get(t)
+                .is_some_and(|r| r.status == TaskRunStatus::Succeeded)
+        };
+        if let (Some(run), Some(prev)) = (&existing, before.get(name))
+            && prev.status == TaskRunStatus::Succeeded
+        {
+            self.emit(pipeline.name(), &date, name, RunEventKind::Reused);
+            return Ok(RunOutcome::Ran(RunReport {
+                run: run.clone(),
+                resumed: false,
+                tasks: vec![TaskReport {
+                    task: name.to_owned(),
+                    status: TaskRunStatus::Succeeded,
+                    attempts: 0,
+                    reused: true,
+                    error: None,
+                    output: prev.output.clone(),
+                }],
+                alerts: Vec::new(),
+            }));
+        }
+        let ancestors = pipeline.ancestors(name);
+        let waiting: Vec<String> = ancestors
+            .iter()
+            .filter(|a| !succeeded(a))
+            .map(|a| (*a).to_owned())
+            .collect();
+        if !waiting.is_empty() {
+            return Err(PipelineError::UpstreamNotDone {
+                pipeline: pipeline.name().to_owned(),
+                logical_date: date,
+                task: name.to_owned(),
+                waiting,
+            });
+        }
+
+        let (run, _) = self.store.open_pipeline_run(&NewPipelineRun {
+            pipeline: pipeline.name().to_owned(),
+            logical_date: date.clone(),
+            trigger: request.trigger,
+            reason: request.reason.clone(),
+            params: request.params.clone(),
+            scheduled_for: request.scheduled_for,
+        })?;
+        let run = self.store.start_pipeline_run(run.id)?;
+        let resumed = run.invocations > 1;
+        // What earlier invocations left, for the end of the run.
+        let mut states: BTreeMap<String, State> = BTreeMap::new();
+        for (t, row) in &before {
+            match row.status {
+                TaskRunStatus::Succeeded => {
+                    states.insert(
+                        t.clone(),
+                        State::Succeeded {
+                            output: row.output.clone().unwrap_or(Value::Null),
+                            stop: row.stop.clone(),
+                        },
+                    );
+                }
+                TaskRunStatus::Skipped => {
+                    states.insert(
+                        t.clone(),
+                        State::Skipped {
+                            root: String::new(),
+                            reason: row.error.clone().unwrap_or_default(),
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        let task = pipeline.task(name).expect("checked above");
+        let mut failures = Vec::new();
+        let report = if let Some((status, root, reason)) = not_run(task, &states) {
+            self.store
+                .mark_task_not_run(run.id, name, status, &reason)?;
+            self.emit(
+                pipeline.name(),
+                &date,
+                name,
+                RunEventKind::NotRun {
+                    status,
+                    reason: &reason,
+                },
+            );
+            states.insert(
+                name.to_owned(),
+                State::Skipped {
+                    root,
+                    reason: reason.clone(),
+                },
+            );
+            TaskReport {
+                task: name.to_owned(),
+                status,
+                attempts: 0,
+                reused: false,
+                error: Some(reason),
+                output: None,
+            }
+        } else {
+            let upstream: BTreeMap<String, Value> = ancestors
+                .iter()
+                .filter_map(|a| match states.get(*a) {
+                    Some(State::Succeeded { output, .. }) => {
+                        Some(((*a).to_owned(), output.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let (report, state) =
+                self.run_task(pipeline, task, &run, request, &date, lease, upstream)?;
+            if matches!(state, State::Failed) {
+                failures.push((name.to_owned(), report.error.clone().unwrap_or_default()));
+            }
+            states.insert(name.to_owned(), state);
+            report
+        };
+        self.keep_lease(lease)?;
+
+        let left: Vec<&str> = pipeline
+            .ordered()
+            .map(|t| t.spec.name.as_str())
+            .filter(|t| {
+                !matches!(
+                    states.get(*t),
+                    Some(State::Succeeded { .. } | State::Skipped { .. })
+                )
+            })
+            .collect();
+        let (end, alerts) = run_end(pipeline, &run, &date, &failures, &states);
+        let run = if failures.is_empty() && !left.is_empty() {
+            self.store.requeue_pipeline_run(
+                run.id,
+                &format!(
+                    "task '{name}' was run on its own; left to run: {}",
+                    left.join(", ")
+                ),
+            )?
+        } else {
+            self.store.finish_pipeline_run(run.id, &end)?
+        };
+        Ok(RunOutcome::Ran(RunReport {
+            run,
+            resumed,
+            tasks: vec![report],
+            alerts,
+        }))
+    }
+
     fn keep_lease(&mut self, lease: &str) -> Result<(), PipelineError> {
         if self
             .store
@@ -538,57 +747,7 @@ impl Runner {
             self.keep_lease(lease)?;
         }
 
-        let alerts: Vec<Alert> = failures
-            .iter()
-            .map(|(task, error)| Alert {
-                owner: pipeline
-                    .task(task)
-                    .and_then(|t| pipeline.owner_of(&t.spec))
-                    .map(str::to_owned),
-                pipeline: pipeline.name().to_owned(),
-                logical_date: date.clone(),
-                run_id: run.id,
-                task: task.clone(),
-                error: error.clone(),
-            })
-            .collect();
-        let end = match alerts.first() {
-            Some(first) => PipelineRunEnd {
-                status: PipelineRunStatus::Failed,
-                error: Some(if alerts.len() > 1 {
-                    format!(
-                        "task '{}' failed: {} (and {} more failed tasks: {})",
-                        first.task,
-                        first.error,
-                        alerts.len() - 1,
-                        alerts[1..]
-                            .iter()
-                            .map(|a| a.task.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                } else {
-                    format!("task '{}' failed: {}", first.task, first.error)
-                }),
-                failed_task: Some(first.task.clone()),
-                alert_owner: first.owner.clone(),
-                note: None,
-            },
-            None => PipelineRunEnd {
-                status: PipelineRunStatus::Succeeded,
-                error: None,
-                failed_task: None,
-                alert_owner: None,
-                note: pipeline
-                    .ordered()
-                    .find_map(|t| match states.get(t.spec.name.as_str()) {
-                        Some(State::Succeeded {
-                            stop: Some(reason), ..
-                        }) => Some(format!("stopped at task '{}': {reason}", t.spec.name)),
-                        _ => None,
-                    }),
-            },
-        };
+        let (end, alerts) = run_end(pipeline, &run, &date, &failures, &states);
         let run = self.store.finish_pipeline_run(run.id, &end)?;
         Ok(RunOutcome::Ran(RunReport {
             run,
@@ -823,6 +982,70 @@ impl Runner {
             }
         }
     }
+}
+
+/// How a run ends after an invocation: failed (naming the first failed
+/// task, with an alert to the owner of each) or succeeded (with the first
+/// stop's reason as its note).
+fn run_end(
+    pipeline: &Pipeline,
+    run: &PipelineRun,
+    date: &str,
+    failures: &[(String, String)],
+    states: &BTreeMap<String, State>,
+) -> (PipelineRunEnd, Vec<Alert>) {
+    let alerts: Vec<Alert> = failures
+        .iter()
+        .map(|(task, error)| Alert {
+            owner: pipeline
+                .task(task)
+                .and_then(|t| pipeline.owner_of(&t.spec))
+                .map(str::to_owned),
+            pipeline: pipeline.name().to_owned(),
+            logical_date: date.to_owned(),
+            run_id: run.id,
+            task: task.clone(),
+            error: error.clone(),
+        })
+        .collect();
+    let end = match alerts.first() {
+        Some(first) => PipelineRunEnd {
+            status: PipelineRunStatus::Failed,
+            error: Some(if alerts.len() > 1 {
+                format!(
+                    "task '{}' failed: {} (and {} more failed tasks: {})",
+                    first.task,
+                    first.error,
+                    alerts.len() - 1,
+                    alerts[1..]
+                        .iter()
+                        .map(|a| a.task.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                format!("task '{}' failed: {}", first.task, first.error)
+            }),
+            failed_task: Some(first.task.clone()),
+            alert_owner: first.owner.clone(),
+            note: None,
+        },
+        None => PipelineRunEnd {
+            status: PipelineRunStatus::Succeeded,
+            error: None,
+            failed_task: None,
+            alert_owner: None,
+            note: pipeline
+                .ordered()
+                .find_map(|t| match states.get(t.spec.name.as_str()) {
+                    Some(State::Succeeded {
+                        stop: Some(reason), ..
+                    }) => Some(format!("stopped at task '{}': {reason}", t.spec.name)),
+                    _ => None,
+                }),
+        },
+    };
+    (end, alerts)
 }
 
 /// Whether `task` must not run because of an upstream task: a failure

@@ -1,20 +1,28 @@
 //! The scheduler: runs each pipeline's due cron occurrences (after the
-//! catch-up policy) and the queued runs others asked for, through a
-//! [`Runner`], whose lease per run keeps two schedulers on one store from
-//! running the same run twice.
+//! catch-up policy), the queued runs others asked for, and the runs a dead
+//! runner left `running`, through a [`Runner`], whose lease per run keeps
+//! two schedulers on one store from running the same run twice. It can
+//! also deliver the registry's due events on every tick, so that a
+//! delivery that failed is retried by a long-running process.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fathom_registry::{Clock, NewPipelineRun, PipelineRun, PipelineTrigger, Store};
+use fathom_registry::events::{
+    DeliveryPolicy, DeliveryReport, Webhook, WebhookTransport, deliver_due,
+};
+use fathom_registry::pipelines::MAX_PIPELINE_PAGE;
+use fathom_registry::{
+    Clock, NewPipelineRun, PipelineRun, PipelineRunQuery, PipelineRunStatus, PipelineTrigger, Store,
+};
 use serde_json::Value;
 
 use crate::date::LogicalDate;
 use crate::error::PipelineError;
 use crate::pipeline::Pipeline;
-use crate::runner::{RunOutcome, RunRequest, Runner};
+use crate::runner::{RunOutcome, RunRequest, Runner, Sleeper, lease_name};
 use crate::schedule::{Schedule, due};
 
 /// How often the scheduler looks for queued runs when no occurrence is
@@ -37,6 +45,8 @@ pub struct TickRun {
 /// What one tick did.
 #[derive(Debug, Default)]
 pub struct TickReport {
+    /// The time of the tick.
+    pub at: Option<DateTime<Utc>>,
     /// The runs, in the order they ran.
     pub runs: Vec<TickRun>,
     /// Missed occurrences recorded as skipped: (pipeline, logical date).
@@ -45,6 +55,29 @@ pub struct TickReport {
     pub truncated: Vec<String>,
     /// Errors outside a run (reading the store), by pipeline.
     pub errors: Vec<(String, PipelineError)>,
+    /// The registry events delivered in this tick, when the scheduler
+    /// delivers them (see [`Scheduler::with_events`]).
+    pub deliveries: Option<DeliveryReport>,
+}
+
+/// The registry's webhooks, for a scheduler that delivers due events on
+/// every tick.
+pub struct EventDelivery {
+    /// Where events go.
+    pub webhooks: Vec<Webhook>,
+    /// Attempts and backoff.
+    pub policy: DeliveryPolicy,
+    /// The HTTP client.
+    pub transport: Box<dyn WebhookTransport + Send>,
+}
+
+impl std::fmt::Debug for EventDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventDelivery")
+            .field("webhooks", &self.webhooks)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs pipelines on their schedules and queued runs.
@@ -55,6 +88,7 @@ pub struct Scheduler {
     schedules: Vec<Schedule>,
     started: Option<DateTime<Utc>>,
     poll: Duration,
+    events: Option<EventDelivery>,
 }
 
 impl Scheduler {
@@ -66,7 +100,15 @@ impl Scheduler {
             schedules: Vec::new(),
             started: None,
             poll: DEFAULT_POLL,
+            events: None,
         }
+    }
+
+    /// Delivers the registry's due events (new ones and retries after
+    /// their backoff) at every tick.
+    pub fn with_events(mut self, events: EventDelivery) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Looks for queued runs at least this often (default 30 s).
@@ -134,11 +176,15 @@ impl Scheduler {
     /// the latest one its pipeline has a run for (on the first tick of a
     /// pipeline with no scheduled run at all, nothing before this
     /// scheduler started), after the catch-up policy, recording the
-    /// skipped ones; then the queued runs of known pipelines, oldest
-    /// first. A run another runner holds is reported busy and left to it.
+    /// skipped ones; then what [`Scheduler::run_waiting`] runs; then, if
+    /// set up, the registry's due event deliveries. A run another runner
+    /// holds is reported busy and left to it.
     pub fn tick(&mut self, now: DateTime<Utc>) -> TickReport {
         let anchor = *self.started.get_or_insert(now);
-        let mut report = TickReport::default();
+        let mut report = TickReport {
+            at: Some(now),
+            ..TickReport::default()
+        };
         for i in 0..self.schedules.len() {
             let schedule = self.schedules[i].clone();
             let name = schedule.pipeline().to_owned();
@@ -146,15 +192,84 @@ impl Scheduler {
                 report.errors.push((name, e));
             }
         }
+        self.waiting(now, &mut report);
+        if let Some(ev) = &self.events {
+            match deliver_due(
+                self.runner.store(),
+                &ev.webhooks,
+                &ev.policy,
+                ev.transport.as_ref(),
+                now,
+            ) {
+                Ok(d) => report.deliveries = Some(d),
+                Err(e) => report.errors.push(("registry events".into(), e.into())),
+            }
+        }
+        report
+    }
+
+    /// Runs the waiting runs of the known pipelines, without looking at
+    /// schedules: first the queued runs, oldest first; then the runs left
+    /// `running` by a runner that stopped (killed, or its machine lost),
+    /// once their lease has expired at `now`, each resumed from the task
+    /// that did not finish (the attempt it left is recorded as
+    /// interrupted). A run whose lease is still held is left to its
+    /// holder.
+    pub fn run_waiting(&mut self, now: DateTime<Utc>) -> TickReport {
+        let mut report = TickReport {
+            at: Some(now),
+            ..TickReport::default()
+        };
+        self.waiting(now, &mut report);
+        report
+    }
+
+    fn waiting(&mut self, now: DateTime<Utc>, report: &mut TickReport) {
         match self.runner.store().queued_pipeline_runs(None) {
             Ok(queued) => {
                 for run in queued {
-                    self.run_queued(run, &mut report);
+                    self.run_queued(run, report);
                 }
             }
             Err(e) => report.errors.push(("queued runs".into(), e.into())),
         }
-        report
+        match self.abandoned(now) {
+            Ok(runs) => {
+                for run in runs {
+                    self.run_queued(run, report);
+                }
+            }
+            Err(e) => report.errors.push(("interrupted runs".into(), e)),
+        }
+    }
+
+    /// The `running` runs of known pipelines whose lease is gone or
+    /// expired at `now`, oldest first.
+    fn abandoned(&mut self, now: DateTime<Utc>) -> Result<Vec<PipelineRun>, PipelineError> {
+        let mut running = self.runner.store().pipeline_runs(&PipelineRunQuery {
+            pipeline: None,
+            status: Some(PipelineRunStatus::Running),
+            before_id: None,
+            limit: MAX_PIPELINE_PAGE,
+        })?;
+        running.reverse();
+        let mut out = Vec::new();
+        for run in running {
+            if !self.pipelines.contains_key(&run.pipeline) {
+                continue;
+            }
+            let Ok(date) = LogicalDate::parse(&run.logical_date) else {
+                continue;
+            };
+            let lease = self
+                .runner
+                .store()
+                .lease(&lease_name(&run.pipeline, &date))?;
+            if lease.is_none_or(|l| l.expires_at <= now) {
+                out.push(run);
+            }
+        }
+        Ok(out)
     }
 
     fn tick_schedule(
@@ -226,11 +341,14 @@ impl Scheduler {
     }
 
     /// Ticks until `stop` is set: at each due occurrence, and at least
-    /// every poll interval for queued runs, sleeping in between (checking
-    /// `stop` every quarter second). `on_tick` hears each tick's report.
+    /// every poll interval for queued runs (and event deliveries), reading
+    /// the time from `clock` and waiting through `sleeper` in steps of at
+    /// most a quarter second, checking `stop` after each. `on_tick` hears
+    /// each tick's report.
     pub fn run_forever(
         &mut self,
         clock: &dyn Clock,
+        sleeper: &dyn Sleeper,
         stop: &AtomicBool,
         mut on_tick: impl FnMut(&TickReport),
     ) {
@@ -252,7 +370,7 @@ impl Scheduler {
                     .to_std()
                     .unwrap_or(Duration::ZERO)
                     .min(Duration::from_millis(250));
-                std::thread::sleep(step);
+                sleeper.sleep(step);
             }
         }
     }

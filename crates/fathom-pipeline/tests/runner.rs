@@ -2,8 +2,8 @@
 //! then success, a fatal failure stopping downstream tasks and naming the
 //! owner, timeouts, a re-run of a succeeded date doing nothing, resume
 //! after a failure re-running only the failed and downstream tasks, a
-//! task stopping the pipeline on purpose, panics, a busy lease and a run
-//! left behind by a runner that died.
+//! task stopping the pipeline on purpose, panics, a busy lease, a run
+//! left behind by a runner that died, and single tasks run on their own.
 
 mod common;
 
@@ -33,6 +33,7 @@ both!(
     a_panicking_task_fails_without_retries,
     a_run_held_by_another_runner_is_left_alone,
     a_run_left_by_a_dead_runner_is_resumed_after_its_lease_expires,
+    one_task_runs_on_its_own_on_the_recorded_upstream_outputs,
 );
 
 type Calls = Arc<Mutex<Vec<String>>>;
@@ -710,4 +711,90 @@ fn a_run_left_by_a_dead_runner_is_resumed_after_its_lease_expires(f: &Fixture) {
             (2, TaskRunStatus::Succeeded, None),
         ]
     );
+}
+
+fn one_task_runs_on_its_own_on_the_recorded_upstream_outputs(f: &Fixture) {
+    let calls = Calls::default();
+    let p = data_pipeline(&calls, |_| Ok(TaskOutput::new(json!({"checked": true}))));
+    let d = date("2026-03-02");
+    let (mut runner, _) = f.runner("runner-1");
+    let req = RunRequest::manual(d);
+
+    // Its upstream has not run: refused, nothing recorded.
+    let err = runner.run_one(&p, &req, "snapshot").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pipeline 'data' for 2026-03-02: task 'snapshot' needs the output of ingest, validate first, which has not succeeded for this date; run them first, or the whole pipeline"
+    );
+    assert!(
+        runner
+            .store()
+            .find_pipeline_run("data", "2026-03-02")
+            .unwrap()
+            .is_none()
+    );
+    let err = runner.run_one(&p, &req, "snapshto").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("its tasks are ingest, validate, snapshot, reference, report"),
+        "{err}"
+    );
+
+    // The first task: it runs, and the run waits in the queue for the rest.
+    let r = ran(runner.run_one(&p, &req, "ingest").unwrap());
+    assert_eq!(statuses(&r), [("ingest".into(), TaskRunStatus::Succeeded)]);
+    assert_eq!(r.run.status, PipelineRunStatus::Queued);
+    assert_eq!(
+        r.run.note.as_deref(),
+        Some(
+            "task 'ingest' was run on its own; left to run: validate, snapshot, reference, report"
+        )
+    );
+    // Again: done already, not run.
+    let again = ran(runner.run_one(&p, &req, "ingest").unwrap());
+    assert!(again.tasks[0].reused);
+    assert_eq!(again.tasks[0].attempts, 0);
+    assert_eq!(*calls.lock().unwrap(), ["ingest"]);
+
+    // The next ones read the recorded outputs of every task before them.
+    ran(runner.run_one(&p, &req, "validate").unwrap());
+    let snap = ran(runner.run_one(&p, &req, "snapshot").unwrap());
+    assert_eq!(
+        snap.tasks[0].output,
+        Some(json!({"task": "snapshot", "seen": ["ingest", "validate"]}))
+    );
+    assert_eq!(snap.run.invocations, 3);
+
+    // The whole run finishes the rest only.
+    let rest = ran(runner.run(&p, &req).unwrap());
+    assert!(rest.succeeded());
+    assert_eq!(
+        *calls.lock().unwrap(),
+        ["ingest", "validate", "snapshot", "reference", "report"]
+    );
+    assert!(matches!(
+        runner.run_one(&p, &req, "report").unwrap(),
+        RunOutcome::AlreadySucceeded(_)
+    ));
+
+    // A task that fails on its own fails the run and alerts its owner.
+    let bad = data_pipeline(&calls, |_| {
+        Err(TaskError::fatal("the amount column is text"))
+    });
+    let d3 = RunRequest::manual(date("2026-03-03"));
+    ran(runner.run_one(&bad, &d3, "ingest").unwrap());
+    let failed = ran(runner.run_one(&bad, &d3, "validate").unwrap());
+    assert_eq!(failed.run.status, PipelineRunStatus::Failed);
+    assert_eq!(failed.run.failed_task.as_deref(), Some("validate"));
+    assert_eq!(failed.alerts[0].owner.as_deref(), Some("data-quality"));
+
+    // The last task, run on its own after all the others: the run succeeds.
+    let (mut other, _) = f.runner("runner-2");
+    let d4 = RunRequest::manual(date("2026-03-04"));
+    for t in ["ingest", "validate", "snapshot", "reference"] {
+        ran(other.run_one(&p, &d4, t).unwrap());
+    }
+    let last = ran(other.run_one(&p, &d4, "report").unwrap());
+    assert!(last.succeeded(), "{:?}", last.run);
+    assert_eq!(last.run.invocations, 5);
 }

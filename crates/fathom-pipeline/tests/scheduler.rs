@@ -1,11 +1,15 @@
 //! The scheduler on both back ends: catch-up after downtime through the
 //! store's history, nothing run for the time before a first start, queued
-//! (policy-triggered) runs picked up with their reason, the loop stopping
-//! on request, and two schedulers on two connections running each due
-//! run exactly once.
+//! (policy-triggered) runs picked up with their reason, the loop on a
+//! controllable clock waking at due times and stopping on request, runs
+//! left `running` by a dead runner (seeded, and a real process killed
+//! mid-task) resumed once their lease expired, registry events retried by
+//! the loop after their backoff, and two schedulers on two connections
+//! running each due run exactly once.
 
 mod common;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -17,20 +21,22 @@ use fathom_pipeline::{
     TaskOutput, TaskSpec, enqueue,
 };
 use fathom_registry::{
-    NewPipelineRun, PipelineRunQuery, PipelineRunStatus, PipelineTrigger, SystemClock,
-    TaskRunStatus,
+    NewPipelineRun, PipelineRunQuery, PipelineRunStatus, PipelineTrigger, TaskRunStatus,
 };
 use serde_json::json;
 
-use crate::common::Fixture;
+use crate::common::{ClockSleeper, Fixture, Kind};
 
 both!(
     catch_up_latest_runs_the_newest_and_records_the_skipped,
     catch_up_all_runs_every_missed_date_once,
     a_first_start_runs_nothing_from_before_it,
     queued_policy_runs_are_picked_up_with_their_reason,
-    the_loop_runs_queued_work_and_stops_on_request,
+    the_loop_wakes_at_due_times_on_a_controllable_clock,
     two_schedulers_run_each_due_run_exactly_once,
+    a_run_left_running_is_resumed_once_its_lease_expires,
+    a_killed_runner_process_is_resumed_by_the_next_tick,
+    the_loop_retries_event_deliveries_after_their_backoff,
 );
 
 /// Calls per (task, logical date).
@@ -283,47 +289,52 @@ fn queued_policy_runs_are_picked_up_with_their_reason(f: &Fixture) {
     assert_eq!(counts.lock().unwrap().len(), 1);
 }
 
-fn the_loop_runs_queued_work_and_stops_on_request(f: &Fixture) {
+fn the_loop_wakes_at_due_times_on_a_controllable_clock(f: &Fixture) {
+    seed_history(f);
     let counts = Counts::default();
     let (runner, _) = f.runner("sched-loop");
-    let mut s = Scheduler::new(runner).with_poll(Duration::from_millis(20));
-    s.add(data(&counts, Duration::ZERO), None).unwrap();
+    let mut s = Scheduler::new(runner).with_poll(Duration::from_secs(5 * 3600));
+    s.add(
+        data(&counts, Duration::ZERO),
+        Some(Schedule::new("data", "0 2 * * *", CatchUp::Latest).unwrap()),
+    )
+    .unwrap();
+    // A backfill asked for before the loop starts.
+    enqueue(
+        &mut f.open(),
+        "data",
+        &LogicalDate::parse("2026-02-27").unwrap(),
+        PipelineTrigger::Manual,
+        "backfill",
+        json!({}),
+    )
+    .unwrap();
+    let sleeper = ClockSleeper::new(f.clock.clone());
     let stop = AtomicBool::new(false);
-    let ticks = Mutex::new(0usize);
-    std::thread::scope(|scope| {
-        let handle = scope.spawn(|| {
-            s.run_forever(&SystemClock, &stop, |_| *ticks.lock().unwrap() += 1);
-        });
-        let mut store = f.open();
-        enqueue(
-            &mut store,
-            "data",
-            &LogicalDate::parse("2026-03-02").unwrap(),
-            PipelineTrigger::Manual,
-            "backfill",
-            json!({}),
-        )
-        .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let run = store
-                .find_pipeline_run("data", "2026-03-02")
-                .unwrap()
-                .unwrap();
-            if run.status == PipelineRunStatus::Succeeded {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the loop did not run the queued run"
-            );
-            std::thread::sleep(Duration::from_millis(10));
+    let mut ticks: Vec<(DateTime<Utc>, Vec<String>)> = Vec::new();
+    s.run_forever(f.clock.as_ref(), &sleeper, &stop, |tick| {
+        assert!(tick.errors.is_empty(), "{:?}", tick.errors);
+        let dates: Vec<String> = tick.runs.iter().map(|r| r.logical_date.clone()).collect();
+        if dates.iter().any(|d| d == "2026-03-05") {
+            stop.store(true, Ordering::SeqCst);
         }
-        stop.store(true, Ordering::SeqCst);
-        handle.join().unwrap();
+        ticks.push((tick.at.unwrap(), dates));
     });
-    assert!(*ticks.lock().unwrap() >= 1);
-    assert_eq!(counts.lock().unwrap().len(), 2);
+    // Noon on 4 March: the latest missed date and the backfill; then
+    // every poll interval (5 h) until the next occurrence, 02:00 on
+    // 5 March, comes sooner than the next poll.
+    let expected: Vec<(DateTime<Utc>, Vec<String>)> = vec![
+        (at(4, 12), vec!["2026-03-04".into(), "2026-02-27".into()]),
+        (at(4, 17), vec![]),
+        (at(4, 22), vec![]),
+        (at(5, 2), vec!["2026-03-05".into()]),
+    ];
+    assert_eq!(ticks, expected);
+    assert_eq!(sleeper.total(), Duration::from_secs(14 * 3600));
+    assert_eq!(f.now(), at(5, 2));
+    let c = counts.lock().unwrap();
+    assert_eq!(c.len(), 6, "{c:?}"); // 2 tasks × 3 dates
+    assert!(c.values().all(|&n| n == 1), "{c:?}");
 }
 
 fn two_schedulers_run_each_due_run_exactly_once(f: &Fixture) {
@@ -411,4 +422,310 @@ fn two_schedulers_run_each_due_run_exactly_once(f: &Fixture) {
             "{d}"
         );
     }
+}
+
+/// A run a runner left behind: ingest done, validate started, the lease
+/// taken for 120 s by `holder`.
+fn seed_abandoned_run(f: &Fixture, holder: &str) -> i64 {
+    let mut dead = f.open();
+    let d = LogicalDate::parse("2026-03-02").unwrap();
+    assert!(
+        dead.try_acquire_lease(
+            &fathom_pipeline::lease_name("data", &d),
+            holder,
+            chrono::Duration::seconds(120)
+        )
+        .unwrap()
+    );
+    let (run, _) = dead
+        .open_pipeline_run(&NewPipelineRun::new(
+            "data",
+            "2026-03-02",
+            PipelineTrigger::Schedule,
+        ))
+        .unwrap();
+    dead.start_pipeline_run(run.id).unwrap();
+    let a = dead.start_task_attempt(run.id, "ingest").unwrap();
+    dead.finish_task_attempt(
+        a.id,
+        &fathom_registry::TaskAttemptEnd {
+            status: TaskRunStatus::Succeeded,
+            error: None,
+            output: Some(json!({"rows": 3})),
+            stop: None,
+            log: String::new(),
+        },
+    )
+    .unwrap();
+    dead.start_task_attempt(run.id, "validate").unwrap();
+    run.id
+}
+
+/// Ticks before and after the abandoned run's lease expires: resumed
+/// once, from the task that did not finish.
+fn assert_resumed_after_the_lease(f: &Fixture, s: &mut Scheduler, run_id: i64) {
+    // The lease still runs: the run is its holder's.
+    let early = s.tick(f.now());
+    assert!(early.errors.is_empty(), "{:?}", early.errors);
+    assert!(early.runs.is_empty(), "{:?}", early.runs);
+    f.clock.advance(chrono::Duration::seconds(121));
+    let report = s.tick(f.now());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.runs.len(), 1, "{:?}", report.runs);
+    let r = &report.runs[0];
+    assert_eq!(
+        (r.pipeline.as_str(), r.logical_date.as_str(), r.trigger),
+        ("data", "2026-03-02", PipelineTrigger::Schedule)
+    );
+    let Ok(RunOutcome::Ran(rep)) = &r.result else {
+        panic!("expected a run: {:?}", r.result);
+    };
+    assert!(rep.succeeded() && rep.resumed, "{:?}", rep.run);
+    assert!(rep.task("ingest").unwrap().reused);
+    let rows = s.runner().store().pipeline_task_runs(run_id).unwrap();
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| (r.task.as_str(), r.attempt, r.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ingest", 1, TaskRunStatus::Succeeded),
+            ("validate", 1, TaskRunStatus::Failed),
+            ("validate", 2, TaskRunStatus::Succeeded),
+        ]
+    );
+    assert_eq!(
+        rows[1].error.as_deref(),
+        Some("interrupted: the runner stopped before the attempt ended")
+    );
+    // Done: the next tick leaves it.
+    assert!(s.tick(f.now()).runs.is_empty());
+}
+
+fn a_run_left_running_is_resumed_once_its_lease_expires(f: &Fixture) {
+    let run_id = seed_abandoned_run(f, "dead");
+    let counts = Counts::default();
+    let (runner, _) = f.runner("sched-a");
+    let mut s = Scheduler::new(runner);
+    s.add(data(&counts, Duration::ZERO), None).unwrap();
+    assert_resumed_after_the_lease(f, &mut s, run_id);
+    let c = counts.lock().unwrap();
+    assert_eq!(
+        c.keys().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+        ["validate"],
+        "ingest is not run again"
+    );
+}
+
+const HELPER_STORE: &str = "FATHOM_PIPELINE_TEST_STORE";
+const HELPER_MARKER: &str = "FATHOM_PIPELINE_TEST_MARKER";
+
+/// In the helper process: runs the data pipeline with a validate task
+/// that says it started and then hangs until the process is killed (or a
+/// minute passes, should the test that started it be gone).
+fn hang_in_validate(location: &str, marker: &str) {
+    let store = fathom_registry::Store::open_location(
+        &fathom_registry::StoreLocation::parse(location).unwrap(),
+        &fathom_registry::SqliteOptions::default(),
+    )
+    .unwrap()
+    .with_clock(Arc::new(fathom_registry::ManualClock::new(
+        crate::common::start_time(),
+    )));
+    let mut runner =
+        fathom_pipeline::Runner::new(store).with_options(fathom_pipeline::RunnerOptions {
+            holder: "doomed".into(),
+            lease_ttl: Duration::from_secs(120),
+            cancel_grace: Duration::from_secs(1),
+        });
+    let marker = marker.to_owned();
+    let p = Pipeline::builder("data")
+        .task(TaskSpec::new("ingest"), |_| {
+            Ok(TaskOutput::new(json!({"rows": 3})))
+        })
+        .task(
+            TaskSpec::new("validate")
+                .after(["ingest"])
+                .timeout(Duration::from_secs(600)),
+            move |ctx| {
+                std::fs::write(&marker, "started").unwrap();
+                let until = Instant::now() + Duration::from_secs(60);
+                while !ctx.is_cancelled() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(fathom_pipeline::TaskError::fatal("not killed in time"))
+            },
+        )
+        .build()
+        .unwrap();
+    let _ = runner.run(
+        &p,
+        &fathom_pipeline::RunRequest::scheduled(
+            LogicalDate::parse("2026-03-02").unwrap(),
+            at(2, 2),
+        ),
+    );
+}
+
+fn a_killed_runner_process_is_resumed_by_the_next_tick(f: &Fixture) {
+    // This same test, started again as the helper process.
+    if let (Ok(location), Ok(marker)) = (std::env::var(HELPER_STORE), std::env::var(HELPER_MARKER))
+    {
+        hang_in_validate(&location, &marker);
+        return;
+    }
+    // Create the schema before the helper opens the store.
+    drop(f.open());
+    let marker = f.dir.path().join("validate-started");
+    let name = match f.kind {
+        Kind::Sqlite => "sqlite::a_killed_runner_process_is_resumed_by_the_next_tick",
+        Kind::Postgres => "postgres::a_killed_runner_process_is_resumed_by_the_next_tick",
+    };
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads", "1", "--nocapture"])
+        .env(HELPER_STORE, &f.location)
+        .env(HELPER_MARKER, &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !marker.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the helper process ended before validate started: {status}");
+        }
+        assert!(Instant::now() < deadline, "validate never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL in the middle of validate: no chance to record anything.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut store = f.open();
+    let run = store
+        .find_pipeline_run("data", "2026-03-02")
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.status, PipelineRunStatus::Running);
+    let rows = store.pipeline_task_runs(run.id).unwrap();
+    assert_eq!(
+        rows.last().map(|r| (r.task.as_str(), r.status)),
+        Some(("validate", TaskRunStatus::Running))
+    );
+    let lease = store
+        .lease(&fathom_pipeline::lease_name(
+            "data",
+            &LogicalDate::parse("2026-03-02").unwrap(),
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease.holder, "doomed");
+
+    let counts = Counts::default();
+    let (runner, _) = f.runner("sched-after-restart");
+    let mut s = Scheduler::new(runner);
+    s.add(data(&counts, Duration::ZERO), None).unwrap();
+    assert_resumed_after_the_lease(f, &mut s, run.id);
+}
+
+/// A webhook receiver that refuses connections until it is switched on.
+#[derive(Default)]
+struct Receiver {
+    up: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl fathom_registry::events::WebhookTransport for Receiver {
+    fn post(
+        &self,
+        r: &fathom_registry::events::WebhookRequest<'_>,
+    ) -> Result<fathom_registry::events::WebhookResponse, String> {
+        if !self.up.load(Ordering::SeqCst) {
+            return Err("connection refused".into());
+        }
+        self.seen
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(r.body).into_owned());
+        Ok(fathom_registry::events::WebhookResponse {
+            status: 200,
+            body: String::new(),
+        })
+    }
+}
+
+fn the_loop_retries_event_deliveries_after_their_backoff(f: &Fixture) {
+    use fathom_registry::artifacts::{ArtifactStore, LocalArtifactStore};
+    use fathom_registry::events::{DeliveryPolicy, Webhook};
+
+    let hooks = vec![Webhook::new("https://ci.example/fathom")];
+    let mut store = f.open();
+    store.subscribe(&hooks).unwrap();
+    let artifact = LocalArtifactStore::new(f.dir.path().join("artifacts"))
+        .unwrap()
+        .put_bytes(b"model bytes")
+        .unwrap();
+    store
+        .register_version(
+            &fathom_registry::NewVersion {
+                model: "fraud".into(),
+                run_id: None,
+                artifact_uri: artifact.uri,
+                artifact_sha256: artifact.sha256,
+                schema_hash: "s".into(),
+                holdout_snapshot: None,
+                metrics: [("auc_pr".to_string(), 0.7)].into(),
+                owner: "ana".into(),
+                description: String::new(),
+            },
+            &fathom_registry::Actor::new("ana", "build-7"),
+            "test",
+        )
+        .unwrap();
+
+    let up = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (runner, _) = f.runner("sched-events");
+    let mut s = Scheduler::new(runner)
+        .with_poll(Duration::from_secs(10))
+        .with_events(fathom_pipeline::EventDelivery {
+            webhooks: hooks,
+            policy: DeliveryPolicy {
+                max_attempts: 5,
+                first_retry_secs: 30,
+                max_retry_secs: 3600,
+                batch: 100,
+            },
+            transport: Box::new(Receiver {
+                up: up.clone(),
+                seen: seen.clone(),
+            }),
+        });
+    let start = f.now();
+    let sleeper = ClockSleeper::new(f.clock.clone());
+    let stop = AtomicBool::new(false);
+    let log: RefCell<Vec<(i64, usize, usize)>> = RefCell::new(Vec::new());
+    s.run_forever(f.clock.as_ref(), &sleeper, &stop, |tick| {
+        assert!(tick.errors.is_empty(), "{:?}", tick.errors);
+        let d = tick.deliveries.as_ref().expect("the tick delivers events");
+        let secs = (tick.at.unwrap() - start).num_seconds();
+        log.borrow_mut().push((secs, d.delivered, d.failures.len()));
+        // The receiver comes back 15 s after the first failure.
+        if secs >= 15 {
+            up.store(true, Ordering::SeqCst);
+        }
+        if d.delivered > 0 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+    // Down at 0 s (attempt 1 fails, next after 30 s); up from 20 s, but
+    // the retry waits for its backoff: delivered at the 30 s tick.
+    assert_eq!(
+        log.into_inner(),
+        [(0, 0, 1), (10, 0, 0), (20, 0, 0), (30, 1, 0)]
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].contains("version_registered"), "{}", seen[0]);
 }

@@ -666,6 +666,26 @@ impl Store {
         })
     }
 
+    /// Puts a running run back in the queue (status `queued`) with `note`:
+    /// part of it ran (a task run on its own) and the rest is left to
+    /// whoever runs queued runs next. Only a running run can be requeued.
+    pub fn requeue_pipeline_run(&mut self, id: PipelineRunId, note: &str) -> Result<PipelineRun> {
+        self.write(|tx| {
+            let run = load_run(tx, id)?;
+            if run.status != PipelineRunStatus::Running {
+                return Err(RegistryError::Conflict(format!(
+                    "pipeline run {id} ({} for {}) is {}, not running; only a running run can go back to the queue",
+                    run.pipeline, run.logical_date, run.status
+                )));
+            }
+            tx.exec(
+                "UPDATE pipeline_runs SET status = 'queued', ended_at = NULL, note = $1 WHERE id = $2",
+                params![note, id],
+            )?;
+            load_run(tx, id)
+        })
+    }
+
     /// Records the start of the next attempt of `task` in a running run;
     /// attempts are numbered from 1 across resumes.
     pub fn start_task_attempt(&mut self, run_id: PipelineRunId, task: &str) -> Result<TaskRun> {

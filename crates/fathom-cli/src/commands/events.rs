@@ -120,7 +120,8 @@ pub fn after_change(config: &Config, store: &mut Store) {
     }
 }
 
-fn warn_failures(report: &DeliveryReport) {
+/// Prints a warning per failed delivery attempt, with when it is retried.
+pub fn warn_failures(report: &DeliveryReport) {
     for f in &report.failures {
         let next = match f.next_attempt_at {
             Some(t) => format!("retried after {}", t.format("%Y-%m-%d %H:%M:%S UTC")),

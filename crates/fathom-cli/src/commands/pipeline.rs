@@ -1,20 +1,22 @@
-//! `fathom pipeline run|status|history` and `fathom scheduler`: the built-in
-//! pipelines (see [`crate::pipelines`]) run by hand or on their schedules.
+//! `fathom pipeline run|trigger|status|history` and `fathom scheduler`: the
+//! built-in pipelines (see [`crate::pipelines`]) run by hand, one task at a
+//! time, from the queue, or on their schedules.
 
 use crate::config::Config;
 use crate::pipelines::{self, BUILT_IN};
 use crate::ui::{Ui, print_out, table};
 use anyhow::{Context, Result, bail};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Args;
 use fathom_monitor::alert::{Cause, Notification, NotificationKind, Severity};
 use fathom_pipeline::{
-    Alert, LogicalDate, RunEvent, RunEventKind, RunObserver, RunOutcome, RunReport, RunRequest,
-    Runner, Scheduler,
+    Alert, EventDelivery, LogicalDate, PipelineError, RunEvent, RunEventKind, RunObserver,
+    RunOutcome, RunReport, RunRequest, Runner, Scheduler, ThreadSleeper, TickReport,
 };
-use fathom_registry::{PipelineRunQuery, Store};
+use fathom_registry::{PipelineRunQuery, PipelineTrigger, Store};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// `fathom pipeline run`
 #[derive(Args, Debug)]
@@ -22,26 +24,90 @@ use std::sync::atomic::{AtomicBool, Ordering};
   fathom pipeline run data --date 2026-03-02
   fathom pipeline run training --reason \"new fraud pattern\"
   fathom pipeline run monitoring --window 6h
+  fathom pipeline run data --date 2026-03-02 --task validate
+  fathom pipeline run --queued
 
 A date that already succeeded is not run again; a failed one resumes
-from the task that failed. Exit status 0 when the run succeeded (or had
-already), 1 when a task failed, 3 when another runner holds the run.")]
+from the task that failed. Without --date the logical date is the
+pipeline's latest cron time (its cron counts even with enabled = false,
+so an hourly pipeline started hourly from outside gets one date an hour).
+
+--task runs one task of the run, like `airflow tasks run`: the tasks it
+depends on must have succeeded for the date (their recorded outputs feed
+it); a task that succeeded is not run again; the rest of the run is left
+in the queue for `--queued` or a scheduler.
+
+--queued runs what waits in the store, oldest first: runs queued by
+`fathom pipeline trigger` or by the monitoring policy (a retraining),
+and runs a killed runner left behind once their lease expired (resumed
+from the task that did not finish).
+
+Exit status 0 when the runs succeeded (or had already, or nothing was
+waiting), 1 when a task failed, 3 when another runner holds a run.")]
 pub struct RunArgs {
-    /// data, training or monitoring.
-    pub name: String,
+    /// data, training or monitoring (with --queued: only its runs).
+    #[arg(required_unless_present = "queued")]
+    pub name: Option<String>,
     /// The logical date (YYYY-MM-DD, or an RFC 3339 time for hourly
-    /// pipelines); default: the pipeline's latest scheduled time.
-    #[arg(long, value_name = "DATE")]
+    /// pipelines); default: the pipeline's latest cron time.
+    #[arg(long, value_name = "DATE", conflicts_with = "queued")]
     pub date: Option<String>,
+    /// Run only this task of the run (idempotent; its upstream tasks must
+    /// have succeeded for the date).
+    #[arg(long, value_name = "TASK", conflicts_with = "queued")]
+    pub task: Option<String>,
+    /// Run the queued and interrupted runs instead of one date.
+    #[arg(long)]
+    pub queued: bool,
     /// Why the run is started (recorded with it).
-    #[arg(long, value_name = "TEXT", default_value = "")]
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "",
+        conflicts_with = "queued"
+    )]
     pub reason: String,
     /// monitoring: the prediction-log window to check (default 1h).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", conflicts_with = "queued")]
     pub window: Option<String>,
     /// training: the snapshot to train on (default: the newest validated).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "queued")]
     pub snapshot: Option<String>,
+}
+
+/// `fathom pipeline trigger`
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  fathom pipeline trigger training --reason \"new labels arrived\"
+  fathom pipeline trigger data --date 2026-03-02
+
+Queues the run without running it: a scheduler (`fathom scheduler`,
+`fathom serve --with-scheduler`) or `fathom pipeline run --queued` runs it.
+A date that already has a run is not queued again.")]
+pub struct TriggerArgs {
+    /// data, training or monitoring.
+    pub name: String,
+    /// The logical date; default: the pipeline's latest cron time.
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// Why (recorded with the run).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+}
+
+/// `fathom scheduler`
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Runs until Ctrl-C or SIGTERM. Each pipeline runs on its own thread;
+runs a killed process left behind are resumed once their lease expires,
+and with [[registry.webhooks]] configured, due registry events (and
+their retries) are delivered at every poll."
+)]
+pub struct SchedulerArgs {
+    /// How often to look for queued runs and due event deliveries, in
+    /// seconds, when no cron time comes sooner.
+    #[arg(long, value_name = "SECS", default_value_t = fathom_pipeline::DEFAULT_POLL.as_secs())]
+    pub poll: u64,
 }
 
 /// `fathom pipeline history`
@@ -92,11 +158,10 @@ impl RunObserver for Progress {
     }
 }
 
-/// The default logical date of `name`: its latest scheduled time, else
-/// today.
-fn default_date(config: &Config, name: &str) -> Result<LogicalDate> {
-    let now = Utc::now();
-    let schedule = pipelines::settings(config, name).schedule(name)?;
+/// The default logical date of `name` at `now`: its latest cron time
+/// (enabled or not), else the day.
+fn default_date(config: &Config, name: &str, now: DateTime<Utc>) -> Result<LogicalDate> {
+    let schedule = pipelines::settings(config, name).cron(name)?;
     Ok(match schedule {
         Some(s) => s
             .latest_at_or_before(now)
@@ -191,10 +256,17 @@ fn print_report(report: &RunReport) -> Result<()> {
 
 /// Runs `fathom pipeline run`.
 pub fn run(config: &Config, ui: &Ui, args: RunArgs) -> Result<u8> {
-    let pipeline = pipelines::build(config, &args.name)?;
+    if args.queued {
+        return run_queued(config, ui, args.name.as_deref());
+    }
+    let name = args
+        .name
+        .clone()
+        .context("name the pipeline to run (data, training or monitoring), or pass --queued")?;
+    let pipeline = pipelines::build(config, &name)?;
     let date = match &args.date {
         Some(d) => LogicalDate::parse(d).with_context(|| format!("--date {d:?}"))?,
-        None => default_date(config, &args.name)?,
+        None => default_date(config, &name, Utc::now())?,
     };
     let mut params = serde_json::Map::new();
     if let Some(w) = &args.window {
@@ -209,7 +281,17 @@ pub fn run(config: &Config, ui: &Ui, args: RunArgs) -> Result<u8> {
     let mut runner = Runner::new(open_store(config)?).with_observer(Arc::new(Progress {
         quiet: ui.quiet || ui.json,
     }));
-    let outcome = runner.run(&pipeline, &request)?;
+    let outcome = match &args.task {
+        None => runner.run(&pipeline, &request)?,
+        Some(task) => match runner.run_one(&pipeline, &request, task) {
+            Err(PipelineError::UpstreamNotDone { waiting, .. }) => bail!(
+                "task '{task}' of {name} for {date} needs {} to have succeeded for this date first; run `fathom pipeline run {name} --date {date} --task {}` first, or the whole pipeline (`fathom pipeline run {name} --date {date}`)",
+                waiting.join(", "),
+                waiting[0]
+            ),
+            other => other?,
+        },
+    };
     if let RunOutcome::Ran(report) = &outcome {
         alert_owners(config, &report.alerts);
     }
@@ -221,7 +303,11 @@ pub fn run(config: &Config, ui: &Ui, args: RunArgs) -> Result<u8> {
             if !ui.json {
                 print_report(&report)?;
             }
-            if report.succeeded() { 0 } else { 1 }
+            if report.run.status == fathom_registry::PipelineRunStatus::Failed {
+                1
+            } else {
+                0
+            }
         }
         RunOutcome::AlreadySucceeded(run) => {
             if !ui.json {
@@ -255,11 +341,12 @@ pub fn status(config: &Config, ui: &Ui) -> Result<u8> {
     let mut rows = Vec::new();
     for name in BUILT_IN {
         let settings = pipelines::settings(config, name);
-        let schedule = settings.schedule(name)?;
+        let schedule = settings.cron(name)?;
         let last = latest.iter().find(|r| r.pipeline == name);
         rows.push(serde_json::json!({
             "pipeline": name,
             "schedule": schedule.as_ref().map(|s| s.expression().to_string()),
+            "enabled": settings.enabled,
             "catch_up": settings.catch_up.as_str(),
             "next": schedule.as_ref().and_then(|s| s.next_after(now)),
             "last": last,
@@ -281,7 +368,11 @@ pub fn status(config: &Config, ui: &Ui) -> Result<u8> {
         let last = &r["last"];
         t.add_row(vec![
             r["pipeline"].as_str().unwrap_or_default().to_string(),
-            r["schedule"].as_str().unwrap_or("on demand").to_string(),
+            match (r["schedule"].as_str(), r["enabled"].as_bool()) {
+                (Some(cron), Some(false)) => format!("{cron} (disabled)"),
+                (Some(cron), _) => cron.to_string(),
+                (None, _) => "on demand".into(),
+            },
             r["next"].as_str().unwrap_or("–").to_string(),
             if last.is_null() {
                 "never".into()
@@ -395,12 +486,19 @@ pub fn scheduler(config: &Config, name: &str, quiet: bool) -> Result<Scheduler> 
 
 /// Runs every built-in pipeline's scheduler until `stop` is set, each on
 /// its own thread, so that a long training does not hold up the hourly
-/// monitoring; prints what each tick did. The store's leases keep them
-/// (and any other scheduler) from running one run twice.
-pub fn run_scheduler(config: &Config, stop: &AtomicBool, quiet: bool) -> Result<()> {
+/// monitoring, and, with webhooks configured, one more that delivers the
+/// registry's due events at every poll; prints what each tick did. The
+/// store's leases keep them (and any other scheduler) from running one
+/// run twice.
+pub fn run_scheduler(
+    config: &Config,
+    stop: &AtomicBool,
+    quiet: bool,
+    poll: Duration,
+) -> Result<()> {
     let mut schedulers = Vec::new();
     for name in BUILT_IN {
-        let s = scheduler(config, name, quiet)?;
+        let s = scheduler(config, name, quiet)?.with_poll(poll);
         if !quiet {
             for sc in s.schedules() {
                 eprintln!(
@@ -415,25 +513,53 @@ pub fn run_scheduler(config: &Config, stop: &AtomicBool, quiet: bool) -> Result<
         }
         schedulers.push(s);
     }
+    let hooks = &config.registry.webhooks;
+    if !hooks.is_empty() {
+        let mut store = open_store(config)?;
+        store.subscribe(hooks)?;
+        let events = Scheduler::new(Runner::new(store))
+            .with_poll(poll)
+            .with_events(EventDelivery {
+                webhooks: hooks.clone(),
+                policy: config.registry.delivery.clone(),
+                transport: Box::new(crate::commands::events::HttpTransport::new(None)),
+            });
+        if !quiet {
+            eprintln!(
+                "scheduler: delivering registry events to {} webhook(s) every {}",
+                hooks.len(),
+                fathom_pipeline::show_duration(poll)
+            );
+        }
+        schedulers.push(events);
+    }
     std::thread::scope(|scope| {
         for mut s in schedulers {
             scope.spawn(move || {
-                s.run_forever(&fathom_registry::SystemClock, stop, |tick| {
-                    report_tick(config, tick, quiet)
-                });
+                s.run_forever(
+                    &fathom_registry::SystemClock,
+                    &ThreadSleeper,
+                    stop,
+                    |tick| report_tick(config, tick, quiet),
+                );
             });
         }
     });
     Ok(())
 }
 
-/// Prints a tick's runs and errors, and alerts the owners of failed tasks.
-fn report_tick(config: &Config, tick: &fathom_pipeline::TickReport, quiet: bool) {
+/// Prints a tick's runs, deliveries and errors, and alerts the owners of
+/// failed tasks.
+fn report_tick(config: &Config, tick: &TickReport, quiet: bool) {
     for r in &tick.runs {
         let what = match &r.result {
             Ok(RunOutcome::Ran(report)) => {
                 alert_owners(config, &report.alerts);
-                report.run.status.as_str().to_string()
+                format!(
+                    "{}{}",
+                    report.run.status.as_str(),
+                    if report.resumed { " (resumed)" } else { "" }
+                )
             }
             Ok(RunOutcome::AlreadySucceeded(_)) => "already succeeded".into(),
             Ok(RunOutcome::Busy { .. }) => "held by another runner".into(),
@@ -448,13 +574,151 @@ fn report_tick(config: &Config, tick: &fathom_pipeline::TickReport, quiet: bool)
             );
         }
     }
+    if let Some(d) = &tick.deliveries {
+        if d.delivered > 0 && !quiet {
+            eprintln!("scheduler: {} registry event(s) delivered", d.delivered);
+        }
+        crate::commands::events::warn_failures(d);
+    }
     for (name, e) in &tick.errors {
         eprintln!("scheduler: {name}: {e}");
     }
 }
 
+/// Runs `fathom pipeline run --queued [NAME]`: the queued and interrupted
+/// runs, oldest first, through the same leases as the scheduler.
+fn run_queued(config: &Config, ui: &Ui, name: Option<&str>) -> Result<u8> {
+    let names: Vec<&str> = match name {
+        Some(n) if BUILT_IN.contains(&n) => vec![n],
+        Some(n) => bail!(
+            "no pipeline named '{n}'; the pipelines are: {}",
+            BUILT_IN.join(", ")
+        ),
+        None => BUILT_IN.to_vec(),
+    };
+    let runner = Runner::new(open_store(config)?).with_observer(Arc::new(Progress {
+        quiet: ui.quiet || ui.json,
+    }));
+    let mut scheduler = Scheduler::new(runner);
+    for n in names {
+        scheduler.add(pipelines::build(config, n)?, None)?;
+    }
+    let report = scheduler.run_waiting(Utc::now());
+    let mut code = 0;
+    let mut rows = Vec::new();
+    for r in &report.runs {
+        let (outcome, status, note) = match &r.result {
+            Ok(RunOutcome::Ran(rep)) => {
+                alert_owners(config, &rep.alerts);
+                if rep.run.status == fathom_registry::PipelineRunStatus::Failed {
+                    code = 1;
+                }
+                (
+                    if rep.resumed { "resumed" } else { "ran" },
+                    rep.run.status.as_str().to_string(),
+                    rep.run.error.clone().or_else(|| rep.run.note.clone()),
+                )
+            }
+            Ok(RunOutcome::AlreadySucceeded(_)) => {
+                ("already_succeeded", "succeeded".to_string(), None)
+            }
+            Ok(RunOutcome::Busy { holder, .. }) => {
+                if code == 0 {
+                    code = EXIT_BUSY;
+                }
+                (
+                    "busy",
+                    "running".to_string(),
+                    Some(format!(
+                        "held by {}",
+                        holder.as_deref().unwrap_or("another runner")
+                    )),
+                )
+            }
+            Err(e) => {
+                code = 1;
+                ("error", "–".to_string(), Some(e.to_string()))
+            }
+        };
+        rows.push(serde_json::json!({
+            "pipeline": r.pipeline,
+            "logical_date": r.logical_date,
+            "trigger": r.trigger.as_str(),
+            "outcome": outcome,
+            "status": status,
+            "note": note,
+        }));
+    }
+    for (what, e) in &report.errors {
+        eprintln!("error: {what}: {e}");
+        code = 1;
+    }
+    if ui.json {
+        ui.print_json(&rows)?;
+        return Ok(code);
+    }
+    if rows.is_empty() {
+        print_out("nothing is queued or waiting to be resumed")?;
+        return Ok(code);
+    }
+    let mut t = table(&["pipeline", "date", "trigger", "outcome", "status", "note"]);
+    for r in &rows {
+        t.add_row(
+            [
+                "pipeline",
+                "logical_date",
+                "trigger",
+                "outcome",
+                "status",
+                "note",
+            ]
+            .iter()
+            .map(|k| r[*k].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>(),
+        );
+    }
+    print_out(&t.to_string())?;
+    Ok(code)
+}
+
+/// Runs `fathom pipeline trigger`: queues a run for a scheduler.
+pub fn trigger(config: &Config, ui: &Ui, args: TriggerArgs) -> Result<u8> {
+    // Building checks the name and the pipeline's settings.
+    pipelines::build(config, &args.name)?;
+    let date = match &args.date {
+        Some(d) => LogicalDate::parse(d).with_context(|| format!("--date {d:?}"))?,
+        None => default_date(config, &args.name, Utc::now())?,
+    };
+    let mut store = open_store(config)?;
+    let (run, created) = fathom_pipeline::enqueue(
+        &mut store,
+        &args.name,
+        &date,
+        PipelineTrigger::Manual,
+        &args.reason,
+        serde_json::json!({}),
+    )?;
+    if ui.json {
+        ui.print_json(&serde_json::json!({"queued": created, "run": run}))?;
+    } else if created {
+        print_out(&format!(
+            "queued {} {} (run {}); a scheduler or `fathom pipeline run --queued` runs it",
+            run.pipeline, run.logical_date, run.id
+        ))?;
+    } else {
+        print_out(&format!(
+            "{} {} already has a run (run {}, {}); not queued again",
+            run.pipeline, run.logical_date, run.id, run.status
+        ))?;
+    }
+    Ok(0)
+}
+
 /// Runs `fathom scheduler` until interrupted (Ctrl-C or SIGTERM).
-pub fn scheduler_command(config: &Config, ui: &Ui) -> Result<u8> {
+pub fn scheduler_command(config: &Config, ui: &Ui, args: &SchedulerArgs) -> Result<u8> {
+    if args.poll == 0 {
+        bail!("--poll 0: give the number of seconds between looks at the queue, at least 1");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -471,9 +735,45 @@ pub fn scheduler_command(config: &Config, ui: &Ui) -> Result<u8> {
             })
             .context("cannot start the signal listener")?;
     }
-    run_scheduler(config, &stop, ui.quiet)?;
+    run_scheduler(config, &stop, ui.quiet, Duration::from_secs(args.poll))?;
     if !ui.quiet {
         eprintln!("scheduler: stopped");
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn default_dates_follow_the_cron_even_when_the_schedule_is_disabled() {
+        let mut config: Config = toml::from_str(
+            "[pipelines.monitoring]\nenabled = false\n[pipelines.training]\nenabled = false\n[pipelines.data]\nenabled = false\nschedule = \"*/15 * * * *\"\n",
+        )
+        .unwrap();
+        let date = |c: &Config, name: &str, t| default_date(c, name, t).unwrap().to_string();
+        // Hourly: one date an hour, not one a day.
+        assert_eq!(
+            date(&config, "monitoring", at(26, 10, 30)),
+            "2026-11-26T10:00:00Z"
+        );
+        assert_eq!(
+            date(&config, "monitoring", at(26, 11, 5)),
+            "2026-11-26T11:00:00Z"
+        );
+        // Weekly on Sunday 03:00: the latest Sunday (22 November 2026).
+        assert_eq!(date(&config, "training", at(26, 11, 5)), "2026-11-22");
+        assert_eq!(
+            date(&config, "data", at(26, 11, 50)),
+            "2026-11-26T11:45:00Z"
+        );
+        config.pipelines.clear();
+        assert_eq!(date(&config, "data", at(26, 1, 0)), "2026-11-25");
+    }
 }

@@ -117,8 +117,12 @@ pub fn run(config: &Config, ui: &Ui, args: ServeArgs) -> Result<u8> {
             std::thread::Builder::new()
                 .name("fathom-scheduler".into())
                 .spawn(move || {
-                    if let Err(e) = crate::commands::pipeline::run_scheduler(&config, &stop, quiet)
-                    {
+                    if let Err(e) = crate::commands::pipeline::run_scheduler(
+                        &config,
+                        &stop,
+                        quiet,
+                        fathom_pipeline::DEFAULT_POLL,
+                    ) {
                         eprintln!("scheduler: stopped: {e:#}");
                     }
                 })

@@ -165,3 +165,31 @@ macro_rules! both {
         }
     };
 }
+
+/// Waits by moving the test clock forward (for the scheduler's loop).
+#[derive(Debug)]
+pub struct ClockSleeper {
+    pub clock: Arc<ManualClock>,
+    pub slept: Mutex<Duration>,
+}
+
+impl ClockSleeper {
+    pub fn new(clock: Arc<ManualClock>) -> Self {
+        ClockSleeper {
+            clock,
+            slept: Mutex::new(Duration::ZERO),
+        }
+    }
+
+    pub fn total(&self) -> Duration {
+        *self.slept.lock().unwrap()
+    }
+}
+
+impl Sleeper for ClockSleeper {
+    fn sleep(&self, d: Duration) {
+        *self.slept.lock().unwrap() += d;
+        self.clock
+            .advance(chrono::Duration::from_std(d).expect("a short wait"));
+    }
+}
