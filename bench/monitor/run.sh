@@ -7,7 +7,8 @@
 #   bench/monitor/run.sh                 # SIZES="100000 1000000" RUNS=3
 #
 # Builds the fathom binary and the example, makes its own venv with
-# Evidently under bench/.venv-monitor, writes the data once as Parquet,
+# Evidently under bench/.venv-monitor, writes the data as Parquet (afresh
+# each time, so it is always the current generator's),
 # then times each side RUNS times, alternating, from data loaded to HTML
 # written (load time reported apart), with peak RSS from /usr/bin/time.
 # Run it on an otherwise idle machine: the load average is printed.
@@ -30,8 +31,8 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $sizes; do
   ref="$out/reference-$n.parquet"
   cur="$out/current-$n.parquet"
-  [ -f "$ref" ] || "$target/release/fathom" data generate -o "$ref" --rows "$n" --scenario baseline --seed 1
-  [ -f "$cur" ] || "$target/release/fathom" data generate -o "$cur" --rows "$n" --scenario sudden --seed 2
+  "$target/release/fathom" -q data generate -o "$ref" --rows "$n" --scenario baseline --seed 1
+  "$target/release/fathom" -q data generate -o "$cur" --rows "$n" --scenario sudden --seed 2
   for _ in $(seq 1 "$runs"); do
     /usr/bin/time -f '{"peak_rss_kb": %M}' -o "$out/rss.json" \
       "$target/release/examples/drift_bench" "$ref" "$cur" "$out/fathom-$n" >"$out/line.json"
