@@ -372,6 +372,16 @@ impl ChunkReader for ChunkBytes {
 fn fill(slot: &mut Slot<'_>, at: usize, array: &dyn Array, pc: &mut PartColumn) -> Option<()> {
     let n = array.len();
     let validity = validity_of(array);
+    if let (Slot::Categorical(out), Some(v)) = (&mut *slot, &validity)
+        && v.count_ones() == 0
+    {
+        // No level is used: Arrow may still list one (the empty string of
+        // the null rows) when the chunk has no dictionary.
+        column_type_of(array.data_type()).filter(|t| *t == ColumnType::Categorical)?;
+        out[at..at + n].fill(0);
+        pc.validity.extend(v);
+        return Some(());
+    }
     match (&mut *slot, array.data_type()) {
         (Slot::Numeric(out), DataType::Float64) => {
             let a = array.as_primitive::<arrow_array::types::Float64Type>();

@@ -167,8 +167,9 @@ struct Chunk<'s, 'o> {
     /// pages, and the levels in that order.
     seen: AHashMap<Vec<u8>, u32>,
     seen_levels: Vec<String>,
-    /// Rows filled so far.
+    /// Rows filled so far, and how many of them are not null.
     at: usize,
+    present: usize,
 }
 
 /// Decodes one column chunk, whose pages `pages` yields, into `slot`
@@ -193,6 +194,7 @@ pub(super) fn decode_chunk(
         seen: AHashMap::new(),
         seen_levels: Vec::new(),
         at: 0,
+        present: 0,
     };
     for page in pages {
         let page = page.map_err(|e| Unsupported(e.to_string()))?;
@@ -206,7 +208,9 @@ pub(super) fn decode_chunk(
     }
     if let Plan::Text(order) = plan {
         chunk.part.dictionary = match (order, chunk.dictionary) {
-            (LevelOrder::Stored, Dictionary::Text { levels, .. }) => levels,
+            // Levels of a chunk with no value are not used: none, as on
+            // the general path.
+            (LevelOrder::Stored, Dictionary::Text { levels, .. }) if chunk.present > 0 => levels,
             (LevelOrder::Stored, _) => Vec::new(),
             (LevelOrder::FirstSeen, _) => chunk.seen_levels,
         };
@@ -409,6 +413,7 @@ impl Chunk<'_, '_> {
             Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY => {
                 self.indexed(data, at, present)?
             }
+            Encoding::RLE if self.plan == Plan::Bool => self.run_length_bools(data, at, present)?,
             _ => return unsupported(format!("value encoding {encoding}")),
         }
         if present < n {
@@ -421,6 +426,7 @@ impl Chunk<'_, '_> {
             }
         }
         self.at += n;
+        self.present += present;
         Ok(())
     }
 
@@ -487,6 +493,30 @@ impl Chunk<'_, '_> {
                 })?;
             }
             _ => return unsupported("plain values of this column type"),
+        }
+        Ok(())
+    }
+
+    /// Run-length encoded booleans (a 4-byte length, then a hybrid stream
+    /// of width 1) into rows `at..at + k`.
+    fn run_length_bools(&mut self, data: &[u8], at: usize, k: usize) -> Result<(), Unsupported> {
+        let len = le_u32(data, 0)
+            .ok_or_else(|| Unsupported("values past the end of the page".into()))?
+            as usize;
+        let stream = data
+            .get(4..4 + len)
+            .ok_or_else(|| Unsupported("values past the end of the page".into()))?;
+        let values = &mut self.scratch.indices;
+        values.clear();
+        values.resize(k, 0);
+        let max = Hybrid::new(stream, 1)?.read_u32(values)?;
+        if max > 1 {
+            return unsupported("boolean above 1");
+        }
+        if let Slot::Bool(v) = &mut *self.slot {
+            for (o, &b) in v[at..at + k].iter_mut().zip(values.iter()) {
+                *o = b == 1;
+            }
         }
         Ok(())
     }
