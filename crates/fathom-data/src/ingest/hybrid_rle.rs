@@ -258,25 +258,38 @@ fn unpack(bytes: &[u8], bit_width: usize, out: &mut [u32]) {
 /// [`unpack`] for one bit width, known at compile time so that the eight
 /// shifts of a group unroll to constants.
 fn unpack_width<const W: usize>(bytes: &[u8], out: &mut [u32]) {
+    let (groups, _) = bytes.as_chunks::<W>();
+    let (whole, tail) = out.as_chunks_mut::<8>();
+    for (dst, group) in whole.iter_mut().zip(groups) {
+        unpack_group::<W>(group, dst);
+    }
+    if !tail.is_empty()
+        && let Some(group) = groups.get(whole.len())
+    {
+        let mut last = [0u32; 8];
+        unpack_group::<W>(group, &mut last);
+        tail.copy_from_slice(&last[..tail.len()]);
+    }
+}
+
+/// Eight values of `W` bits from the `W` bytes of one group.
+#[inline(always)]
+fn unpack_group<const W: usize>(group: &[u8; W], dst: &mut [u32; 8]) {
     let mask = if W == 32 {
         u64::from(u32::MAX)
     } else {
         (1u64 << W) - 1
     };
-    let mut groups = bytes.chunks_exact(W);
-    let mut outs = out.chunks_mut(8);
-    for (group, dst) in (&mut groups).zip(&mut outs) {
-        // Eight values of W bits are W bytes; eight bytes of zero padding
-        // let every value be read with one unaligned 64-bit load.
-        let mut buf = [0u8; 40];
-        buf[..W].copy_from_slice(group);
-        for (j, o) in dst.iter_mut().enumerate() {
-            let bit = j * W;
-            let at = bit / 8;
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&buf[at..at + 8]);
-            *o = ((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32;
-        }
+    // Eight bytes of zero padding let every value be read with one
+    // unaligned 64-bit load.
+    let mut buf = [0u8; 40];
+    buf[..W].copy_from_slice(group);
+    for (j, o) in dst.iter_mut().enumerate() {
+        let bit = j * W;
+        let at = bit / 8;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&buf[at..at + 8]);
+        *o = ((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32;
     }
 }
 

@@ -594,7 +594,8 @@ fn gather<T: Copy + Default>(out: &mut [T], idx: &[u32], dict: &[T]) {
 
 /// Moves the `present` values packed at the front of `out` to the rows
 /// whose bit is set, filling the others with `fill`. Works from the back,
-/// so no value is overwritten before it is moved.
+/// so no value is overwritten before it is moved: row `i` takes value
+/// `k - 1`, and `k - 1 <= i` has not been written yet.
 fn spread<T: Copy>(out: &mut [T], present: usize, bits: &PageBits, fill: T) {
     let mut k = present;
     for i in (0..out.len()).rev() {
@@ -603,11 +604,10 @@ fn spread<T: Copy>(out: &mut [T], present: usize, bits: &PageBits, fill: T) {
             // its value already in place.
             return;
         }
-        if bits.get(i) {
-            k -= 1;
-            out[i] = out[k];
-        } else {
-            out[i] = fill;
-        }
+        let set = bits.get(i);
+        let value = if k > 0 { out[k - 1] } else { fill };
+        // Without a branch on the bit, which is as good as random.
+        out[i] = if set { value } else { fill };
+        k -= usize::from(set);
     }
 }
