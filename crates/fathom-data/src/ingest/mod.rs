@@ -8,15 +8,17 @@
 
 mod assemble;
 mod csv;
+mod hybrid_rle;
 mod infer;
 mod parquet;
+mod parquet_decode;
 mod records;
 mod split;
 pub(crate) mod tokens;
 
 pub use self::csv::CsvReader;
 pub use self::infer::infer_csv_types;
-pub use self::parquet::ParquetReader;
+pub use self::parquet::{DecodeReport, ParquetReader};
 
 use crate::error::{DataError, Result};
 use fathom_core::{ColumnType, Frame, Schema};
