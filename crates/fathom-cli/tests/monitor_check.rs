@@ -32,6 +32,12 @@ fn traffic_after_a_shift_is_found_reported_and_recorded() {
         .filter(|f| f["drifted"] == true)
         .map(|f| f["name"].as_str().unwrap())
         .collect();
+    // The clients send the contract's fields: no schema change.
+    assert_eq!(
+        report["quality"]["schema"]["changed"], false,
+        "{}",
+        report["quality"]
+    );
     // The shift is to online and contactless shopping.
     assert!(drifted.contains(&"device_type"), "{drifted:?}");
     assert!(drifted.contains(&"entry_mode"), "{drifted:?}");
@@ -324,8 +330,8 @@ oncall_routes = ["oncall-log"]
     );
 }
 
-/// Writes `n` answers of `fraud` version `version` made `made_ago_ms` ago
-/// whose labels arrived `labelled_ago_ms` ago; scores follow the label
+/// Writes `n` answers of `fraud` version `version` with `inputs` made
+/// `made_ago_ms` ago whose labels arrived `labelled_ago_ms` ago; scores follow the label
 /// (with a few mistakes), so the AUC is high but not 1.
 fn log_old_answers(
     d: &std::path::Path,
@@ -333,6 +339,7 @@ fn log_old_answers(
     n: u64,
     made_ago_ms: i64,
     labelled_ago_ms: i64,
+    inputs: &str,
 ) {
     use fathom_predlog::{FeedbackRecord, LogConfig, PredictionLog, PredictionRecord, Variant};
     let now = std::time::SystemTime::now()
@@ -355,7 +362,7 @@ fn log_old_answers(
             model: "fraud".into(),
             version,
             variant: Variant::Production,
-            inputs: String::from("{}").into(),
+            inputs: inputs.to_string().into(),
             score,
             decision: Some(score >= 0.5),
             latency_us: 300,
@@ -383,8 +390,8 @@ fn labels_that_arrive_days_late_are_measured_by_an_hourly_check() {
     );
     // Answered three days ago, labelled yesterday; plus answers of
     // another version, which a check of version 1 leaves out.
-    log_old_answers(d, 1, 400, 3 * DAY, DAY);
-    log_old_answers(d, 7, 50, 3 * DAY, DAY);
+    log_old_answers(d, 1, 400, 3 * DAY, DAY, "{}");
+    log_old_answers(d, 7, 50, 3 * DAY, DAY, "{}");
     let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
     let report = &done["report"];
     // Nothing in the last hour to compare …
@@ -516,4 +523,44 @@ fn the_check_compares_with_the_profile_stored_with_the_model() {
     assert_eq!(done["report"]["predictions"].as_u64(), Some(2000));
     let reference = done["report"]["reference"].as_str().unwrap();
     assert!(reference.starts_with("training snapshot"), "{reference}");
+}
+
+#[test]
+fn a_field_added_and_a_feature_dropped_upstream_are_a_schema_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["-q", "quickstart", "--rows", "5000", "--requests", "0"],
+    );
+    // Answers of the last minute whose clients send a field the contract
+    // does not know and none of its features (the server ignores unknown
+    // fields and answers with nulls).
+    log_old_answers(d, 1, 120, 60_000, 30_000, r#"{"device_os": "ios"}"#);
+    let done = ok_json(d, &["--json", "monitor", "--window", "1h"]);
+    let quality = &done["report"]["quality"];
+    assert_eq!(quality["schema"]["changed"], true, "{quality}");
+    let finding = quality["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "schema_changed")
+        .unwrap_or_else(|| panic!("no schema_changed finding in {quality}"));
+    let message = finding["message"].as_str().unwrap();
+    for says in [
+        "new field 'device_os'",
+        "feature 'amount' absent from every answer",
+        "another contract",
+    ] {
+        assert!(message.contains(says), "{says}: {message}");
+    }
+    // And the alert rules see it as a signal.
+    let run = done["run"].as_i64().unwrap().to_string();
+    let shown = ok_json(d, &["--json", "runs", "show", &run]);
+    assert_eq!(
+        shown["metrics"]["schema_changed"]["value"].as_f64(),
+        Some(1.0),
+        "{}",
+        shown["metrics"]
+    );
 }

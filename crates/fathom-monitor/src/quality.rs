@@ -125,6 +125,9 @@ pub struct QualityContext<'a> {
     /// The hash of the contract the data was produced under; `None` skips
     /// the schema-change check.
     pub current_schema_hash: Option<String>,
+    /// How the data's schema differs from the model's, for people (e.g.
+    /// "new field 'device_os'"); shown with a schema-change finding.
+    pub schema_differences: Vec<String>,
     /// Row counts of the previous windows of the same length, for the
     /// volume check; empty skips it.
     pub previous_counts: Vec<u64>,
@@ -417,9 +420,14 @@ pub fn quality(
             value: None,
             threshold: None,
             message: format!(
-                "the data's schema hash {} differs from the model's {}; the inputs were produced under another contract",
+                "the data's schema hash {} differs from the model's {}; the inputs were produced under another contract{}",
                 short(context.current_schema_hash.as_deref().unwrap_or_default()),
-                short(&expected)
+                short(&expected),
+                if context.schema_differences.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", context.schema_differences.join(", "))
+                }
             ),
         });
     }

@@ -378,11 +378,19 @@ fn schema_volume_and_freshness_checks() {
     assert_eq!(signals(&r)["schema_changed"], 0.0);
     let other = QualityContext {
         current_schema_hash: Some("0123456789abcdef".into()),
+        schema_differences: vec!["new field 'device_os'".into()],
         ..context()
     };
     let r = run(&frame, &other);
     assert_eq!(checks(&r), vec![(QualityCheck::SchemaChanged, None)]);
     assert!(r.findings[0].message.contains("0123456789ab"));
+    assert!(
+        r.findings[0]
+            .message
+            .ends_with("another contract: new field 'device_os'"),
+        "{}",
+        r.findings[0].message
+    );
     assert_eq!(signals(&r)["schema_changed"], 1.0);
 
     // Median of an even number of windows: (20 + 30) / 2 = 25; 40 rows is

@@ -225,6 +225,78 @@ fn labels_of(
         .collect())
 }
 
+/// The shape of the inputs the model expects and of those the window's
+/// answers carried, for the schema-change check of data quality.
+///
+/// The expected shape is the contract's features (name and type); the
+/// window's is the features its records carried (a field the log drops as
+/// PII counts as carried) plus any field the contract does not know at
+/// all, which the server accepted and ignored. A field added or renamed
+/// upstream, or a feature no client sends any more, changes the hash.
+struct InputShape {
+    expected: String,
+    /// `None` when the window is empty.
+    current: Option<String>,
+    differences: Vec<String>,
+}
+
+impl InputShape {
+    fn of(schema: &fathom_core::Schema, records: &[PredictionRecord], dropped: &[String]) -> Self {
+        use std::collections::{BTreeMap, BTreeSet};
+        let features: BTreeMap<&str, String> = schema
+            .columns
+            .iter()
+            .filter(|c| c.role == fathom_core::Role::Feature)
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    format!("{:?}", c.column_type).to_lowercase(),
+                )
+            })
+            .collect();
+        let hash = |shape: &BTreeMap<&str, String>| {
+            let text: String = shape.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+            fathom_core::sha256_hex(text.as_bytes())
+        };
+        let expected = hash(&features);
+        if records.is_empty() {
+            return InputShape {
+                expected,
+                current: None,
+                differences: Vec::new(),
+            };
+        }
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for r in records {
+            if let Ok(fields) =
+                serde_json::from_slice::<BTreeMap<String, serde::de::IgnoredAny>>(&r.inputs)
+            {
+                seen.extend(fields.into_keys());
+            }
+        }
+        let mut current: BTreeMap<&str, String> = BTreeMap::new();
+        let mut differences = Vec::new();
+        for (name, ty) in &features {
+            if seen.contains(*name) || dropped.iter().any(|d| d == name) {
+                current.insert(name, ty.clone());
+            } else {
+                differences.push(format!("feature '{name}' absent from every answer"));
+            }
+        }
+        for name in &seen {
+            if schema.column(name).is_none() {
+                current.insert(name, "not in the contract".into());
+                differences.push(format!("new field '{name}'"));
+            }
+        }
+        InputShape {
+            expected,
+            current: Some(hash(&current)),
+            differences,
+        }
+    }
+}
+
 /// The answers of `model` version `version` in `[from_ms, to_ms]` (shadow
 /// scores left out) with the labels that arrived for them, read a day at a
 /// time so that only their outcomes, not their inputs, are held.
@@ -437,6 +509,7 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
         }
     };
 
+    let shape = InputShape::of(&schema, &records, &config.serve.log.drop_fields);
     let quality = fathom_monitor::quality(
         &current,
         &schema,
@@ -445,9 +518,9 @@ pub fn run_check(config: &Config, args: &CheckArgs) -> Result<Done> {
             // With nothing in the window, the newest record is at least
             // as old as the window.
             newest_ms: Some(records.iter().map(|r| r.time_ms).max().unwrap_or(from_ms)),
-            expected_schema_hash: Some(artifact.lineage.schema_hash.clone())
-                .filter(|h| !h.is_empty()),
-            current_schema_hash: None,
+            expected_schema_hash: Some(shape.expected.clone()),
+            current_schema_hash: shape.current.clone(),
+            schema_differences: shape.differences.clone(),
             previous_counts: past.counts.clone(),
             reference: reference.as_ref().map(|(f, _, _)| f),
         },
