@@ -300,23 +300,10 @@ pub fn fail_runs(opened: &mut Opened, started: &StartedRuns, error: &str) {
     }
 }
 
-/// Records one run per candidate (params, metrics, tags; the winner also
-/// gets the model file, its report and the settings as artifacts), then
-/// registers the winner as a new version of `input.model` unless told not
-/// to. The runs are started now, after the training; `fathom train` starts
-/// them before ([`start_runs`], [`record_started`]).
-pub fn record_training(
-    opened: &mut Opened,
-    input: &TrainingInput<'_>,
-    trained: &Trained,
-    model_file: &Path,
-) -> Result<Recorded> {
-    let started = start_runs(opened, input, false)?;
-    record_started(opened, started, input, trained, model_file)
-}
-
-/// [`record_training`] into runs already started: each candidate's run
-/// gets its params, metrics and tags and ends (when started before the
+/// Records the training into the runs [`start_runs`] started: each
+/// candidate's run gets its params, metrics and tags (the winner also the
+/// model file, its report, its reference profile and the settings as
+/// artifacts) and ends (when started before the
 /// training, at the time its final fit was done); a started run without a
 /// result is marked failed.
 pub fn record_started(

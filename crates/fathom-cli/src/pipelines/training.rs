@@ -9,7 +9,7 @@
 
 use super::{fatal, quiet, retryable, work_dir};
 use crate::config::Config;
-use crate::tracking::{TrainingInput, record_training, register_model_file};
+use crate::tracking::{TrainingInput, fail_runs, record_started, register_model_file, start_runs};
 use anyhow::anyhow;
 use fathom_core::Frame;
 use fathom_data::ingest::{ReadOptions, read_frame};
@@ -143,15 +143,32 @@ fn train(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
         .map_err(|e| retryable(anyhow!("cannot create {}: {e}", dir.display())))?;
     let model_file = dir.join("model.fathom");
     let settings = train_settings(config);
-    let trained = crate::commands::train::train_file(
+    let model = super::model_name(config);
+    let mut opened = crate::store::open(config).map_err(retryable)?;
+    let input = TrainingInput {
+        model: &model,
+        data: &data,
+        snapshot: Some(&snapshot),
+        config: &settings,
+        register: false,
+    };
+    // Each candidate's run is `running` while it trains, and `failed`
+    // with the error if the training fails.
+    let started = start_runs(&mut opened, &input, true).map_err(retryable)?;
+    let trained = match crate::commands::train::train_file(
         &data,
         &schema,
         &model_file,
         &settings,
         Some(snapshot.clone()),
         &quiet(),
-    )
-    .map_err(fatal)?;
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            fail_runs(&mut opened, &started, &format!("{e:#}"));
+            return Err(fatal(e));
+        }
+    };
     // The held-out rows, for comparing with production on the same rows.
     let holdout = dir.join("holdout.json");
     fathom_data::export::write_atomic(
@@ -161,21 +178,8 @@ fn train(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
             .as_slice(),
     )
     .map_err(|e| retryable(e.into()))?;
-    let model = super::model_name(config);
-    let mut opened = crate::store::open(config).map_err(retryable)?;
-    let recorded = record_training(
-        &mut opened,
-        &TrainingInput {
-            model: &model,
-            data: &data,
-            snapshot: Some(&snapshot),
-            config: &settings,
-            register: false,
-        },
-        &trained,
-        &model_file,
-    )
-    .map_err(retryable)?;
+    let recorded =
+        record_started(&mut opened, started, &input, &trained, &model_file).map_err(retryable)?;
     let folds = settings.cv.as_ref().map_or(0, |cv| cv.folds);
     let cv = trained
         .result

@@ -12,7 +12,7 @@ use super::data::{
 };
 use crate::config::Config;
 use crate::store::{EXIT_REFUSED, print_refusal};
-use crate::tracking::{TrainingInput, record_training};
+use crate::tracking::{TrainingInput, fail_runs, record_started, start_runs};
 use crate::ui::{Ui, bytes, table, thousands};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -169,32 +169,37 @@ pub fn run(config: &Config, ui: &Ui, args: QuickstartArgs) -> Result<u8> {
     // Train on the contract as written to disk, as `fathom train --schema`
     // would.
     let contract = super::data::load_schema(&schema_path)?;
-    let trained_files = super::train::train_file(
+    let model_name = args
+        .model
+        .clone()
+        .or_else(|| config.registry.model.clone())
+        .unwrap_or_else(|| "fraud".into());
+    let input = TrainingInput {
+        model: &model_name,
+        data: &data,
+        snapshot: Some(&created.manifest.id),
+        config: &train,
+        register: true,
+    };
+    // Each candidate's run is `running` while it trains, and `failed`
+    // with the error if the training fails.
+    let runs = start_runs(&mut opened, &input, true)?;
+    let trained_files = match super::train::train_file(
         &data,
         &contract,
         &model_path,
         &train,
         Some(created.manifest.id.clone()),
         ui,
-    )?;
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            fail_runs(&mut opened, &runs, &format!("{e:#}"));
+            return Err(e);
+        }
+    };
     let training_report = trained_files.report.clone();
-    let model_name = args
-        .model
-        .clone()
-        .or_else(|| config.registry.model.clone())
-        .unwrap_or_else(|| "fraud".into());
-    let recorded = record_training(
-        &mut opened,
-        &TrainingInput {
-            model: &model_name,
-            data: &data,
-            snapshot: Some(&created.manifest.id),
-            config: &train,
-            register: true,
-        },
-        &trained_files,
-        &model_path,
-    )?;
+    let recorded = record_started(&mut opened, runs, &input, &trained_files, &model_path)?;
     let trained = trained_files.result;
     let best = trained
         .candidates
