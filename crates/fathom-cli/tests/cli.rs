@@ -95,6 +95,18 @@ fn quickstart_runs_the_loop_and_is_idempotent() {
             .any(|d| d["drift"].as_str().unwrap().starts_with("severe")),
         "drift detected: {replay}"
     );
+    // Each day's check left its report where the summary says.
+    for day in days {
+        let report = day["report"].as_str().unwrap_or_else(|| panic!("{day}"));
+        let path = dir.path().join(report);
+        let html =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            html.contains(">Decision<") && html.contains("<svg"),
+            "{}",
+            path.display()
+        );
+    }
     let worst_before = normal
         .iter()
         .filter_map(|d| d["auc"].as_f64())
