@@ -200,7 +200,8 @@ fn train_to_s3_and_predict_from_the_registry() {
         format!("s3://{bucket}/team/fraud")
     );
     assert_eq!(gc["deleted_artifacts"], 0, "{gc}");
-    assert_eq!(gc["plan"]["kept_artifacts"], 3, "{gc}");
+    // The model, its report, its reference profile and the settings.
+    assert_eq!(gc["plan"]["kept_artifacts"], 4, "{gc}");
     // A plain-HTTP endpoint without AWS_ALLOW_HTTP: the error says what to
     // set.
     let o = run(

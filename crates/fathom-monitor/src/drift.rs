@@ -13,7 +13,9 @@ use crate::stats::distance::{
 };
 use crate::stats::ks::ks_2samp;
 use crate::stats::proportion::proportions_z;
-use fathom_core::{Column, ColumnType, Frame, Role, Schema};
+use fathom_core::{
+    Bitmap, CategoricalData, Column, ColumnData, ColumnSpec, ColumnType, Frame, Role, Schema,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -155,14 +157,36 @@ pub fn drift(
     config: &DriftConfig,
 ) -> Result<DriftReport, MonitorError> {
     config.check(schema)?;
+    let features: Vec<&ColumnSpec> = schema
+        .columns
+        .iter()
+        .filter(|c| c.role == Role::Feature)
+        .collect();
+    // A feature the current data lacks is reported as not tested (no
+    // values there), not an error: the other features still get a verdict.
+    let mut notes = Vec::new();
+    let absent: Vec<Column> = features
+        .iter()
+        .filter(|spec| current.column(&spec.name).is_none())
+        .map(|spec| {
+            notes.push(format!(
+                "{}: missing from the current data; not tested (check the source of the current data)",
+                spec.name
+            ));
+            null_column(&spec.name, spec.column_type, current.num_rows())
+        })
+        .collect();
     let mut jobs: Vec<(&Column, &Column)> = Vec::new();
-    for spec in schema.columns.iter().filter(|c| c.role == Role::Feature) {
+    for spec in &features {
+        let current_column = match absent.iter().find(|c| c.name == spec.name) {
+            Some(c) => c,
+            None => pick(current, "current", &spec.name, spec.column_type)?,
+        };
         jobs.push((
             pick(reference, "reference", &spec.name, spec.column_type)?,
-            pick(current, "current", &spec.name, spec.column_type)?,
+            current_column,
         ));
     }
-    let mut notes = Vec::new();
     let mut extra: Vec<(&Column, &Column)> = Vec::new();
     let label = schema.label().and_then(|spec| {
         match (reference.column(&spec.name), current.column(&spec.name)) {
@@ -229,7 +253,10 @@ pub fn drift(
         } else {
             Verdict::NoDrift
         };
-    for f in features.iter().filter(|f| f.note.is_some()) {
+    for f in features
+        .iter()
+        .filter(|f| f.note.is_some() && !absent.iter().any(|a| a.name == f.name))
+    {
         notes.push(format!(
             "{}: {}",
             f.name,
@@ -250,6 +277,20 @@ pub fn drift(
         label,
         notes,
     })
+}
+
+/// A column of `len` nulls of type `ty`.
+fn null_column(name: &str, ty: ColumnType, len: usize) -> Column {
+    let data = match ty {
+        ColumnType::Numeric => ColumnData::Numeric(vec![f64::NAN; len]),
+        ColumnType::Categorical => ColumnData::Categorical(CategoricalData {
+            codes: vec![0; len],
+            dictionary: std::sync::Arc::new(Vec::new()),
+        }),
+        ColumnType::Bool => ColumnData::Bool(vec![false; len]),
+        ColumnType::Timestamp => ColumnData::Timestamp(vec![0; len]),
+    };
+    Column::new(name, data, Some(Bitmap::new(len, false)))
 }
 
 /// The column `name` of `frame`, which must have type `ty`.

@@ -134,10 +134,24 @@ fn bad_input_is_refused_with_advice() {
         Column::categorical("c", &["a", "b", "c"]),
     ])
     .unwrap();
-    let missing = Frame::new(vec![Column::numeric("x", vec![1.0])]).unwrap();
-    let err = drift(&good, &missing, &schema, &DriftConfig::default()).unwrap_err();
+    // A feature missing from the current data: reported, not tested; the
+    // others still get their verdict.
+    let missing = Frame::new(vec![Column::numeric("x", vec![1.0, 2.0, 3.0])]).unwrap();
+    let report = drift(&good, &missing, &schema, &DriftConfig::default()).unwrap();
+    assert_eq!((report.tested, report.drifted), (1, 0));
+    assert_eq!(report.verdict, Verdict::NoDrift);
+    let c = &report.features[1];
+    assert_eq!((c.name.as_str(), c.test), ("c", None));
+    assert_eq!(c.current_summary.values, 0);
+    assert_eq!(
+        report.notes,
+        ["c: missing from the current data; not tested (check the source of the current data)"]
+    );
+    // Missing from the reference is an error: the reference defines what
+    // is compared.
+    let err = drift(&missing, &good, &schema, &DriftConfig::default()).unwrap_err();
     assert!(matches!(err, MonitorError::MissingColumn { .. }));
-    assert!(err.to_string().contains("'c'") && err.to_string().contains("current"));
+    assert!(err.to_string().contains("'c'") && err.to_string().contains("reference"));
 
     let mistyped = Frame::new(vec![
         Column::categorical("x", &["1"]),
