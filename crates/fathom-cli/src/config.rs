@@ -226,6 +226,10 @@ pub struct DataConfig {
     /// The schema contract batches are validated against (from `fathom data
     /// schema infer`); default: the production model's contract.
     pub schema: Option<PathBuf>,
+    /// The data pipeline's reference window: the validated batches of this
+    /// many logical days before a batch, which its quality report compares
+    /// it with (drift); 0 turns the comparison off (default 7).
+    pub reference_days: u32,
 }
 
 impl Default for DataConfig {
@@ -237,6 +241,7 @@ impl Default for DataConfig {
             scenario: "baseline".into(),
             source: None,
             schema: None,
+            reference_days: 7,
         }
     }
 }

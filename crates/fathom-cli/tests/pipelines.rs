@@ -92,6 +92,12 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
     ] {
         assert_eq!(task(&v, t)["status"], "succeeded", "{t}: {v}");
     }
+    // The first batch has no reference window yet: nothing to compare.
+    assert_eq!(
+        task(&v, "reference")["output"]["window"],
+        serde_json::json!([])
+    );
+    assert!(task(&v, "quality_report")["output"]["drift"].is_null());
     let snapshot = task(&v, "snapshot")["output"]["snapshot"]
         .as_str()
         .unwrap()
@@ -223,6 +229,16 @@ fn the_closed_loop_from_a_batch_to_a_promoted_canary() {
     assert_eq!(fixed["resumed"], true);
     assert_eq!(task(&fixed, "ingest")["reused"], true);
     assert_eq!(task(&fixed, "validate")["status"], "succeeded");
+    // The batch is compared with its reference window: the validated
+    // batch of the day before (the same rows here, so nothing drifted).
+    let window = &task(&fixed, "reference")["output"]["window"];
+    assert_eq!(window.as_array().map(Vec::len), Some(1), "{window}");
+    assert_eq!(window[0]["date"], "2026-03-02", "{window}");
+    let drift = &task(&fixed, "quality_report")["output"]["drift"];
+    assert_eq!(drift["verdict"], "none", "{drift}");
+    assert_eq!(drift["reference_rows"], 20000, "{drift}");
+    let html = std::fs::read_to_string(d.join(drift["report"].as_str().unwrap())).unwrap();
+    assert!(html.contains("reference window: 2026-03-02 (1 batches)"));
 
     // training: the newest validated data, compared with production on the
     // same held-out rows, deployed as the canary.

@@ -1,6 +1,8 @@
 //! The `data` pipeline: each day's batch is read, checked against the
 //! contract, frozen as a snapshot, recorded as the newest validated data
-//! (what training takes next), and profiled.
+//! (what training takes next) with its reference window (the validated
+//! batches of the `[data] reference_days` days before it), and profiled
+//! and compared with that window.
 //!
 //! ingest → validate → snapshot → reference → quality_report
 //!
@@ -17,7 +19,7 @@ use crate::store::Opened;
 use anyhow::{Context, anyhow};
 use fathom_core::Schema;
 use fathom_pipeline::{Pipeline, PipelineError, TaskContext, TaskError, TaskOutput, TaskSpec};
-use fathom_registry::{MetricPoint, NewRun, RunBatch};
+use fathom_registry::{MetricPoint, NewRun, RunBatch, RunQuery};
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -207,7 +209,76 @@ fn reference(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError
     ctx.log(format!(
         "recorded snapshot {id} as the data of {date} (run {run})"
     ));
-    Ok(TaskOutput::new(json!({"run": run, "snapshot": id})))
+    let window = reference_window(store, &date, config.data.reference_days)
+        .map_err(|e| retryable(e.into()))?;
+    ctx.log(if window.is_empty() {
+        format!(
+            "reference window: no validated batch in the {} days before {date}",
+            config.data.reference_days
+        )
+    } else {
+        format!(
+            "reference window: {} ({} batches)",
+            window
+                .iter()
+                .map(|(d, _)| d.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            window.len()
+        )
+    });
+    Ok(TaskOutput::new(json!({
+        "run": run,
+        "snapshot": id,
+        "window": window.iter().map(|(d, s)| json!({"date": d, "snapshot": s})).collect::<Vec<_>>(),
+    })))
+}
+
+/// The validated batches of the `days` logical days before `date` (the
+/// newest run of each date), oldest first, as (date, snapshot).
+fn reference_window(
+    store: &mut fathom_registry::Store,
+    date: &str,
+    days: u32,
+) -> fathom_registry::Result<Vec<(String, String)>> {
+    let Some(day) = day_of(date) else {
+        return Ok(Vec::new());
+    };
+    if days == 0 {
+        return Ok(Vec::new());
+    }
+    let from = day - chrono::Duration::days(i64::from(days));
+    let page = match store.list_runs(&RunQuery {
+        experiment: Some(EXPERIMENT.into()),
+        filter: "status = 'finished' and tags.validated = 'true'".into(),
+        order_by: None,
+        limit: 1000,
+        offset: 0,
+    }) {
+        Ok(p) => p,
+        Err(fathom_registry::RegistryError::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    // Newest first: the first run seen of a date is its latest.
+    let mut by_date: std::collections::BTreeMap<String, String> = Default::default();
+    for r in &page.runs {
+        let (Some(d), Some(snapshot)) = (r.params.get("logical_date"), r.tags.get("snapshot"))
+        else {
+            continue;
+        };
+        let Some(batch_day) = day_of(d) else {
+            continue;
+        };
+        if batch_day >= from && batch_day < day && !by_date.contains_key(d) {
+            by_date.insert(d.clone(), snapshot.clone());
+        }
+    }
+    Ok(by_date.into_iter().collect())
+}
+
+/// The calendar day of a logical date (`2026-03-02` or `2026-03-02T10:00:00Z`).
+fn day_of(date: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(date.get(..10)?, "%Y-%m-%d").ok()
 }
 
 fn quality_report(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
@@ -230,5 +301,100 @@ fn quality_report(config: &Config, ctx: &TaskContext) -> Result<TaskOutput, Task
     crate::tracking::log_files(store, artifacts.as_ref(), run, &[("profile.html", &out)])
         .map_err(|e| retryable(e.into()))?;
     ctx.log(format!("profile written to {}", out.display()));
-    Ok(TaskOutput::new(json!({"report": out})))
+    let drift = window_drift(config, ctx, &schema, &date)?;
+    if let Some((file, report)) = &drift {
+        crate::tracking::log_files(store, artifacts.as_ref(), run, &[("drift.html", file)])
+            .map_err(|e| retryable(e.into()))?;
+        ctx.log(format!(
+            "against the reference window: {} ({} of {} features drifted), {}",
+            report.verdict.name(),
+            report.drifted,
+            report.tested,
+            file.display()
+        ));
+    }
+    Ok(TaskOutput::new(json!({
+        "report": out,
+        "drift": drift.as_ref().map(|(file, r)| json!({
+            "report": file,
+            "verdict": r.verdict.name(),
+            "share_drifted": r.share_drifted,
+            "drifted": r.drifted_features(),
+            "reference_rows": r.reference_rows,
+        })),
+    })))
+}
+
+/// The batch compared with its reference window (the `reference` task's
+/// output), feature by feature, with the HTML report written beside the
+/// profile; `None` when the window is empty.
+fn window_drift(
+    config: &Config,
+    ctx: &TaskContext,
+    schema: &Schema,
+    date: &str,
+) -> Result<Option<(PathBuf, fathom_monitor::DriftReport)>, TaskError> {
+    let reference = ctx.upstream("reference");
+    let window: Vec<(String, String)> = reference
+        .and_then(|v| v["window"].as_array())
+        .map(|w| {
+            w.iter()
+                .filter_map(|b| {
+                    Some((
+                        b["date"].as_str()?.to_string(),
+                        b["snapshot"].as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if window.is_empty() {
+        return Ok(None);
+    }
+    let snapshots = fathom_data::snapshot::SnapshotStore::new(&config.store.path);
+    let read = |id: &str| -> Result<fathom_core::Frame, TaskError> {
+        let path = snapshots.data_path(id);
+        fathom_data::ingest::read_frame(
+            &path,
+            &fathom_data::ingest::ReadOptions {
+                schema: Some(schema.clone()),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| {
+            fatal(anyhow!(
+                "cannot read snapshot {id} ({}): {e}",
+                path.display()
+            ))
+        })
+    };
+    let frames = window
+        .iter()
+        .map(|(_, id)| read(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let reference_frame = fathom_core::Frame::concat(&frames)
+        .map_err(|e| fatal(anyhow!("cannot join the reference window: {e}")))?;
+    let batch_id = reference
+        .and_then(|v| v["snapshot"].as_str())
+        .ok_or_else(|| TaskError::fatal("the reference task left no snapshot"))?;
+    let batch = read(batch_id)?;
+    let report = fathom_monitor::drift(&reference_frame, &batch, schema, &config.monitor.drift)
+        .map_err(|e| {
+            fatal(anyhow!(
+                "cannot compare the batch with its reference window: {e}"
+            ))
+        })?;
+    let dates: Vec<&str> = window.iter().map(|(d, _)| d.as_str()).collect();
+    let html = fathom_monitor::report::render(
+        &report,
+        &format!(
+            "reference window: {} ({} batches)",
+            dates.join(", "),
+            dates.len()
+        ),
+        &format!("batch {date}"),
+    );
+    let file = work_dir(config, "data", date).join("drift.html");
+    fathom_data::export::write_atomic(&file, html.as_bytes()).map_err(|e| retryable(e.into()))?;
+    Ok(Some((file, report)))
 }
