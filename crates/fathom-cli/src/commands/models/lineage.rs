@@ -128,67 +128,12 @@ pub struct DerivedLineage {
     pub formula: String,
 }
 
-fn number(x: f64) -> String {
-    format!("{x:.6}")
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_string()
-}
-
 /// How many trained levels `levels` holds (they serialise as their list).
 fn level_count(levels: &Levels) -> usize {
     serde_json::to_value(levels)
         .ok()
         .and_then(|v| v.as_array().map(Vec::len))
         .unwrap_or(0)
-}
-
-/// A fitted transform in words.
-fn transform_summary(t: &InputTransform) -> String {
-    match t {
-        InputTransform::Numeric {
-            impute,
-            clip,
-            scale,
-            indicator,
-            ..
-        } => {
-            let mut parts = vec![format!("numeric; missing → {}", number(*impute))];
-            if let Some((lo, hi)) = clip {
-                parts.push(format!("clipped to [{}, {}]", number(*lo), number(*hi)));
-            }
-            if let Some((mean, std)) = scale {
-                parts.push(format!(
-                    "standardised (mean {}, std {})",
-                    number(*mean),
-                    number(*std)
-                ));
-            }
-            if *indicator {
-                parts.push("missing indicator".into());
-            }
-            parts.join("; ")
-        }
-        InputTransform::Bool { impute, .. } => {
-            format!("bool as 0/1; missing → {}", number(*impute))
-        }
-        InputTransform::Categorical {
-            levels, one_hot, ..
-        } => format!(
-            "categorical; {} levels as {}; unseen or missing → other",
-            level_count(levels),
-            if *one_hot { "one-hot" } else { "codes" }
-        ),
-        InputTransform::Target { levels, prior, .. } => format!(
-            "target encoding of {} levels; unseen or missing → {}",
-            level_count(levels),
-            number(*prior)
-        ),
-        InputTransform::Timestamp { .. } => {
-            "timestamp as hour, day of week, month, is_weekend".into()
-        }
-        InputTransform::Source { .. } => "read only for derived features".into(),
-    }
 }
 
 fn formula_text(f: &Formula, pipeline: &FeaturePipeline) -> String {
@@ -235,7 +180,7 @@ pub fn feature_lineage(a: &ModelArtifact) -> FeatureLineage {
             .iter()
             .map(|t| TransformLineage {
                 column: t.column().to_string(),
-                summary: transform_summary(t),
+                summary: crate::commands::model::describe_transform(t),
                 features: t.feature_names(),
                 fitted: t.clone(),
             })
