@@ -85,3 +85,41 @@ fn generated_file_holds_the_generated_table_with_any_thread_count() {
     names.sort();
     assert_eq!(names, ["tx-1.parquet", "tx-3.parquet"]);
 }
+
+/// A target that is not a regular file (a named pipe here; `/dev/null`
+/// and `/dev/stdout` alike) is written into, not renamed over: the pipe
+/// survives and its reader gets the bytes. A folder is refused.
+#[cfg(unix)]
+#[test]
+fn special_files_are_written_into_and_folders_refused() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.csv");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED special_files_…: mkfifo is not available"
+        );
+        return;
+    }
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+    };
+    fathom_data::export::write_atomic(&fifo, b"a,b\n1,2\n").unwrap();
+    assert_eq!(reader.join().unwrap(), b"a,b\n1,2\n");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    // Nothing else was left beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("pipe.csv")]);
+
+    let err = fathom_data::export::write_atomic(dir.path(), b"x")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is a folder; give a file name"), "{err}");
+}

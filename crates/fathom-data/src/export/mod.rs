@@ -39,6 +39,36 @@ pub struct WriteSummary {
     pub bytes: u64,
 }
 
+/// Moves the finished temporary file `tmp` to `path`. A target that is
+/// not a regular file — a device such as `/dev/null` or `/dev/stdout`, or
+/// a named pipe — is written into instead of replaced, since renaming over
+/// it would destroy it; a folder is refused.
+pub(crate) fn put_in_place(tmp: NamedTempFile, path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(DataError::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a folder; give a file name",
+            ),
+        )),
+        Ok(m) if !m.is_file() => {
+            let mut from = tmp.reopen().map_err(|e| DataError::io(path, e))?;
+            let mut to = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| DataError::io(path, e))?;
+            std::io::copy(&mut from, &mut to).map_err(|e| DataError::io(path, e))?;
+            to.flush().map_err(|e| DataError::io(path, e))?;
+            Ok(())
+        }
+        _ => tmp
+            .persist(path)
+            .map(drop)
+            .map_err(|e| DataError::io(path, e.error)),
+    }
+}
+
 pub(crate) fn temp_beside(path: &Path) -> Result<NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -152,8 +182,7 @@ impl TableWriter {
             .metadata()
             .map_err(|e| DataError::io(&path, e))?
             .len();
-        tmp.persist(&path)
-            .map_err(|e| DataError::io(&path, e.error))?;
+        put_in_place(tmp, &path)?;
         Ok(WriteSummary {
             rows: self.rows,
             bytes,
@@ -196,9 +225,7 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     tmp.as_file()
         .sync_all()
         .map_err(|e| DataError::io(path, e))?;
-    tmp.persist(path)
-        .map_err(|e| DataError::io(path, e.error))?;
-    Ok(())
+    put_in_place(tmp, path)
 }
 
 /// Writes everything `generator` makes into `path` (CSV or Parquet by
