@@ -202,7 +202,7 @@ impl SnapshotStore {
             [] => Err(DataError::Snapshot {
                 id: id.into(),
                 message: format!(
-                    "no such snapshot in {}; `fathom data snapshot list` shows them",
+                    "no such snapshot in {}; `fathom data snapshots` lists them",
                     self.root.display()
                 ),
             }),

@@ -231,6 +231,12 @@ fn snapshots_are_content_addressed_idempotent_and_format_independent() {
     assert_ne!(d.manifest.id, a.manifest.id);
     assert_eq!(store.list().unwrap().len(), 2);
     assert_eq!(store.get(&a.manifest.id[..8]).unwrap().id, a.manifest.id);
+    // An unknown id says where to look, with the command that lists them.
+    let err = store.get("0000000000ff").unwrap_err().to_string();
+    assert!(
+        err.contains("no such snapshot") && err.contains("`fathom data snapshots` lists them"),
+        "{err}"
+    );
     let leftovers: Vec<String> = std::fs::read_dir(store.root())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
