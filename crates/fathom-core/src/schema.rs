@@ -256,6 +256,22 @@ mod tests {
         Schema::new(vec![amount, cat, label])
     }
 
+    /// The hash is pinned: its canonical text, and the SHA-256 of that
+    /// text as Python's `hashlib.sha256` gives it. A change of either
+    /// changes every stored contract's hash, and must be a new format.
+    #[test]
+    fn the_hash_is_pinned_to_its_canonical_text() {
+        let canonical = r#"{"format":"fathom-schema/1","max_null_rate":0.05,"columns":[{"name":"amount","type":"numeric","role":"feature","nullable":true,"min":0.0,"max":100.0},{"name":"mcc","type":"categorical","role":"feature","nullable":true,"categories":["a","b"]},{"name":"y","type":"numeric","role":"label","nullable":true,"positive_rate_min":0.01}]}"#;
+        assert_eq!(
+            String::from_utf8(serde_json::to_vec(&sample()).unwrap()).unwrap(),
+            canonical
+        );
+        assert_eq!(
+            sample().hash(),
+            "7c3e918bc9ba85f3007a1e9fa370bf17c06a358b52f5525eea8d2f4ab1ac868f"
+        );
+    }
+
     #[test]
     fn toml_round_trip_keeps_the_hash() {
         let s = sample();

@@ -252,3 +252,105 @@ fn snapshots_are_content_addressed_idempotent_and_format_independent() {
     assert!(e.contains("row 2"), "{e}");
     assert_eq!(std::fs::read_dir(store.root()).unwrap().count(), 2);
 }
+
+#[test]
+fn default_null_limit_whole_column_types_and_text_id_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = infer(&write(dir.path(), "train.csv", &training_csv()));
+    // A nullable column whose contract gives no limit of its own: the
+    // default 5 % applies. 10 % of distances blank here.
+    let distance = schema
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "distance")
+        .unwrap();
+    assert!(distance.nullable);
+    distance.max_null_rate = None;
+    let p = write(dir.path(), "n.csv", &training_csv());
+    let r = validate_file(&p, &schema, |_| {}).unwrap();
+    let null = r
+        .violations
+        .iter()
+        .find(|v| v.check == Check::NullRate)
+        .unwrap_or_else(|| panic!("{:?}", r.violations));
+    assert!(
+        null.message
+            .contains("column 'distance' is 10.00% null, over the limit of 5.00%"),
+        "{}",
+        null.message
+    );
+
+    // A whole column of another type: amounts written as true/false.
+    let text: String = training_csv()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut parts: Vec<String> = l.split(',').map(str::to_string).collect();
+            if i > 0 {
+                parts[3] = (i % 2 == 0).to_string();
+            }
+            parts.join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    // In CSV each cell is read as the contract's type: every value is
+    // named as not numeric.
+    let p = write(dir.path(), "t.csv", &text);
+    let r = validate_file(&p, &schema, |_| {}).unwrap();
+    assert!(
+        r.violations.iter().any(|v| v
+            .message
+            .contains("400 value(s) in column 'amount' are not numeric; fix them at the source")),
+        "{:?}",
+        r.violations
+    );
+    // Parquet carries its own types: the column's type is the mismatch.
+    let frame = fathom_data::ingest::read_frame(&p, &ReadOptions::default()).unwrap();
+    let pq = dir.path().join("t.parquet");
+    fathom_data::export::write_frame(&pq, &frame).unwrap();
+    let r = validate_file(&pq, &schema, |_| {}).unwrap();
+    let mismatch = r
+        .violations
+        .iter()
+        .find(|v| v.check == Check::TypeMismatch)
+        .unwrap_or_else(|| panic!("{:?}", r.violations));
+    assert!(
+        mismatch
+            .message
+            .contains("'amount' is bool in the data but numeric in the contract"),
+        "{}",
+        mismatch.message
+    );
+
+    // Text ids: a repeated one is found and named.
+    let with_text_ids = |repeat: bool| -> String {
+        training_csv()
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut parts: Vec<String> = l.split(',').map(str::to_string).collect();
+                if i > 0 {
+                    let n = if repeat && i == 300 { 7 } else { i };
+                    parts[0] = format!("tx-{n:05}");
+                }
+                parts.join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let schema = infer(&write(dir.path(), "ids.csv", &with_text_ids(false)));
+    let id = schema.column("transaction_id").unwrap();
+    assert_eq!(
+        (id.column_type, id.role),
+        (ColumnType::Categorical, Role::Id)
+    );
+    let p = write(dir.path(), "dup.csv", &with_text_ids(true));
+    let r = validate_file(&p, &schema, |_| {}).unwrap();
+    let dup = r
+        .violations
+        .iter()
+        .find(|v| v.check == Check::DuplicateId)
+        .unwrap_or_else(|| panic!("{:?}", r.violations));
+    assert_eq!(dup.count, 1, "{}", dup.message);
+    assert_eq!(dup.examples, vec!["row 300: 'tx-00007'"]);
+}

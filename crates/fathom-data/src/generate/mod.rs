@@ -583,6 +583,21 @@ mod tests {
     }
 
     #[test]
+    fn the_fraud_rate_follows_the_setting() {
+        // 60k rows: the share's standard deviation is at most 0.2 points.
+        for rate in [0.005, 0.05, 0.2] {
+            let frame = generate_all(GeneratorConfig {
+                fraud_rate: rate,
+                ..config(60_000, Scenario::Baseline)
+            })
+            .unwrap();
+            let fraud = mean(numbers(&frame, "is_fraud").iter().copied());
+            let sd = (rate * (1.0 - rate) / 60_000.0).sqrt();
+            assert!((fraud - rate).abs() < 5.0 * sd, "asked {rate}, got {fraud}");
+        }
+    }
+
+    #[test]
     fn config_reads_from_json_with_defaults() {
         let cfg: GeneratorConfig =
             serde_json::from_str(r#"{"rows": 5, "scenario": "sudden"}"#).unwrap();
