@@ -335,6 +335,53 @@ fn bad_input_gives_one_clear_error_and_no_output() {
         "{e}"
     );
     assert!(!d.join("p.html").exists(), "no half-written report");
+    // Each bad file: exit 1, one error naming the file and what to do,
+    // nothing written.
+    std::fs::write(d.join("empty.csv"), "").unwrap();
+    std::fs::write(d.join("latin1.csv"), b"a,b\n1,caf\xe9\n").unwrap();
+    std::fs::write(d.join("cut.parquet"), b"PAR1\x00\x01").unwrap();
+    for (file, says) in [
+        ("empty.csv", "the file is empty; it needs a header line"),
+        (
+            "latin1.csv",
+            "row 1, line 2, column 'b': the value is not valid UTF-8; save the file as UTF-8",
+        ),
+        ("cut.parquet", "the file may be truncated or corrupt"),
+    ] {
+        let o = fathom(d, &["data", "profile", file, "-o", "p.html"]);
+        assert_eq!(o.status.code(), Some(1), "{file}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            e.starts_with(&format!("error: {file}: ")) && e.contains(says),
+            "{file}: {e}"
+        );
+        assert!(!d.join("p.html").exists(), "{file}: no half-written report");
+    }
+    // A header without rows makes neither a contract nor a snapshot.
+    std::fs::write(d.join("header.csv"), "a,b\n").unwrap();
+    for (args, what) in [
+        (
+            vec!["data", "schema", "infer", "header.csv", "-o", "h.toml"],
+            "a contract",
+        ),
+        (vec!["data", "snapshot", "header.csv"], "a snapshot"),
+    ] {
+        let o = fathom(d, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            e.contains(&format!(
+                "header.csv: has a header but no data rows; {what} needs at least one row"
+            )),
+            "{e}"
+        );
+    }
+    assert!(!d.join("h.toml").exists());
+    let snapshots = d.join(".fathom").join("snapshots");
+    let kept: Vec<_> = std::fs::read_dir(&snapshots)
+        .map(|r| r.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(kept.is_empty(), "{kept:?}");
     let o = fathom(
         d,
         &[

@@ -52,6 +52,14 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
     },
+    /// The file has a header but no data rows, where rows are needed.
+    #[error("{}: has a header but no data rows; {what} needs at least one row: check that the file was written completely", path.display())]
+    NoDataRows {
+        /// The file.
+        path: PathBuf,
+        /// What needed rows (a contract, a snapshot).
+        what: &'static str,
+    },
     /// A value, row or header in a file is malformed.
     #[error("{}: {location}: {message}", path.display())]
     Malformed {

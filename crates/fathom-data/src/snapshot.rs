@@ -114,6 +114,12 @@ impl SnapshotStore {
             progress(reader.progress());
         }
         let rows = hasher.rows();
+        if rows == 0 {
+            return Err(DataError::NoDataRows {
+                path: source.to_path_buf(),
+                what: "a snapshot",
+            });
+        }
         let summary = writer.finish()?;
         let id = hasher.finish();
         let final_dir = self.root.join(&id);

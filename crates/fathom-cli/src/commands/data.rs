@@ -144,11 +144,21 @@ pub fn infer_schema_of(path: &Path, options: InferOptions, ui: &Ui) -> Result<Sc
     }
     let mut inferrer = SchemaInferrer::new(columns, options);
     let bar = ui.bar(1000, "infer");
+    let mut rows = 0usize;
     while let Some(batch) = reader.next() {
-        inferrer.update(&batch?)?;
+        let batch = batch?;
+        rows += batch.num_rows();
+        inferrer.update(&batch)?;
         bar.set_position((reader.progress() * 1000.0) as u64);
     }
     bar.finish_and_clear();
+    if rows == 0 {
+        return Err(fathom_data::DataError::NoDataRows {
+            path: path.to_path_buf(),
+            what: "a contract",
+        }
+        .into());
+    }
     Ok(inferrer.finish())
 }
 
