@@ -212,9 +212,12 @@ impl SchemaInferrer {
             };
             spec.nullable = st.nulls > 0;
             if null_rate > 0.05 {
-                // Allow this column the share of nulls it has, with headroom.
-                spec.max_null_rate =
-                    Some(((null_rate * 1.5 + 0.01) * 1e4 - 1e-6).ceil().min(1e4) / 1e4);
+                // Allow this column the share of nulls it has, with
+                // headroom: half again plus a point, but never more than
+                // halfway to all-null, so the check stays on for a mostly
+                // null column.
+                let limit = (null_rate * 1.5 + 0.01).min(null_rate + (1.0 - null_rate) / 2.0);
+                spec.max_null_rate = Some((limit * 1e4 - 1e-6).ceil().min(1e4) / 1e4);
             }
             match role {
                 Role::Feature if *ty == ColumnType::Numeric && st.seen_value => {

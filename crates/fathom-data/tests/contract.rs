@@ -354,3 +354,23 @@ fn default_null_limit_whole_column_types_and_text_id_duplicates() {
     assert_eq!(dup.count, 1, "{}", dup.message);
     assert_eq!(dup.examples, vec!["row 300: 'tx-00007'"]);
 }
+
+#[test]
+fn inferred_null_limits_keep_headroom_but_stay_below_all_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("x,y\n");
+    for i in 0..100 {
+        let x = if i < 70 { String::new() } else { i.to_string() };
+        let y = if i % 10 == 0 {
+            String::new()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{x},{y}\n"));
+    }
+    let schema = infer(&write(dir.path(), "nulls.csv", &text));
+    // 70 % null: halfway to all-null (0.85), not 1.5 × 0.7 + 0.01 = 1.06.
+    assert_eq!(schema.column("x").unwrap().max_null_rate, Some(0.85));
+    // 10 % null: 1.5 × 0.1 + 0.01.
+    assert_eq!(schema.column("y").unwrap().max_null_rate, Some(0.16));
+}
