@@ -133,6 +133,17 @@ fn matches_pandas_on_fixture() {
         ..ProfileOptions::default()
     };
     let profile = profile_frame(&frame, &options);
+    // The file read by fathom's own reader (types inferred) profiles to
+    // the very same figures as the frame built cell by cell above.
+    let ingested = crate::ingest::read_frame(
+        format!("{FIXTURE_DIR}/sample.csv"),
+        &crate::ingest::ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(profile_frame(&ingested, &options)).unwrap(),
+        serde_json::to_value(&profile).unwrap()
+    );
     assert_eq!(profile.rows as u64, expected["rows"].as_u64().unwrap());
     assert!(profile.warnings.is_empty(), "{:?}", profile.warnings);
 
