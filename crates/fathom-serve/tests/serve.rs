@@ -89,14 +89,22 @@ fn contract_violations_get_422_with_one_entry_per_problem() {
             .iter()
             .map(|p| p["field"].as_str().unwrap())
             .collect();
+        // One entry per field: a wrongly typed required field is a type
+        // problem, not also a missing one.
         for want in [
             "amount",
             "is_online",
             "merchant_category",
             "favourite_colour",
         ] {
-            assert!(fields.contains(&want), "{want} missing from {fields:?}");
+            let n = fields.iter().filter(|f| **f == want).count();
+            assert_eq!(n, 1, "{want} listed {n} times in {fields:?}");
         }
+        assert_eq!(problems.len(), 4, "{fields:?}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains("4 problems"),
+            "{j}"
+        );
         let amount = problems.iter().find(|p| p["field"] == "amount").unwrap();
         assert_eq!(amount["expected"], "number");
         assert!(amount["got"].as_str().unwrap().contains("a lot"));
