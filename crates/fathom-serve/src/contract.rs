@@ -244,9 +244,9 @@ impl RecordPlan {
             // noted: one entry per field, so it is not "missing" as well.
             if self.required[i]
                 && *v == Scalar::Null
-                && !problems.iter().any(|p| {
-                    p.field.strip_prefix(path) == Some(self.inputs[i].as_str())
-                })
+                && !problems
+                    .iter()
+                    .any(|p| p.field.strip_prefix(path) == Some(self.inputs[i].as_str()))
             {
                 problems.push(Problem {
                     field: format!("{path}{}", self.inputs[i]),
