@@ -75,16 +75,7 @@ impl ServedModel {
     /// failure instead of answering with it (or unwinding into the
     /// server): the caller answers with another version.
     pub fn try_answer(&self, record: &ParsedRecord<'_>) -> Result<Answer, ScoringFailed> {
-        // The scorer holds no lock and leaves no shared state half
-        // updated (its feature buffer is cleared before every use), so a
-        // panic in it cannot leave anything observably broken.
-        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(record)))
-            .map_err(|_| ScoringFailed::Panicked)?;
-        if answer.score.is_finite() {
-            Ok(answer)
-        } else {
-            Err(ScoringFailed::NotFinite(answer.score))
-        }
+        guarded(|| self.answer(record))
     }
 
     /// The answer for a score.
@@ -105,6 +96,21 @@ pub enum ScoringFailed {
     NotFinite(f64),
 }
 
+/// Runs a scorer, turning its panic or a score that is not a finite
+/// number into a [`ScoringFailed`].
+fn guarded(score: impl FnOnce() -> Answer) -> Result<Answer, ScoringFailed> {
+    // The scorer holds no lock and leaves no shared state half updated
+    // (its feature buffer is cleared before every use), so a panic in it
+    // cannot leave anything observably broken.
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(score))
+        .map_err(|_| ScoringFailed::Panicked)?;
+    if answer.score.is_finite() {
+        Ok(answer)
+    } else {
+        Err(ScoringFailed::NotFinite(answer.score))
+    }
+}
+
 thread_local! {
     static FEATURES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -122,4 +128,27 @@ pub fn objective(artifact: &ModelArtifact) -> &'static str {
         }
     }
     of(&artifact.estimator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Answer, ScoringFailed, guarded};
+
+    #[test]
+    fn a_panicking_or_non_finite_scorer_is_a_failure_not_an_answer() {
+        let answer = |score| Answer {
+            score,
+            decision: None,
+        };
+        assert_eq!(guarded(|| answer(0.25)), Ok(answer(0.25)));
+        assert_eq!(guarded(|| panic!("a bug")), Err(ScoringFailed::Panicked));
+        assert!(matches!(
+            guarded(|| answer(f64::NAN)),
+            Err(ScoringFailed::NotFinite(x)) if x.is_nan()
+        ));
+        assert_eq!(
+            guarded(|| answer(f64::INFINITY)),
+            Err(ScoringFailed::NotFinite(f64::INFINITY))
+        );
+    }
 }

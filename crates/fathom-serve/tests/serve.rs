@@ -1393,3 +1393,145 @@ fn every_answer_is_counted_once_with_its_variant_and_logged_with_its_request_id(
         done.await.unwrap();
     });
 }
+
+#[test]
+fn operate_tokens_promote_and_roll_back_through_the_gate_and_force_needs_admin() {
+    let f = fixture(2);
+    rt().block_on(async {
+        let token = |name: &str, role: &str| TokenConfig {
+            name: name.into(),
+            sha256: fathom_serve::auth::token_hash(&format!("tok-{name}")),
+            roles: vec![role.into()],
+            rate_per_second: 0.0,
+        };
+        let config = ServeConfig {
+            canary_percent: 100.0,
+            auth: AuthConfig {
+                // Prediction and reading open: state changes stay closed.
+                open_predict: true,
+                open_read: true,
+                tokens: vec![
+                    token("viewer", "read"),
+                    token("deployer", "operate"),
+                    token("root", "admin"),
+                ],
+            },
+            ..no_log()
+        };
+        let (addr, _state, stop, done) = serve(f.options(config)).await;
+        let call = |path: &'static str, who: Option<&'static str>, body: Value| async move {
+            let auth = who.map(|w| format!("Bearer tok-{w}"));
+            let headers: Vec<(&str, &str)> =
+                auth.iter().map(|a| ("authorization", a.as_str())).collect();
+            http(
+                addr,
+                "POST",
+                path,
+                &headers,
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .await
+        };
+        let promote = "/v1/models/fraud/promote";
+        let to_canary = json!({"version": 2, "alias": "canary", "reason": "try v2"});
+        assert_eq!(call(promote, None, to_canary.clone()).await.status, 401);
+        let r = call(promote, Some("viewer"), to_canary.clone()).await;
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(r.header("x-request-id").is_some());
+        // Another model than the one served.
+        assert_eq!(
+            call(
+                "/v1/models/other/promote",
+                Some("deployer"),
+                to_canary.clone()
+            )
+            .await
+            .status,
+            404
+        );
+        // A body that is not a promotion.
+        assert_eq!(
+            call(promote, Some("deployer"), json!({"alias": "canary"}))
+                .await
+                .status,
+            422
+        );
+
+        let r = call(promote, Some("deployer"), to_canary).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["to"], 2);
+        // The server follows the alias: version 2 answers as the canary.
+        let body = serde_json::to_vec(&record(&f.frame, 0)).unwrap();
+        assert!(
+            eventually(|| {
+                let body = body.clone();
+                async move {
+                    http(addr, "POST", "/v1/predict", &[], &body).await.json()["variant"]
+                        == "canary"
+                }
+            })
+            .await,
+            "the canary did not reach the server"
+        );
+        let moved = audit(&f)
+            .into_iter()
+            .find(|e| e.reason == "try v2")
+            .unwrap();
+        assert_eq!(moved.actor, "deployer");
+
+        // production is gated: version 2 has no holdout metric.
+        let to_prod = json!({"version": 2, "reason": "ship it"});
+        let r = call(promote, Some("deployer"), to_prod.clone()).await;
+        assert_eq!(r.status, 409, "{}", r.text());
+        let j = r.json();
+        assert_eq!(j["error"]["code"], "promotion_refused");
+        let failures = j["error"]["failures"].as_array().unwrap();
+        assert!(
+            failures.iter().any(|f| f["rule"] == "metric_missing"),
+            "{j}"
+        );
+        assert!(failures.iter().all(|f| f["message"].is_string()), "{j}");
+        // Forcing past the gate needs admin.
+        let forced = json!({"version": 2, "reason": "hotfix", "force": true});
+        let r = call(promote, Some("deployer"), forced.clone()).await;
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(r.text().contains("admin"), "{}", r.text());
+        let r = call(promote, Some("root"), forced).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let entry = audit(&f)
+            .into_iter()
+            .find(|e| e.reason == "hotfix")
+            .unwrap();
+        assert_eq!(entry.action, fathom_registry::AuditAction::PromotedForced);
+        assert_eq!(entry.actor, "root");
+        assert!(
+            !entry.detail["overridden"].as_array().unwrap().is_empty(),
+            "{}",
+            entry.detail
+        );
+
+        // Rollback: operate, audited, followed.
+        let rollback = "/v1/models/fraud/rollback";
+        assert_eq!(call(rollback, Some("viewer"), json!({})).await.status, 403);
+        let r = call(
+            rollback,
+            Some("deployer"),
+            json!({"reason": "v2 misbehaves"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["to"], 1);
+        assert_eq!(
+            audit(&f)
+                .into_iter()
+                .find(|e| e.reason == "v2 misbehaves")
+                .unwrap()
+                .actor,
+            "deployer"
+        );
+        let prod = f.store().model_version("fraud", 1).unwrap();
+        assert!(prod.aliases.contains(&"production".to_string()));
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
