@@ -628,3 +628,86 @@ roles = ["operate"]
     );
     assert!(child.wait_with_output().unwrap().status.success());
 }
+
+#[test]
+fn sigterm_with_requests_in_flight_answers_them_and_logs_every_answer() {
+    let (dir, bodies) = setup();
+    let addr = free_addr();
+    let child = start(dir.path(), addr, "buffered");
+    // One request in flight for the whole shutdown: its body half sent.
+    let slow_body = bodies[0].clone();
+    let (head, tail) = slow_body.split_at(slow_body.len() / 2);
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        slow,
+        "POST /v1/predict HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{head}",
+        slow_body.len()
+    )
+    .unwrap();
+    // Traffic from four clients.
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (acked, bodies) = (acked.clone(), bodies.clone());
+            std::thread::spawn(move || {
+                let mut i = c;
+                // Until the server stops taking connections.
+                while let Some((status, body)) =
+                    request(addr, "POST", "/v1/predict", &bodies[i % bodies.len()])
+                {
+                    assert_eq!(status, 200, "{body}");
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push(v["request_id"].as_str().unwrap().to_string());
+                    i += 4;
+                }
+            })
+        })
+        .collect();
+    while acked.lock().unwrap().len() < 200 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The server stops taking connections...
+    let t = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        assert!(t.elapsed() < Duration::from_secs(10), "still accepting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for c in clients {
+        c.join().unwrap();
+    }
+    // ...but answers the request that was in flight.
+    slow.write_all(tail.as_bytes()).unwrap();
+    let mut raw = String::new();
+    slow.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let v: serde_json::Value = serde_json::from_str(raw.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let mut acked = acked.lock().unwrap().clone();
+    acked.push(v["request_id"].as_str().unwrap().to_string());
+    assert!(child.wait_with_output().unwrap().status.success());
+    let reader = fathom_predlog::LogReader::open(dir.path().join(".fathom/predictions")).unwrap();
+    let logged: std::collections::HashSet<String> = reader
+        .predictions(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.request_id)
+        .collect();
+    let missing: Vec<_> = acked.iter().filter(|id| !logged.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered predictions not logged: {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
+}
