@@ -1535,3 +1535,67 @@ fn operate_tokens_promote_and_roll_back_through_the_gate_and_force_needs_admin()
         done.await.unwrap();
     });
 }
+
+#[test]
+fn an_alias_moved_to_a_corrupt_artifact_leaves_the_running_version_answering() {
+    let f = fixture(1);
+    rt().block_on(async {
+        let (addr, _state, stop, done) = serve(f.options(no_log())).await;
+        let body = serde_json::to_vec(&record(&f.frame, 2)).unwrap();
+        let first = http(addr, "POST", "/v1/predict", &[], &body).await.json();
+        assert_eq!(first["version"], 1);
+        // Version 2: version 1's file with one byte changed in the middle,
+        // registered with the checksum of those bytes: the registry takes
+        // it and promotes it; the model file's own checksum refuses it.
+        let mut bytes = f.artifacts[0].to_bytes().unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x20;
+        let v2 = f.register_bytes(&bytes, &f.artifacts[0].schema.hash());
+        f.set_alias("production", v2);
+        // Requests keep being answered, by version 1, while the server
+        // tries version 2 and refuses it; no restart.
+        assert!(
+            eventually(|| async { sample(addr, "fathom_model_load_failures_total").await >= 1.0 })
+                .await,
+            "the server never tried version {v2}"
+        );
+        for _ in 0..20 {
+            let r = http(addr, "POST", "/v1/predict", &[], &body).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let j = r.json();
+            assert_eq!(j["version"], 1, "{j}");
+            assert_eq!(j["score"], first["score"]);
+            assert_eq!(j["variant"], "fallback");
+            assert!(
+                j["degraded"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("version {v2}")),
+                "{j}"
+            );
+        }
+        let ready = http(addr, "GET", "/ready", &[], b"").await.json();
+        assert_eq!(ready["status"], "degraded", "{ready}");
+        // Rolled back, version 1 is production again.
+        f.store()
+            .rollback(
+                "fraud",
+                "production",
+                &fathom_registry::Actor::new("t", "h"),
+                "corrupt",
+            )
+            .unwrap();
+        assert!(
+            eventually(|| {
+                let body = body.clone();
+                async move {
+                    http(addr, "POST", "/v1/predict", &[], &body).await.json()["variant"]
+                        == "production"
+                }
+            })
+            .await
+        );
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}

@@ -51,10 +51,14 @@ impl Fixture {
     }
     /// Registers `artifact` as the next version of `fraud`; returns its number.
     pub fn register(&self, artifact: &ModelArtifact) -> i64 {
-        let bytes = artifact.to_bytes().unwrap();
+        self.register_bytes(&artifact.to_bytes().unwrap(), &artifact.schema.hash())
+    }
+    /// Registers `bytes` (recorded with their own SHA-256, so the registry
+    /// takes them whatever they hold) as the next version; returns its number.
+    pub fn register_bytes(&self, bytes: &[u8], schema_hash: &str) -> i64 {
         let stored = LocalArtifactStore::new(self.store_dir().join("artifacts"))
             .unwrap()
-            .put_bytes(&bytes)
+            .put_bytes(bytes)
             .unwrap();
         self.store()
             .register_version(
@@ -62,7 +66,7 @@ impl Fixture {
                     model: "fraud".into(),
                     artifact_uri: stored.uri,
                     artifact_sha256: stored.sha256,
-                    schema_hash: artifact.schema.hash(),
+                    schema_hash: schema_hash.to_string(),
                     owner: "test".into(),
                     ..NewVersion::default()
                 },
