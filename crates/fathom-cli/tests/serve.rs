@@ -638,7 +638,8 @@ fn sigterm_with_requests_in_flight_answers_them_and_logs_every_answer() {
     let slow_body = bodies[0].clone();
     let (head, tail) = slow_body.split_at(slow_body.len() / 2);
     let mut slow = TcpStream::connect(addr).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     write!(
         slow,
         "POST /v1/predict HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{head}",

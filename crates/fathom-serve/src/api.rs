@@ -336,6 +336,10 @@ fn route_and_parse<'d, 'j>(
     Ok((slot, variant, again))
 }
 
+/// Who answered a record, with what, and why another version than the
+/// one routed to did (when it did).
+type Scored<'d> = (&'d Arc<Slot>, Variant, Answer, Option<String>);
+
 /// The answer for a routed record. When its slot cannot score it (a
 /// panic, or a score that is not a finite number), that is an error of
 /// the slot, and the next version that can answers instead, marked as a
@@ -347,7 +351,7 @@ fn score<'d>(
     variant: Variant,
     parsed: &ParsedRecord<'_>,
     json: &[u8],
-) -> Result<(&'d Arc<Slot>, Variant, Answer, Option<String>), ApiError> {
+) -> Result<Scored<'d>, ApiError> {
     let why = match slot.model.try_answer(parsed) {
         Ok(a) => return Ok((slot, variant, a, None)),
         Err(why) => why,
