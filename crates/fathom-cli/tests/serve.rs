@@ -2,7 +2,10 @@
 //! mode, every prediction it acknowledged is in the log after restart; a
 //! clean SIGTERM drains in-flight requests and flushes buffered records;
 //! two replicas ship their logs (to the artifact folder, and to an S3
-//! bucket when FATHOM_TEST_S3_ENDPOINT names one) and one check reads both.
+//! bucket when FATHOM_TEST_S3_ENDPOINT names one) and one check reads both;
+//! tokens, a canary promoted through the API, its automatic rollback by
+//! the guardrails, and promotions and rollbacks from the command line,
+//! all followed by one running server.
 
 mod common;
 
@@ -23,10 +26,22 @@ fn free_addr() -> SocketAddr {
 
 /// One request on a fresh connection: status and body.
 fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    request_as(addr, None, method, path, body)
+}
+
+/// One request with a bearer token (when given) on a fresh connection.
+fn request_as(
+    addr: SocketAddr,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).ok()?;
@@ -411,4 +426,289 @@ fn replicas_ship_and_one_check_reads_both(s3: Option<&str>) {
     );
     assert_eq!(done["report"]["predictions"], 40);
     assert_eq!(done["report"]["labelled"], 40);
+}
+
+/// `fathom serve token`: a fresh token and its SHA-256.
+fn make_token(dir: &std::path::Path, name: &str, role: &str) -> (String, String) {
+    let t = ok_json(
+        dir,
+        &["--json", "serve", "token", "--name", name, "--role", role],
+    );
+    (
+        t["token"].as_str().unwrap().to_string(),
+        t["sha256"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Sends `bodies` as `token` until `want` holds for an answer (or 20 s pass).
+fn until_answer(
+    addr: SocketAddr,
+    token: &str,
+    bodies: &[String],
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let t = Instant::now();
+    for body in bodies.iter().cycle() {
+        let (status, text) = request_as(addr, Some(token), "POST", "/v1/predict", body).unwrap();
+        assert_eq!(status, 200, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if want(&v) {
+            return v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no such answer; last: {v}"
+        );
+    }
+    unreachable!("cycle never ends")
+}
+
+#[test]
+fn tokens_a_canary_its_automatic_rollback_and_command_line_moves_reach_one_running_server() {
+    let (dir, bodies) = setup();
+    let d = dir.path();
+    // A second version of fraud, trained on other rows.
+    ok(
+        d,
+        &[
+            "-q", "data", "generate", "--rows", "2000", "--seed", "9", "-o", "more.csv",
+        ],
+    );
+    ok(
+        d,
+        &["-q", "train", "--data", "more.csv", "--model", "fraud"],
+    );
+    let (checkout, checkout_sha) = make_token(d, "checkout", "predict");
+    let (deployer, deployer_sha) = make_token(d, "deployer", "operate");
+    std::fs::write(
+        d.join("acceptance.toml"),
+        format!(
+            r#"[serve]
+canary_percent = 50
+poll_ms = 100
+
+[serve.guardrails]
+min_requests = 30
+max_latency_ratio = 1000000
+max_score_psi = 0.000001
+
+[serve.auth]
+open_predict = false
+open_read = false
+
+[[serve.auth.tokens]]
+name = "checkout"
+sha256 = "{checkout_sha}"
+roles = ["predict"]
+
+[[serve.auth.tokens]]
+name = "deployer"
+sha256 = "{deployer_sha}"
+roles = ["operate"]
+"#
+        ),
+    )
+    .unwrap();
+    let addr = free_addr();
+    let child = start_with(d, addr, "acceptance.toml", &[]);
+
+    // Auth: no token 401, the predict token 200, reading with it 403,
+    // and changes never open.
+    let body = &bodies[0];
+    assert_eq!(request(addr, "POST", "/v1/predict", body).unwrap().0, 401);
+    let (status, text) = request_as(addr, Some(&checkout), "POST", "/v1/predict", body).unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains(r#""version":1"#) && text.contains(r#""variant":"production""#),
+        "{text}"
+    );
+    assert_eq!(
+        request_as(addr, Some(&checkout), "GET", "/v1/models", "")
+            .unwrap()
+            .0,
+        403
+    );
+    let to_canary = r#"{"version": 2, "alias": "canary", "reason": "try the retrained model"}"#;
+    assert_eq!(
+        request_as(
+            addr,
+            Some(&checkout),
+            "POST",
+            "/v1/models/fraud/promote",
+            to_canary
+        )
+        .unwrap()
+        .0,
+        403
+    );
+
+    // The operate token makes version 2 the canary; the server follows.
+    let (status, text) = request_as(
+        addr,
+        Some(&deployer),
+        "POST",
+        "/v1/models/fraud/promote",
+        to_canary,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let v = until_answer(addr, &checkout, &bodies, |v| v["variant"] == "canary");
+    assert_eq!(v["version"], 2);
+
+    // Its scores depart from production's beyond the (tiny) PSI limit: once
+    // both have 30 answers the guardrails remove it, audited.
+    let t = Instant::now();
+    while metric(addr, "fathom_canary_rollbacks_total") < 1.0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the canary was never rolled back"
+        );
+        for b in bodies.iter().take(10) {
+            assert_eq!(
+                request_as(addr, Some(&checkout), "POST", "/v1/predict", b)
+                    .unwrap()
+                    .0,
+                200
+            );
+        }
+    }
+    // The server drops the canary at its next poll: then production
+    // answers every card.
+    let t = Instant::now();
+    while !bodies.iter().all(|b| {
+        let (_, text) = request_as(addr, Some(&checkout), "POST", "/v1/predict", b).unwrap();
+        text.contains(r#""variant":"production""#)
+    }) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the canary still answers"
+        );
+    }
+    let audit = ok_json(d, &["--json", "audit", "--model", "fraud"]);
+    assert!(audit.to_string().contains("canary guardrail"), "{audit}");
+
+    // From the command line: version 2 to production (past the gate:
+    // trained on other rows, its holdout differs), then rolled back.
+    ok(
+        d,
+        &[
+            "-q",
+            "models",
+            "promote",
+            "fraud",
+            "2",
+            "--force",
+            "--reason",
+            "acceptance",
+        ],
+    );
+    until_answer(addr, &checkout, &bodies, |v| {
+        v["version"] == 2 && v["variant"] == "production"
+    });
+    ok(
+        d,
+        &[
+            "-q",
+            "models",
+            "rollback",
+            "fraud",
+            "--reason",
+            "acceptance",
+        ],
+    );
+    until_answer(addr, &checkout, &bodies, |v| v["version"] == 1);
+
+    // One process throughout: it stops cleanly.
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait_with_output().unwrap().status.success());
+}
+
+#[test]
+fn sigterm_with_requests_in_flight_answers_them_and_logs_every_answer() {
+    let (dir, bodies) = setup();
+    let addr = free_addr();
+    let child = start(dir.path(), addr, "buffered");
+    // One request in flight for the whole shutdown: its body half sent.
+    let slow_body = bodies[0].clone();
+    let (head, tail) = slow_body.split_at(slow_body.len() / 2);
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        slow,
+        "POST /v1/predict HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{head}",
+        slow_body.len()
+    )
+    .unwrap();
+    // Traffic from four clients.
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (acked, bodies) = (acked.clone(), bodies.clone());
+            std::thread::spawn(move || {
+                let mut i = c;
+                // Until the server stops taking connections.
+                while let Some((status, body)) =
+                    request(addr, "POST", "/v1/predict", &bodies[i % bodies.len()])
+                {
+                    assert_eq!(status, 200, "{body}");
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push(v["request_id"].as_str().unwrap().to_string());
+                    i += 4;
+                }
+            })
+        })
+        .collect();
+    while acked.lock().unwrap().len() < 200 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The server stops taking connections...
+    let t = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        assert!(t.elapsed() < Duration::from_secs(10), "still accepting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for c in clients {
+        c.join().unwrap();
+    }
+    // ...but answers the request that was in flight.
+    slow.write_all(tail.as_bytes()).unwrap();
+    let mut raw = String::new();
+    slow.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let v: serde_json::Value = serde_json::from_str(raw.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let mut acked = acked.lock().unwrap().clone();
+    acked.push(v["request_id"].as_str().unwrap().to_string());
+    assert!(child.wait_with_output().unwrap().status.success());
+    let reader = fathom_predlog::LogReader::open(dir.path().join(".fathom/predictions")).unwrap();
+    let logged: std::collections::HashSet<String> = reader
+        .predictions(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.request_id)
+        .collect();
+    let missing: Vec<_> = acked.iter().filter(|id| !logged.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered predictions not logged: {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
 }

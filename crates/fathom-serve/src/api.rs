@@ -13,7 +13,6 @@ use http_body_util::{BodyExt, LengthLimitError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Shared state as handlers receive it.
@@ -26,6 +25,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     problems: Vec<Problem>,
+    failures: Vec<serde_json::Value>,
 }
 
 /// A request body read whole, within the server's body limit
@@ -69,7 +69,15 @@ impl ApiError {
             code,
             message: message.into(),
             problems: Vec::new(),
+            failures: Vec::new(),
         }
+    }
+
+    /// The same error listing `failures` (the promotion gate's failed
+    /// rules), as `failures` in its body.
+    pub fn with_failures(mut self, failures: Vec<serde_json::Value>) -> Self {
+        self.failures = failures;
+        self
     }
 
     fn invalid(problems: Vec<Problem>) -> Self {
@@ -82,6 +90,7 @@ impl ApiError {
                 if problems.len() == 1 { "" } else { "s" }
             ),
             problems,
+            failures: Vec::new(),
         }
     }
 
@@ -113,6 +122,8 @@ struct ErrorInner<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     problems: &'a [Problem],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    failures: &'a [serde_json::Value],
 }
 
 impl IntoResponse for ApiError {
@@ -122,6 +133,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: &self.message,
                 problems: &self.problems,
+                failures: &self.failures,
             },
         };
         json_response(self.status, &body)
@@ -159,14 +171,18 @@ pub(crate) fn authorize<'s>(
 /// The request id: the caller's `x-request-id` when it is sensible, else a
 /// new time-ordered UUID.
 pub fn request_id(headers: &HeaderMap) -> String {
-    if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok())
-        && !v.is_empty()
-        && v.len() <= 128
-        && v.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return v.to_string();
+    match headers.get("x-request-id").and_then(sane_request_id) {
+        Some(v) => v.to_string(),
+        None => new_request_id(),
     }
-    new_request_id()
+}
+
+/// A caller's request id when it is sensible: 1 to 128 visible ASCII
+/// characters.
+pub(crate) fn sane_request_id(v: &HeaderValue) -> Option<&str> {
+    v.to_str()
+        .ok()
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
 }
 
 thread_local! {
@@ -189,7 +205,7 @@ thread_local! {
 /// per-thread SplitMix64 sequence. Request ids must be unique and ordered
 /// by time, not secret, so this spares a system call for fresh randomness
 /// on every request.
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     let mix = |mut z: u64| {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -269,6 +285,24 @@ fn current(state: &AppState) -> Result<Current, ApiError> {
     Ok(Current(guard))
 }
 
+/// A record refused by a contract: its problems, and the slot it had been
+/// routed to when that slot's own contract refused it (the primary's
+/// contract is read before routing, so its refusals are nobody's error).
+struct Refused<'d> {
+    problems: Vec<Problem>,
+    routed: Option<&'d Arc<Slot>>,
+}
+
+impl Refused<'_> {
+    /// Counts the refusal as an error of the slot it was routed to.
+    fn count(self) -> Vec<Problem> {
+        if let Some(slot) = self.routed {
+            slot.stats.fail();
+        }
+        self.problems
+    }
+}
+
 /// Parses `json` for the slot a request routes to: with the primary's
 /// contract first (which finds the entity key), again with the canary's
 /// when it answers and its contract differs.
@@ -277,14 +311,95 @@ fn route_and_parse<'d, 'j>(
     json: &'j [u8],
     path: &str,
     request_hash: u64,
-) -> Result<(&'d Arc<Slot>, Variant, ParsedRecord<'j>), Vec<Problem>> {
-    let parsed = d.primary.model.plan.parse(json, path)?;
+) -> Result<(&'d Arc<Slot>, Variant, ParsedRecord<'j>), Refused<'d>> {
+    let parsed = d
+        .primary
+        .model
+        .plan
+        .parse(json, path)
+        .map_err(|problems| Refused {
+            problems,
+            routed: None,
+        })?;
     let (slot, variant) = d.route(parsed.key.as_deref(), request_hash);
     if Arc::ptr_eq(slot, &d.primary) || same_contract(&slot.model, &d.primary.model) {
         return Ok((slot, variant, parsed));
     }
-    let again = slot.model.plan.parse(json, path)?;
+    let again = slot
+        .model
+        .plan
+        .parse(json, path)
+        .map_err(|problems| Refused {
+            problems,
+            routed: Some(slot),
+        })?;
     Ok((slot, variant, again))
+}
+
+/// Who answered a record, with what, and why another version than the
+/// one routed to did (when it did).
+type Scored<'d> = (&'d Arc<Slot>, Variant, Answer, Option<String>);
+
+/// The answer for a routed record. When its slot cannot score it (a
+/// panic, or a score that is not a finite number), that is an error of
+/// the slot, and the next version that can answers instead, marked as a
+/// fallback: production for a canary, then the configured fallback
+/// version. 503 when none can.
+fn score<'d>(
+    d: &'d Deployment,
+    slot: &'d Arc<Slot>,
+    variant: Variant,
+    parsed: &ParsedRecord<'_>,
+    json: &[u8],
+) -> Result<Scored<'d>, ApiError> {
+    let why = match slot.model.try_answer(parsed) {
+        Ok(a) => return Ok((slot, variant, a, None)),
+        Err(why) => why,
+    };
+    slot.stats.fail();
+    let mut tried = vec![format!("version {} ({why})", slot.model.version)];
+    let rescuers = (!Arc::ptr_eq(slot, &d.primary))
+        .then_some(&d.primary)
+        .into_iter()
+        .chain(d.fallback.iter());
+    for other in rescuers {
+        let answer = if same_contract(&other.model, &slot.model) {
+            other.model.try_answer(parsed)
+        } else {
+            match other.model.plan.parse(json, "") {
+                Ok(p) => other.model.try_answer(&p),
+                Err(_) => {
+                    tried.push(format!(
+                        "version {} (its contract refuses the record)",
+                        other.model.version
+                    ));
+                    continue;
+                }
+            }
+        };
+        match answer {
+            Ok(a) => {
+                let degraded = format!(
+                    "{} could not score this record; version {} answers instead",
+                    tried.join(", "),
+                    other.model.version
+                );
+                return Ok((other, Variant::Fallback, a, Some(degraded)));
+            }
+            Err(e) => {
+                other.stats.fail();
+                tried.push(format!("version {} ({e})", other.model.version));
+            }
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "scoring_failed",
+        format!(
+            "{} could not score this record and no fallback version can ([serve] fallback); retry later or report the record",
+            tried.join(", ")
+        ),
+    ))
 }
 
 fn same_contract(a: &ServedModel, b: &ServedModel) -> bool {
@@ -303,16 +418,16 @@ fn shadows(
 ) {
     for s in &d.shadows {
         let answer = if same_contract(&s.model, &d.primary.model) {
-            Some(s.model.answer(parsed))
+            s.model.try_answer(parsed).ok()
         } else {
             s.model
                 .plan
                 .parse(inputs, "")
                 .ok()
-                .map(|p| s.model.answer(&p))
+                .and_then(|p| s.model.try_answer(&p).ok())
         };
         let Some(a) = answer else {
-            s.stats.errors.fetch_add(1, Ordering::Relaxed);
+            s.stats.fail();
             continue;
         };
         let latency = started.elapsed().as_micros() as u64;
@@ -379,22 +494,44 @@ pub async fn predict(
     Body(body): Body,
 ) -> Response {
     let started = Instant::now();
-    let result = predict_inner(&state, &headers, body, started).await;
-    finish(&state, "/v1/predict", started, result)
+    let id = request_id(&headers);
+    let id_header = HeaderValue::from_str(&id).ok();
+    let mut routed = None;
+    let (who, result) = match authorize(&state, &headers, Role::Predict) {
+        Ok(who) => (
+            Some(who),
+            predict_inner(&state, body, id, started, &mut routed).await,
+        ),
+        Err(e) => (None, Err(e)),
+    };
+    finish(&state, id_header, who, routed, result)
 }
 
 async fn predict_inner(
     state: &AppState,
-    headers: &HeaderMap,
     body: Bytes,
+    id: String,
     started: Instant,
+    routed: &mut Option<&'static str>,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers, Role::Predict)?;
     let d = current(state)?;
-    let id = request_id(headers);
-    let (slot, variant, parsed) =
-        route_and_parse(&d, &body, "", fnv1a(id.as_bytes())).map_err(ApiError::invalid)?;
-    let answer = slot.model.answer(&parsed);
+    let (slot, variant, parsed) = match route_and_parse(&d, &body, "", fnv1a(id.as_bytes())) {
+        Ok(r) => r,
+        Err(refused) => {
+            if refused.routed.is_some() {
+                *routed = Some(Variant::Canary.as_str());
+            }
+            return Err(ApiError::invalid(refused.count()));
+        }
+    };
+    let (slot, variant, answer, rescued) = match score(&d, slot, variant, &parsed, &body) {
+        Ok(s) => s,
+        Err(e) => {
+            *routed = Some(variant.as_str());
+            return Err(e);
+        }
+    };
+    *routed = Some(variant.as_str());
     let latency = record_answer(state, slot, variant, answer, started);
     let out = Prediction {
         request_id: &id,
@@ -404,16 +541,13 @@ async fn predict_inner(
         score: answer.score,
         decision: answer.decision,
         threshold: answer.decision.map(|_| slot.model.threshold()),
-        degraded: if variant == Variant::Fallback {
-            d.degraded.as_deref()
-        } else {
-            None
+        degraded: match &rescued {
+            Some(why) => Some(why.as_str()),
+            None if variant == Variant::Fallback => d.degraded.as_deref(),
+            None => None,
         },
     };
-    let mut resp = json_response(StatusCode::OK, &out);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
+    let resp = json_response(StatusCode::OK, &out);
     // The id moves into the log record unless the shadows need it too.
     let shadow_id = (!d.shadows.is_empty()).then(|| id.clone());
     let ticket = state.log(Logged {
@@ -430,40 +564,39 @@ async fn predict_inner(
     if let Some(id) = shadow_id {
         shadows(state, &d, &body, &parsed, &id, started);
     }
-    durable(state, ticket).await?;
+    if let Err(e) = durable(state, ticket).await {
+        // Computed, but not given: an error of the slot that answered.
+        slot.stats.withdraw();
+        return Err(e);
+    }
     Ok(resp)
 }
 
+/// The response of a handler's result, with the request id (on errors
+/// too), the variant routed to noted for the request count, and the
+/// caller's token name for the access log. Counting and logging happen
+/// once, around every request, in [`crate::access`].
 pub(crate) fn finish(
     state: &AppState,
-    endpoint: &'static str,
-    started: Instant,
+    id: Option<HeaderValue>,
+    who: Option<&str>,
+    routed: Option<&'static str>,
     result: Result<Response, ApiError>,
 ) -> Response {
-    let resp = result.unwrap_or_else(IntoResponse::into_response);
-    let seconds = started.elapsed().as_secs_f64();
-    state
-        .metrics
-        .request(endpoint, resp.status().as_u16(), seconds);
-    if state.config.access_log {
-        access_log(endpoint, resp.status().as_u16(), seconds, resp.headers());
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    if let Some(id) = id {
+        resp.headers_mut().insert("x-request-id", id);
+    }
+    if state.config.access_log
+        && let Some(who) = who
+    {
+        resp.extensions_mut()
+            .insert(crate::access::Caller(who.to_string()));
+    }
+    if let Some(v) = routed {
+        crate::access::note_variant(v);
     }
     resp
-}
-
-fn access_log(endpoint: &str, status: u16, seconds: f64, headers: &HeaderMap) {
-    let id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let line = serde_json::json!({
-        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "endpoint": endpoint,
-        "status": status,
-        "duration_ms": seconds * 1e3,
-        "request_id": id,
-    });
-    eprintln!("{line}");
 }
 
 /// The records of a batch body `{"records": [r1, r2, ...]}`, found by a
@@ -578,17 +711,38 @@ pub async fn predict_batch(
     Body(body): Body,
 ) -> Response {
     let started = Instant::now();
-    let result = batch_inner(&state, &headers, &body, started).await;
-    finish(&state, "/v1/predict/batch", started, result)
+    let id = request_id(&headers);
+    let id_header = HeaderValue::from_str(&id).ok();
+    let mut routed = None;
+    let (who, result) = match authorize(&state, &headers, Role::Predict) {
+        Ok(who) => (
+            Some(who),
+            batch_inner(&state, &body, &id, started, &mut routed).await,
+        ),
+        Err(e) => (None, Err(e)),
+    };
+    finish(&state, id_header, who, routed, result)
+}
+
+/// The variant label of a batch: the one variant that answered every
+/// record, or `mixed`.
+fn batch_variant(seen: Option<Variant>, next: Variant, mixed: &mut bool) -> Option<Variant> {
+    match seen {
+        Some(v) if v != next => {
+            *mixed = true;
+            Some(v)
+        }
+        _ => Some(next),
+    }
 }
 
 async fn batch_inner(
     state: &AppState,
-    headers: &HeaderMap,
     body: &Bytes,
+    id: &str,
     started: Instant,
+    routed: &mut Option<&'static str>,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers, Role::Predict)?;
     let d = current(state)?;
     let records: Vec<&[u8]> = match split_records(body) {
         Some(r) => r,
@@ -614,7 +768,6 @@ async fn batch_inner(
             ),
         ));
     }
-    let id = request_id(headers);
     let mut problems = Vec::new();
     let mut parsed = Vec::with_capacity(records.len());
     let id_hash = fnv1a(id.as_bytes());
@@ -625,7 +778,7 @@ async fn batch_inner(
             .or_else(|_| route_and_parse(&d, raw, &format!("records[{i}]."), h));
         match result {
             Ok(p) => parsed.push(p),
-            Err(mut p) => problems.append(&mut p),
+            Err(refused) => problems.append(&mut refused.count()),
         }
         if problems.len() > 1000 {
             break;
@@ -635,28 +788,45 @@ async fn batch_inner(
         return Err(ApiError::invalid(problems));
     }
     let mut items = Vec::with_capacity(parsed.len());
+    let mut answered: Vec<&Arc<Slot>> = Vec::with_capacity(parsed.len());
     let mut last_ticket = None;
+    let (mut seen, mut mixed) = (None, false);
+    // Records answered but not given when the log refuses the batch.
+    let withdraw = |answered: &[&Arc<Slot>]| {
+        for slot in answered {
+            slot.stats.withdraw();
+        }
+    };
     for (i, (slot, variant, rec)) in parsed.iter().enumerate() {
-        let a = slot.model.answer(rec);
-        let latency = record_answer(state, slot, *variant, a, started);
+        let raw = records[i];
+        let (slot, variant, a, _) = match score(&d, slot, *variant, rec, raw) {
+            Ok(s) => s,
+            Err(e) => {
+                withdraw(&answered);
+                return Err(e);
+            }
+        };
+        seen = batch_variant(seen, variant, &mut mixed);
+        let latency = record_answer(state, slot, variant, a, started);
+        answered.push(slot);
         if state.log.is_some() {
-            let raw = records[i];
             let t = state.log(Logged {
                 request_id: format!("{id}/{i}"),
                 time_ms: now_ms(),
                 version: slot.model.version,
-                variant: *variant,
+                variant,
                 inputs: body.slice_ref(raw),
                 score: a.score,
                 decision: a.decision,
                 latency_us: latency.min(u64::from(u32::MAX)) as u32,
-                degraded: *variant == Variant::Fallback,
+                degraded: variant == Variant::Fallback,
             });
             match t {
                 Ok(Some(t)) => last_ticket = Some(t),
                 Ok(None) => {}
                 Err(e) => {
                     if state.fsync {
+                        withdraw(&answered);
                         return Err(ApiError::new(
                             StatusCode::SERVICE_UNAVAILABLE,
                             "log_full",
@@ -674,15 +844,23 @@ async fn batch_inner(
         }
         items.push(BatchItem {
             version: slot.model.version,
-            variant: *variant,
+            variant,
             score: a.score,
             decision: a.decision,
         });
     }
+    *routed = match seen {
+        _ if mixed => Some("mixed"),
+        Some(v) => Some(v.as_str()),
+        None => None,
+    };
     // Records are written in order: the last one durable means all are.
-    durable(state, Ok(last_ticket)).await?;
+    if let Err(e) = durable(state, Ok(last_ticket)).await {
+        withdraw(&answered);
+        return Err(e);
+    }
     let out = BatchAnswer {
-        request_id: &id,
+        request_id: id,
         model: &d.model,
         count: items.len(),
         predictions: items,
@@ -742,20 +920,25 @@ pub async fn explain(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Response {
-    let started = Instant::now();
-    let result =
-        explain_top(query.as_deref()).and_then(|top| explain_inner(&state, &headers, &body, top));
-    finish(&state, "/v1/explain", started, result)
+    let id = request_id(&headers);
+    let id_header = HeaderValue::from_str(&id).ok();
+    let (who, result) = match authorize(&state, &headers, Role::Predict) {
+        Ok(who) => (
+            Some(who),
+            explain_top(query.as_deref()).and_then(|top| explain_inner(&state, &id, &body, top)),
+        ),
+        Err(e) => (None, Err(e)),
+    };
+    finish(&state, id_header, who, None, result)
 }
 
 fn explain_inner(
     state: &AppState,
-    headers: &HeaderMap,
+    id: &str,
     body: &[u8],
     top: usize,
 ) -> Result<Response, ApiError> {
     use fathom_model::artifact::Estimator;
-    authorize(state, headers, Role::Predict)?;
     let d = deployment(state)?;
     let model = &d.primary.model;
     let parsed = model.plan.parse(body, "").map_err(ApiError::invalid)?;
@@ -788,7 +971,17 @@ fn explain_inner(
             ));
         }
     };
-    let answer = model.answer(&parsed);
+    let answer = model.try_answer(&parsed).map_err(|why| {
+        d.primary.stats.fail();
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "scoring_failed",
+            format!(
+                "version {} could not score this record: {why}; explanations come from the production version only",
+                model.version
+            ),
+        )
+    })?;
     let mut list: Vec<Contribution> = contrib
         .iter()
         .enumerate()
@@ -800,11 +993,10 @@ fn explain_inner(
         .collect();
     list.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
     list.truncate(top.max(1));
-    let id = request_id(headers);
     Ok(json_response(
         StatusCode::OK,
         &Explanation {
-            request_id: &id,
+            request_id: id,
             model: &d.model,
             version: model.version,
             score: answer.score,
@@ -832,17 +1024,15 @@ pub async fn feedback(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Response {
-    let started = Instant::now();
-    let result = feedback_inner(&state, &headers, &body).await;
-    finish(&state, "/v1/feedback", started, result)
+    let id_header = HeaderValue::from_str(&request_id(&headers)).ok();
+    let (who, result) = match authorize(&state, &headers, Role::Predict) {
+        Ok(who) => (Some(who), feedback_inner(&state, &body).await),
+        Err(e) => (None, Err(e)),
+    };
+    finish(&state, id_header, who, None, result)
 }
 
-async fn feedback_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, ApiError> {
-    authorize(state, headers, Role::Predict)?;
+async fn feedback_inner(state: &AppState, body: &[u8]) -> Result<Response, ApiError> {
     let fb: Feedback = serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid(vec![Problem {
             field: "body".into(),
@@ -1024,9 +1214,8 @@ fn describe_slot(slot: &Slot, variant: &str, share: Option<f64>) -> serde_json::
 
 /// `GET /v1/models`: what is deployed, with each version's contract.
 pub async fn models(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let started = Instant::now();
-    let result = (|| {
-        authorize(&state, &headers, Role::Read)?;
+    let id_header = HeaderValue::from_str(&request_id(&headers)).ok();
+    let describe = || {
         let d = deployment(&state)?;
         let canary_share = d.canary.as_ref().map(|(_, s)| f64::from(*s) / 100.0);
         let mut slots = vec![describe_slot(
@@ -1048,8 +1237,12 @@ pub async fn models(State(state): State<Shared>, headers: HeaderMap) -> Response
             StatusCode::OK,
             &serde_json::json!({"model": d.model, "degraded": d.degraded, "deployed": slots}),
         ))
-    })();
-    finish(&state, "/v1/models", started, result)
+    };
+    let (who, result) = match authorize(&state, &headers, Role::Read) {
+        Ok(who) => (Some(who), describe()),
+        Err(e) => (None, Err(e)),
+    };
+    finish(&state, id_header, who, None, result)
 }
 
 #[cfg(test)]

@@ -168,6 +168,21 @@ impl Auth {
         !self.tokens.is_empty()
     }
 
+    /// Whether the `Authorization` header value names a token holding
+    /// `role` (or `admin`); no rate is taken.
+    pub fn holds(&self, role: Role, header: Option<&str>) -> bool {
+        let Some(presented) = header.and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        }) else {
+            return false;
+        };
+        let digest: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
+        self.tokens
+            .get(&digest)
+            .is_some_and(|t| t.roles & (role.bit() | Role::Admin.bit()) != 0)
+    }
+
     /// Checks a request needing `role` with the `Authorization` header
     /// value; returns the caller's name (`anonymous` for open endpoints).
     pub fn check(&self, role: Role, header: Option<&str>) -> Result<&str, Denied> {

@@ -240,7 +240,14 @@ impl RecordPlan {
             }
         };
         for (i, v) in parsed.values.iter().enumerate() {
-            if self.required[i] && *v == Scalar::Null {
+            // A value of the wrong type was nulled after its problem was
+            // noted: one entry per field, so it is not "missing" as well.
+            if self.required[i]
+                && *v == Scalar::Null
+                && !problems
+                    .iter()
+                    .any(|p| p.field.strip_prefix(path) == Some(self.inputs[i].as_str()))
+            {
                 problems.push(Problem {
                     field: format!("{path}{}", self.inputs[i]),
                     expected: format!("{} (required)", type_name(self.input_type(i))),

@@ -18,7 +18,7 @@
 //! cannot be read the page still shows the serving part, and says why the
 //! rest is missing.
 
-use crate::api::{ApiError, Shared, authorize, finish};
+use crate::api::{ApiError, Shared, authorize, finish, request_id};
 use crate::auth::Role;
 use crate::rollout::{SCORE_BOUNDS, Slot};
 use crate::state::AppState;
@@ -31,7 +31,6 @@ use fathom_report::chart::{Bar, LineChart, Reference, Series, hbar_chart, line_c
 use fathom_report::format::{escape, fmt_count, fmt_num, fmt_pct};
 use fathom_report::page::{Header, Page, Tile};
 use std::fmt::Write;
-use std::time::Instant;
 
 /// Monitoring checks drawn in the chart.
 const CHECKS: usize = 30;
@@ -108,13 +107,15 @@ pub fn read_registry(location: &str, model: &str) -> Result<RegistryView, String
 
 /// `GET /dashboard` (role `read`).
 pub async fn page(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let started = Instant::now();
-    let result = page_inner(&state, &headers).await;
-    finish(&state, "/dashboard", started, result)
+    let id_header = HeaderValue::from_str(&request_id(&headers)).ok();
+    let (who, result) = match authorize(&state, &headers, Role::Read) {
+        Ok(who) => (Some(who), page_inner(&state).await),
+        Err(e) => (None, Err(e)),
+    };
+    finish(&state, id_header, who, None, result)
 }
 
-async fn page_inner(state: &Shared, headers: &HeaderMap) -> Result<Response, ApiError> {
-    authorize(state, headers, Role::Read)?;
+async fn page_inner(state: &Shared) -> Result<Response, ApiError> {
     let (location, model) = (state.store_location.clone(), state.model.clone());
     let registry = tokio::task::spawn_blocking(move || read_registry(&location, &model))
         .await

@@ -156,6 +156,26 @@ pub fn spec(state: &Shared) -> Value {
                 "security": [{"bearer": []}, {}],
                 "responses": with(("200", json!({"description": "The deployment", "content": {"application/json": {"schema": {"type": "object"}}}})), &["401", "403", "503"])
             }},
+            "/v1/models/{name}/promote": {"post": {
+                "summary": "Point an alias of the served model at a version, through the promotion gate (role operate; force needs admin). Audited with the token's name",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": json_body(json!({"type": "object", "required": ["version"], "additionalProperties": false, "properties": {
+                    "version": {"type": "integer"},
+                    "alias": {"type": "string", "default": "production"},
+                    "reason": {"type": "string"},
+                    "force": {"type": "boolean", "default": false, "description": "Past a failing gate: needs the admin role, audited as forced"}}})),
+                "responses": with(("200", json!({"description": "The alias moved (the server follows it within a poll)", "content": {"application/json": {"schema": {"type": "object"}}}})), &["401", "403", "404", "409", "422", "503"])
+            }},
+            "/v1/models/{name}/rollback": {"post": {
+                "summary": "Move an alias of the served model back to the version it named before (role operate). Audited with the token's name",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": json_body(json!({"type": "object", "additionalProperties": false, "properties": {
+                    "alias": {"type": "string", "default": "production"},
+                    "reason": {"type": "string"}}})),
+                "responses": with(("200", json!({"description": "The alias moved back", "content": {"application/json": {"schema": {"type": "object"}}}})), &["401", "403", "404", "409", "422", "503"])
+            }},
             "/dashboard": {"get": {
                 "summary": "The web dashboard: what is served and how it answers, the latest monitoring checks and alerts, versions and alias moves (HTML, refreshes itself)",
                 "security": [{"bearer": []}, {}],
@@ -178,11 +198,16 @@ fn describe_status(code: &str) -> &'static str {
         "401" => "No or unknown bearer token",
         "403" => "The token lacks the role",
         "408" => "The request took longer than the configured timeout",
-        "409" => "Feedback needs the prediction log, which is disabled",
+        "404" => "No such model or version (or not the model this server serves)",
+        "409" => {
+            "Refused: the promotion gate failed (each failed rule in `failures`), nothing to roll back to, or feedback without the prediction log"
+        }
         "413" => "Body or batch larger than the configured limit",
         "422" => "The record does not match the model's contract: one problem per field",
         "429" => "Over the token's rate limit",
-        "503" => "No model loaded yet, or the prediction log cannot take the record",
+        "503" => {
+            "No model loaded yet, no version could score the record, the prediction log cannot take the record, or the registry is unreachable"
+        }
         _ => "Error",
     }
 }

@@ -249,6 +249,7 @@ impl Follower {
                     std::iter::once(&d.primary)
                         .chain(d.canary.iter().map(|(s, _)| s))
                         .chain(d.shadows.iter())
+                        .chain(d.fallback.iter())
                 })
                 .find(|s| s.model.version == version)
                 .cloned()
@@ -324,12 +325,25 @@ impl Follower {
                 shadows.push(reuse(s, m));
             }
         }
+        // What answers a record production fails to score: the newest
+        // earlier version (or the baseline) that loads, loaded ahead.
+        let fallback = if self.config.fallback == Fallback::None {
+            None
+        } else {
+            targets
+                .previous
+                .iter()
+                .filter(|&&v| v != primary.version)
+                .find_map(|&v| newly_failed(self, v, events).ok())
+                .map(|m| reuse(m.version, m))
+        };
         let next = Deployment {
             model: self.model.clone(),
             primary: primary_slot,
             degraded,
             canary,
             shadows,
+            fallback,
         };
         if let Some(cur) = current {
             let slots = |d: &Deployment| {

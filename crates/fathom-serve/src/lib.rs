@@ -12,11 +12,14 @@
 //! * [`rollout`]: slots, sticky routing, per-slot counters;
 //! * [`follow`]: reading aliases, loading versions, canary guardrails;
 //! * [`api`] and [`docs`]: the endpoints and their OpenAPI description;
+//! * [`operate`]: the state-changing endpoints (promote, rollback);
 //! * [`dashboard`]: the web page of what is served and how it is doing;
 //! * [`ship`]: the prediction log shipped to the artifact store;
 //! * [`auth`], [`metrics`], [`state`], [`server`], [`limits`] (body
-//!   size and time per request).
+//!   size and time per request), [`access`] (every answer counted and
+//!   logged once).
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -27,6 +30,7 @@ pub mod follow;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod operate;
 pub mod records;
 pub mod rollout;
 pub mod server;

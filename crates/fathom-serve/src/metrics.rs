@@ -11,10 +11,14 @@ use std::sync::Mutex;
 /// Labels of a request count.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// The route, e.g. `/v1/predict`.
+    /// The route, e.g. `/v1/predict` (`other` for unknown paths).
     pub endpoint: &'static str,
     /// HTTP status code.
     pub status: u16,
+    /// Who the request was routed to: `production`, `canary`, `fallback`,
+    /// `mixed` (a batch answered by several), or `none` (not routed:
+    /// refused before routing, or not a prediction).
+    pub variant: &'static str,
 }
 
 /// Labels of a latency histogram.
@@ -135,7 +139,9 @@ pub struct Metrics {
 /// family lookup hashes its labels under a lock, a handle does not.
 #[derive(Debug)]
 struct Hot {
-    predict_ok: Counter,
+    /// Answered single predictions, by variant (production, canary,
+    /// fallback).
+    predict_ok: [Counter; 3],
     predict_latency: Histogram,
     /// By variant (production, canary, shadow, fallback), then decision
     /// (positive, negative, none).
@@ -144,6 +150,8 @@ struct Hot {
 }
 
 const VARIANTS: [&str; 4] = ["production", "canary", "shadow", "fallback"];
+/// The variants that answer requests.
+const ANSWERING: [&str; 3] = ["production", "canary", "fallback"];
 const DECISIONS: [&str; 3] = ["positive", "negative", "none"];
 
 fn variant_index(variant: &str) -> usize {
@@ -276,12 +284,15 @@ impl Metrics {
             .set(1);
         registry.register("fathom_build_info", "The server's build (value 1)", build);
         let hot = Hot {
-            predict_ok: requests
-                .get_or_create(&RequestLabels {
-                    endpoint: "/v1/predict",
-                    status: 200,
-                })
-                .clone(),
+            predict_ok: ANSWERING.map(|variant| {
+                requests
+                    .get_or_create(&RequestLabels {
+                        endpoint: "/v1/predict",
+                        status: 200,
+                        variant,
+                    })
+                    .clone()
+            }),
             predict_latency: latency
                 .get_or_create(&EndpointLabels {
                     endpoint: "/v1/predict",
@@ -386,13 +397,23 @@ impl Metrics {
         self.hot.scores[v].observe(score);
     }
 
-    /// Counts one request.
+    /// Counts one answered request (every answer, once: see
+    /// [`crate::access`]).
     #[inline]
-    pub fn request(&self, endpoint: &'static str, status: u16, seconds: f64) {
+    pub fn request(
+        &self,
+        endpoint: &'static str,
+        variant: &'static str,
+        status: u16,
+        seconds: f64,
+    ) {
         use std::sync::atomic::Ordering::Relaxed;
-        if endpoint == "/v1/predict" && status == 200 {
+        if endpoint == "/v1/predict"
+            && status == 200
+            && let Some(v) = ANSWERING.iter().position(|a| *a == variant)
+        {
             // Counted once, by its hot handle (also in `prediction_totals`).
-            self.hot.predict_ok.inc();
+            self.hot.predict_ok[v].inc();
             self.hot.predict_latency.observe(seconds);
             return;
         }
@@ -403,7 +424,11 @@ impl Metrics {
             }
         }
         self.requests
-            .get_or_create(&RequestLabels { endpoint, status })
+            .get_or_create(&RequestLabels {
+                endpoint,
+                status,
+                variant,
+            })
             .inc();
         self.latency
             .get_or_create(&EndpointLabels { endpoint })
@@ -415,7 +440,7 @@ impl Metrics {
     pub fn prediction_totals(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (
-            self.hot.predict_ok.get() + self.scored.load(Relaxed),
+            self.hot.predict_ok.iter().map(Counter::get).sum::<u64>() + self.scored.load(Relaxed),
             self.failed.load(Relaxed),
         )
     }

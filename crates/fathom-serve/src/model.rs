@@ -70,10 +70,44 @@ impl ServedModel {
         self.answer_for(score)
     }
 
+    /// Scores a parsed record like [`answer`](Self::answer), but reports a
+    /// score that is not a finite number, or a panic of the scorer, as a
+    /// failure instead of answering with it (or unwinding into the
+    /// server): the caller answers with another version.
+    pub fn try_answer(&self, record: &ParsedRecord<'_>) -> Result<Answer, ScoringFailed> {
+        guarded(|| self.answer(record))
+    }
+
     /// The answer for a score.
     pub fn answer_for(&self, score: f64) -> Answer {
         let decision = (self.objective == "binary").then(|| score >= self.threshold());
         Answer { score, decision }
+    }
+}
+
+/// Why a version could not score a record.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum ScoringFailed {
+    /// The scorer panicked (a bug in the model or the engine).
+    #[error("its scorer failed (panicked)")]
+    Panicked,
+    /// The score is NaN or infinite.
+    #[error("its score is not a finite number ({0})")]
+    NotFinite(f64),
+}
+
+/// Runs a scorer, turning its panic or a score that is not a finite
+/// number into a [`ScoringFailed`].
+fn guarded(score: impl FnOnce() -> Answer) -> Result<Answer, ScoringFailed> {
+    // The scorer holds no lock and leaves no shared state half updated
+    // (its feature buffer is cleared before every use), so a panic in it
+    // cannot leave anything observably broken.
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(score))
+        .map_err(|_| ScoringFailed::Panicked)?;
+    if answer.score.is_finite() {
+        Ok(answer)
+    } else {
+        Err(ScoringFailed::NotFinite(answer.score))
     }
 }
 
@@ -94,4 +128,27 @@ pub fn objective(artifact: &ModelArtifact) -> &'static str {
         }
     }
     of(&artifact.estimator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Answer, ScoringFailed, guarded};
+
+    #[test]
+    fn a_panicking_or_non_finite_scorer_is_a_failure_not_an_answer() {
+        let answer = |score| Answer {
+            score,
+            decision: None,
+        };
+        assert_eq!(guarded(|| answer(0.25)), Ok(answer(0.25)));
+        assert_eq!(guarded(|| panic!("a bug")), Err(ScoringFailed::Panicked));
+        assert!(matches!(
+            guarded(|| answer(f64::NAN)),
+            Err(ScoringFailed::NotFinite(x)) if x.is_nan()
+        ));
+        assert_eq!(
+            guarded(|| answer(f64::INFINITY)),
+            Err(ScoringFailed::NotFinite(f64::INFINITY))
+        );
+    }
 }

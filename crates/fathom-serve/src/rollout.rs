@@ -80,7 +80,9 @@ pub const LATENCY_BOUNDS_US: [u64; 12] = [
 pub struct SlotStats {
     /// Answers given.
     pub requests: AtomicU64,
-    /// Requests that failed after routing (scoring errors).
+    /// Requests routed to the slot that it did not answer: its contract
+    /// refused the record, its score failed, or the prediction log could
+    /// not take the answer (fsync mode).
     pub errors: AtomicU64,
     /// Answers by score bucket ([`SCORE_BOUNDS`]).
     pub scores: [AtomicU64; SCORE_BUCKETS],
@@ -102,6 +104,20 @@ impl SlotStats {
             .position(|&u| latency_us <= u)
             .unwrap_or(LATENCY_BOUNDS_US.len() - 1);
         self.latency[l].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one request routed here that failed before an answer was
+    /// computed.
+    pub fn fail(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an answer already counted by [`observe`](Self::observe)
+    /// that was not given after all (the prediction log refused it): it
+    /// moves from the answers to the errors.
+    pub fn withdraw(&self) {
+        self.requests.fetch_sub(1, Ordering::Relaxed);
+        self.errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A copy of the counters.
@@ -172,6 +188,11 @@ pub struct Deployment {
     pub canary: Option<(Arc<Slot>, u32)>,
     /// Shadow versions.
     pub shadows: Vec<Arc<Slot>>,
+    /// The version that answers a record `primary` fails to score (a
+    /// panic or a score that is not a finite number): the configured
+    /// fallback (`previous` or `baseline`), loaded ahead; `None` with
+    /// `fallback = "none"` or when there is no such version.
+    pub fallback: Option<Arc<Slot>>,
 }
 
 impl Deployment {

@@ -1,5 +1,6 @@
 //! Starting, running and stopping the server.
 
+use crate::access::Accounted;
 use crate::api::{self, Shared};
 use crate::auth::Auth;
 use crate::config::ServeConfig;
@@ -8,7 +9,7 @@ use crate::limits::{Limits, LimitsLayer};
 use crate::metrics::{Metrics, ModelLabels};
 use crate::rollout::Deployment;
 use crate::state::AppState;
-use crate::{ServeError, dashboard, docs};
+use crate::{ServeError, dashboard, docs, operate};
 use arc_swap::ArcSwapOption;
 use axum::Router;
 use axum::ServiceExt;
@@ -39,6 +40,9 @@ pub struct ServeOptions {
     /// Print deployment events (a version deployed, a load failure, a
     /// canary rolled back) as JSON lines on standard error.
     pub print_events: bool,
+    /// The promotion gate (`[registry] promotion`) that promotions made
+    /// through `POST /v1/models/{name}/promote` must pass.
+    pub promotion: fathom_registry::PromotionPolicy,
 }
 
 /// What happened while the server ran.
@@ -275,6 +279,7 @@ fn poll(follower: &mut Follower, state: &AppState, actor: &Actor, print: bool) {
                         .iter()
                         .map(|s| s.model.version)
                         .collect::<Vec<_>>(),
+                    d.fallback.as_ref().map(|s| s.model.version),
                 )
             };
             let changed = match (&current, &next) {
@@ -393,6 +398,9 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         log,
         started: Instant::now(),
         fsync: options.config.log.durability == "fsync",
+        access_log: crate::access::AccessLog::default(),
+        artifacts_location: options.artifacts.clone(),
+        promotion: options.promotion.clone(),
     });
 
     let location = options.store.clone();
@@ -566,6 +574,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/explain", post(api::explain))
         .route("/v1/feedback", post(api::feedback))
         .route("/v1/models", get(api::models))
+        .route("/v1/models/{name}/promote", post(operate::promote))
+        .route("/v1/models/{name}/rollback", post(operate::rollback))
         .route("/health", get(api::health))
         .route("/ready", get(api::ready))
         .route("/metrics", get(api::metrics))
@@ -576,15 +586,16 @@ pub fn router(state: Shared) -> Router {
 }
 
 /// [`router`] inside the limits every request meets: the body size (→ 413)
-/// and the time limit (→ 408). Wrapped around the whole router once, not
-/// around each route, so a request does not clone a boxed service per
-/// layer.
-fn limited(state: Shared) -> Limits<Router> {
+/// and the time limit (→ 408), and around those the accounting that counts
+/// and logs every answer once ([`crate::access`]). Wrapped around the
+/// whole router once, not around each route, so a request does not clone
+/// a boxed service per layer.
+fn limited(state: Shared) -> Accounted<Limits<Router>> {
     let limits = LimitsLayer::new(
         Duration::from_millis(state.config.timeout_ms.max(1)),
         state.config.max_body_bytes,
     );
-    limits.layer(router(state))
+    Accounted::new(limits.layer(router(state.clone())), state)
 }
 
 impl Running {

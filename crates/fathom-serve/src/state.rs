@@ -57,6 +57,14 @@ pub struct AppState {
     pub started: Instant,
     /// Answers wait until their record is on disk.
     pub fsync: bool,
+    /// Where `[serve] access_log` lines go (standard error by default).
+    pub access_log: crate::access::AccessLog,
+    /// The artifact store (a folder or `s3://...`), for the registry
+    /// changes made through the API.
+    pub artifacts_location: Option<String>,
+    /// The promotion gate (`[registry] promotion`) the API's promotions
+    /// pass.
+    pub promotion: fathom_registry::PromotionPolicy,
 }
 
 impl AppState {

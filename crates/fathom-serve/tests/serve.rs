@@ -89,14 +89,22 @@ fn contract_violations_get_422_with_one_entry_per_problem() {
             .iter()
             .map(|p| p["field"].as_str().unwrap())
             .collect();
+        // One entry per field: a wrongly typed required field is a type
+        // problem, not also a missing one.
         for want in [
             "amount",
             "is_online",
             "merchant_category",
             "favourite_colour",
         ] {
-            assert!(fields.contains(&want), "{want} missing from {fields:?}");
+            let n = fields.iter().filter(|f| **f == want).count();
+            assert_eq!(n, 1, "{want} listed {n} times in {fields:?}");
         }
+        assert_eq!(problems.len(), 4, "{fields:?}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains("4 problems"),
+            "{j}"
+        );
         let amount = problems.iter().find(|p| p["field"] == "amount").unwrap();
         assert_eq!(amount["expected"], "number");
         assert!(amount["got"].as_str().unwrap().contains("a lot"));
@@ -559,8 +567,8 @@ fn metrics_pass_promtool_and_openapi_describes_the_record() {
         assert_eq!(m.status, 200);
         let text = m.text();
         for family in [
-            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"200\"} 5",
-            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"422\"} 1",
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"200\",variant=\"production\"} 5",
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"422\",variant=\"none\"} 1",
             "fathom_http_request_duration_seconds_bucket",
             "fathom_prediction_score_bucket",
             "fathom_model_info{model=\"fraud\",version=\"1\",variant=\"production\"} 1",
@@ -1023,4 +1031,571 @@ fn a_shipping_interval_under_100_ms_is_refused_with_what_to_give() {
         err.contains("ship_ms = 10 is too short") && err.contains("at least 100"),
         "{err}"
     );
+}
+
+/// The audit entries of `fraud`.
+fn audit(f: &Fixture) -> Vec<fathom_registry::AuditEntry> {
+    f.store()
+        .audit(&fathom_registry::AuditQuery {
+            model: Some("fraud".into()),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+/// The value of one sample line of `/metrics` (0 when absent).
+async fn sample(addr: std::net::SocketAddr, series: &str) -> f64 {
+    let text = http(addr, "GET", "/metrics", &[], b"").await.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn guardrails_remove_a_canary_that_fails_its_requests_and_audit_why() {
+    let f = fixture(1);
+    // Version 2 is version 1 with one nullable input made required: its
+    // contract refuses the records that leave it out, after routing.
+    let mut strict = f.artifacts[0].clone();
+    let inputs: Vec<String> = strict
+        .pipeline
+        .inputs
+        .iter()
+        .map(|t| t.column().to_string())
+        .collect();
+    let column = strict
+        .schema
+        .columns
+        .iter_mut()
+        .find(|c| c.nullable && inputs.contains(&c.name))
+        .expect("a nullable model input");
+    column.nullable = false;
+    let field = column.name.clone();
+    let v2 = f.register(&strict);
+    f.set_alias("canary", v2);
+    rt().block_on(async {
+        let config = ServeConfig {
+            canary_percent: 50.0,
+            guardrails: fathom_serve::config::Guardrails {
+                min_requests: 20,
+                max_latency_ratio: 1e9,
+                max_score_psi: 1e9,
+                ..Default::default()
+            },
+            ..no_log()
+        };
+        let (addr, state, stop, done) = serve(f.options(config)).await;
+        let canary = state.deployment.load_full().unwrap().canary.clone().unwrap().0;
+        let (mut ok, mut refused) = (0, 0);
+        for i in 0..200 {
+            let mut rec = record(&f.frame, i);
+            rec.insert(field.clone(), Value::Null);
+            let r = post_json(addr, "/v1/predict", &Value::Object(rec)).await;
+            match r.status {
+                200 => {
+                    assert_eq!(r.json()["variant"], "production");
+                    ok += 1;
+                }
+                422 => {
+                    assert!(r.text().contains(&field), "{}", r.text());
+                    refused += 1;
+                }
+                s => panic!("{s}: {}", r.text()),
+            }
+            if state.deployment.load().as_ref().unwrap().canary.is_none() {
+                break;
+            }
+        }
+        // Every refusal was the canary's: counted as its errors.
+        assert!(refused > 0 && ok > 0, "{ok} answered, {refused} refused");
+        let s = canary.stats.snapshot();
+        assert_eq!(s.errors, refused as u64);
+        assert_eq!(s.requests, 0);
+        assert_eq!(
+            sample(
+                addr,
+                "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"422\",variant=\"canary\"}"
+            )
+            .await,
+            refused as f64
+        );
+        assert!(
+            eventually(|| {
+                let state = state.clone();
+                async move { state.deployment.load().as_ref().unwrap().canary.is_none() }
+            })
+            .await,
+            "the canary was not removed"
+        );
+        let entry = audit(&f)
+            .into_iter()
+            .find(|e| e.reason.contains("canary guardrail"))
+            .expect("an audit entry for the automatic rollback");
+        assert!(entry.reason.contains("error rate 1.0000"), "{}", entry.reason);
+        assert_eq!(entry.actor, "fathom-serve");
+        assert_eq!(entry.version, Some(v2));
+        // With the canary gone the same records are answered.
+        let mut rec = record(&f.frame, 0);
+        rec.insert(field.clone(), Value::Null);
+        let r = post_json(addr, "/v1/predict", &Value::Object(rec)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn guardrails_remove_a_canary_whose_p95_latency_departs_and_audit_why() {
+    let f = fixture(2);
+    f.set_alias("canary", 2);
+    rt().block_on(async {
+        let config = ServeConfig {
+            canary_percent: 50.0,
+            guardrails: fathom_serve::config::Guardrails {
+                min_requests: 20,
+                max_latency_ratio: 3.0,
+                min_latency_us: 2_000,
+                max_score_psi: 1e9,
+                ..Default::default()
+            },
+            ..no_log()
+        };
+        let (addr, state, stop, done) = serve(f.options(config)).await;
+        // The canary's counters get the answers a slow model records:
+        // 40 answers of 60 ms (the latency bucket up to 100 ms). Measured
+        // latency depends on the machine; the rule's decision on the
+        // counters does not.
+        let canary = state
+            .deployment
+            .load_full()
+            .unwrap()
+            .canary
+            .clone()
+            .unwrap()
+            .0;
+        for _ in 0..40 {
+            canary.stats.observe(0.01, 60_000);
+        }
+        // Production answers real requests (the canary answers its share).
+        for i in 0..60 {
+            let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, i))).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+        assert!(
+            eventually(|| {
+                let state = state.clone();
+                async move { state.deployment.load().as_ref().unwrap().canary.is_none() }
+            })
+            .await,
+            "the canary was not removed"
+        );
+        let entry = audit(&f)
+            .into_iter()
+            .find(|e| e.reason.contains("canary guardrail"))
+            .expect("an audit entry for the automatic rollback");
+        assert!(
+            entry.reason.contains("p95 latency ≤100000 µs"),
+            "{}",
+            entry.reason
+        );
+        assert_eq!(entry.actor, "fathom-serve");
+        assert!(
+            !f.store()
+                .model_version("fraud", 2)
+                .unwrap()
+                .aliases
+                .contains(&"canary".to_string())
+        );
+        assert_eq!(sample(addr, "fathom_canary_rollbacks_total").await, 1.0);
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+/// Version 1 changed so that every score is +∞: a regression whose leaves
+/// and base score are each 1e308 (finite in the artifact, infinite summed).
+fn infinite_scores(f: &Fixture) -> fathom_model::artifact::ModelArtifact {
+    let mut a = f.artifacts[0].clone();
+    let fathom_model::artifact::Estimator::Trees { ensemble } = &mut a.estimator else {
+        panic!("the fixture trains trees");
+    };
+    ensemble.objective = "regression".into();
+    ensemble.base_score = 1e308;
+    for t in &mut ensemble.trees {
+        for v in &mut t.leaf_value {
+            *v = 1e308;
+        }
+    }
+    a
+}
+
+#[test]
+fn a_version_that_cannot_score_is_answered_for_by_the_fallback_or_503() {
+    let f = fixture(1);
+    let broken = f.register(&infinite_scores(&f));
+    f.set_alias("production", broken);
+    rt().block_on(async {
+        // The previous production version (1) is the fallback.
+        let (addr, state, stop, done) = serve(f.options(no_log())).await;
+        let d = state.deployment.load_full().unwrap();
+        assert_eq!(d.primary.model.version, broken);
+        assert_eq!(d.fallback.as_ref().unwrap().model.version, 1);
+        for i in 0..5 {
+            let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, i))).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let j = r.json();
+            assert_eq!(j["version"], 1, "{j}");
+            assert_eq!(j["variant"], "fallback");
+            let why = j["degraded"].as_str().unwrap();
+            assert!(
+                why.contains(&format!("version {broken}")) && why.contains("not a finite number"),
+                "{why}"
+            );
+        }
+        let batch = json!({"records": [record(&f.frame, 0), record(&f.frame, 1)]});
+        let b = post_json(addr, "/v1/predict/batch", &batch).await;
+        assert_eq!(b.status, 200, "{}", b.text());
+        assert!(b.json()["predictions"].as_array().unwrap().iter().all(|p| p["variant"] == "fallback"));
+        // Errors of the version that failed; answers of the fallback.
+        assert_eq!(d.primary.stats.snapshot().errors, 7);
+        assert_eq!(d.primary.stats.snapshot().requests, 0);
+        assert_eq!(d.fallback.as_ref().unwrap().stats.snapshot().requests, 7);
+        assert_eq!(
+            sample(addr, "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"200\",variant=\"fallback\"}").await,
+            5.0
+        );
+        stop.send(()).unwrap();
+        done.await.unwrap();
+
+        // Without a fallback: 503, saying why.
+        let config = ServeConfig {
+            fallback: Fallback::None,
+            ..no_log()
+        };
+        let (addr, _state, stop, done) = serve(f.options(config)).await;
+        let r = post_json(addr, "/v1/predict", &Value::Object(record(&f.frame, 0))).await;
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(r.json()["error"]["code"], "scoring_failed");
+        assert!(r.text().contains("not a finite number"), "{}", r.text());
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn every_answer_is_counted_once_with_its_variant_and_logged_with_its_request_id() {
+    let f = fixture(1);
+    rt().block_on(async {
+        let config = ServeConfig {
+            access_log: true,
+            max_body_bytes: 64 * 1024,
+            timeout_ms: 300,
+            auth: AuthConfig {
+                open_predict: false,
+                open_read: false,
+                tokens: vec![TokenConfig {
+                    name: "checkout".into(),
+                    sha256: fathom_serve::auth::token_hash("tok-predict"),
+                    roles: vec!["predict".into()],
+                    rate_per_second: 0.0,
+                }],
+            },
+            ..no_log()
+        };
+        let (addr, state, stop, done) = serve(f.options(config)).await;
+        let captured = Captured::default();
+        state.access_log.redirect(Box::new(captured.clone()));
+        let body = serde_json::to_vec(&record(&f.frame, 0)).unwrap();
+        let token = [("authorization", "Bearer tok-predict")];
+        let mut replies = Vec::new();
+        replies.push(("POST", "/v1/predict", http(addr, "POST", "/v1/predict", &token, &body).await));
+        replies.push(("POST", "/v1/predict", http(addr, "POST", "/v1/predict", &[], &body).await));
+        replies.push(("GET", "/v1/models", http(addr, "GET", "/v1/models", &token, b"").await));
+        replies.push(("POST", "/v1/predict", http(addr, "POST", "/v1/predict", &token, b"{\"amount\": \"a lot\"}").await));
+        replies.push(("POST", "/v1/predict", http(addr, "POST", "/v1/predict", &token, &vec![b' '; 70 * 1024]).await));
+        replies.push(("GET", "/nowhere", http(addr, "GET", "/nowhere", &[], b"").await));
+        replies.push(("GET", "/health", http(addr, "GET", "/health", &[("x-request-id", "probe-1")], b"").await));
+        // A body that stops halfway: 408 once the time limit passes.
+        {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tcp.write_all(b"POST /v1/predict HTTP/1.1\r\nhost: x\r\nauthorization: Bearer tok-predict\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"amount\":")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !answer.ends_with(b"}") {
+                let n = tcp.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed without an answer");
+                answer.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&answer).into_owned();
+            assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+            let id = text
+                .lines()
+                .find_map(|l| l.strip_prefix("x-request-id: "))
+                .expect("an x-request-id on the 408")
+                .to_string();
+            replies.push(("POST", "/v1/predict", Reply { status: 408, headers: vec![("x-request-id".into(), id)], body: Vec::new() }));
+        }
+        let statuses: Vec<u16> = replies.iter().map(|r| r.2.status).collect();
+        assert_eq!(statuses, [200, 401, 403, 422, 413, 404, 200, 408]);
+        // Every answer carries a request id; a caller's is kept.
+        for (_, path, r) in &replies {
+            let id = r.header("x-request-id").unwrap_or_else(|| panic!("{path} {}: no x-request-id", r.status));
+            assert!(!id.is_empty());
+        }
+        assert_eq!(replies[6].2.header("x-request-id"), Some("probe-1"));
+
+        let m = http(addr, "GET", "/metrics", &[], b"").await.text();
+        for series in [
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"200\",variant=\"production\"} 1",
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"401\",variant=\"none\"} 1",
+            "fathom_http_requests_total{endpoint=\"/v1/models\",status=\"403\",variant=\"none\"} 1",
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"422\",variant=\"none\"} 1",
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"413\",variant=\"none\"} 1",
+            "fathom_http_requests_total{endpoint=\"/v1/predict\",status=\"408\",variant=\"none\"} 1",
+            "fathom_http_requests_total{endpoint=\"other\",status=\"404\",variant=\"none\"} 1",
+            "fathom_http_requests_total{endpoint=\"/health\",status=\"200\",variant=\"none\"} 1",
+        ] {
+            assert!(m.contains(series), "{series} not in:\n{m}");
+        }
+        if let Ok(mut child) = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(m.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "promtool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        }
+
+        // One access-log line per request (the /metrics one last), in order.
+        let lines = captured.lines();
+        assert_eq!(lines.len(), replies.len() + 1, "{lines:#?}");
+        for ((method, path, r), line) in replies.iter().zip(&lines) {
+            assert_eq!(line["method"], *method, "{line}");
+            assert_eq!(line["path"], *path, "{line}");
+            assert_eq!(line["status"], r.status, "{line}");
+            assert_eq!(line["request_id"].as_str(), r.header("x-request-id"), "{line}");
+            assert!(line["duration_ms"].as_f64().unwrap() >= 0.0, "{line}");
+            assert!(line["time"].as_str().unwrap().ends_with('Z'), "{line}");
+        }
+        assert_eq!(lines[0]["token"], "checkout");
+        assert_eq!(lines[0]["variant"], "production");
+        assert_eq!(lines[3]["token"], "checkout");
+        assert!(lines[1]["token"].is_null() && lines[5]["token"].is_null());
+        assert_eq!(lines[5]["endpoint"], "other");
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn operate_tokens_promote_and_roll_back_through_the_gate_and_force_needs_admin() {
+    let f = fixture(2);
+    rt().block_on(async {
+        let token = |name: &str, role: &str| TokenConfig {
+            name: name.into(),
+            sha256: fathom_serve::auth::token_hash(&format!("tok-{name}")),
+            roles: vec![role.into()],
+            rate_per_second: 0.0,
+        };
+        let config = ServeConfig {
+            canary_percent: 100.0,
+            auth: AuthConfig {
+                // Prediction and reading open: state changes stay closed.
+                open_predict: true,
+                open_read: true,
+                tokens: vec![
+                    token("viewer", "read"),
+                    token("deployer", "operate"),
+                    token("root", "admin"),
+                ],
+            },
+            ..no_log()
+        };
+        let (addr, _state, stop, done) = serve(f.options(config)).await;
+        let call = |path: &'static str, who: Option<&'static str>, body: Value| async move {
+            let auth = who.map(|w| format!("Bearer tok-{w}"));
+            let headers: Vec<(&str, &str)> =
+                auth.iter().map(|a| ("authorization", a.as_str())).collect();
+            http(
+                addr,
+                "POST",
+                path,
+                &headers,
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .await
+        };
+        let promote = "/v1/models/fraud/promote";
+        let to_canary = json!({"version": 2, "alias": "canary", "reason": "try v2"});
+        assert_eq!(call(promote, None, to_canary.clone()).await.status, 401);
+        let r = call(promote, Some("viewer"), to_canary.clone()).await;
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(r.header("x-request-id").is_some());
+        // Another model than the one served.
+        assert_eq!(
+            call(
+                "/v1/models/other/promote",
+                Some("deployer"),
+                to_canary.clone()
+            )
+            .await
+            .status,
+            404
+        );
+        // A body that is not a promotion.
+        assert_eq!(
+            call(promote, Some("deployer"), json!({"alias": "canary"}))
+                .await
+                .status,
+            422
+        );
+
+        let r = call(promote, Some("deployer"), to_canary).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["to"], 2);
+        // The server follows the alias: version 2 answers as the canary.
+        let body = serde_json::to_vec(&record(&f.frame, 0)).unwrap();
+        assert!(
+            eventually(|| {
+                let body = body.clone();
+                async move {
+                    http(addr, "POST", "/v1/predict", &[], &body).await.json()["variant"]
+                        == "canary"
+                }
+            })
+            .await,
+            "the canary did not reach the server"
+        );
+        let moved = audit(&f)
+            .into_iter()
+            .find(|e| e.reason == "try v2")
+            .unwrap();
+        assert_eq!(moved.actor, "deployer");
+
+        // production is gated: version 2 has no holdout metric.
+        let to_prod = json!({"version": 2, "reason": "ship it"});
+        let r = call(promote, Some("deployer"), to_prod.clone()).await;
+        assert_eq!(r.status, 409, "{}", r.text());
+        let j = r.json();
+        assert_eq!(j["error"]["code"], "promotion_refused");
+        let failures = j["error"]["failures"].as_array().unwrap();
+        assert!(
+            failures.iter().any(|f| f["rule"] == "metric_missing"),
+            "{j}"
+        );
+        assert!(failures.iter().all(|f| f["message"].is_string()), "{j}");
+        // Forcing past the gate needs admin.
+        let forced = json!({"version": 2, "reason": "hotfix", "force": true});
+        let r = call(promote, Some("deployer"), forced.clone()).await;
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(r.text().contains("admin"), "{}", r.text());
+        let r = call(promote, Some("root"), forced).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let entry = audit(&f)
+            .into_iter()
+            .find(|e| e.reason == "hotfix")
+            .unwrap();
+        assert_eq!(entry.action, fathom_registry::AuditAction::PromotedForced);
+        assert_eq!(entry.actor, "root");
+        assert!(
+            !entry.detail["overridden"].as_array().unwrap().is_empty(),
+            "{}",
+            entry.detail
+        );
+
+        // Rollback: operate, audited, followed.
+        let rollback = "/v1/models/fraud/rollback";
+        assert_eq!(call(rollback, Some("viewer"), json!({})).await.status, 403);
+        let r = call(
+            rollback,
+            Some("deployer"),
+            json!({"reason": "v2 misbehaves"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["to"], 1);
+        assert_eq!(
+            audit(&f)
+                .into_iter()
+                .find(|e| e.reason == "v2 misbehaves")
+                .unwrap()
+                .actor,
+            "deployer"
+        );
+        let prod = f.store().model_version("fraud", 1).unwrap();
+        assert!(prod.aliases.contains(&"production".to_string()));
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
+}
+
+#[test]
+fn an_alias_moved_to_a_corrupt_artifact_leaves_the_running_version_answering() {
+    let f = fixture(1);
+    rt().block_on(async {
+        let (addr, _state, stop, done) = serve(f.options(no_log())).await;
+        let body = serde_json::to_vec(&record(&f.frame, 2)).unwrap();
+        let first = http(addr, "POST", "/v1/predict", &[], &body).await.json();
+        assert_eq!(first["version"], 1);
+        // Version 2: version 1's file with one byte changed in the middle,
+        // registered with the checksum of those bytes: the registry takes
+        // it and promotes it; the model file's own checksum refuses it.
+        let mut bytes = f.artifacts[0].to_bytes().unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x20;
+        let v2 = f.register_bytes(&bytes, &f.artifacts[0].schema.hash());
+        f.set_alias("production", v2);
+        // Requests keep being answered, by version 1, while the server
+        // tries version 2 and refuses it; no restart.
+        assert!(
+            eventually(|| async { sample(addr, "fathom_model_load_failures_total").await >= 1.0 })
+                .await,
+            "the server never tried version {v2}"
+        );
+        for _ in 0..20 {
+            let r = http(addr, "POST", "/v1/predict", &[], &body).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let j = r.json();
+            assert_eq!(j["version"], 1, "{j}");
+            assert_eq!(j["score"], first["score"]);
+            assert_eq!(j["variant"], "fallback");
+            assert!(
+                j["degraded"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("version {v2}")),
+                "{j}"
+            );
+        }
+        let ready = http(addr, "GET", "/ready", &[], b"").await.json();
+        assert_eq!(ready["status"], "degraded", "{ready}");
+        // Rolled back, version 1 is production again.
+        f.store()
+            .rollback(
+                "fraud",
+                "production",
+                &fathom_registry::Actor::new("t", "h"),
+                "corrupt",
+            )
+            .unwrap();
+        assert!(
+            eventually(|| {
+                let body = body.clone();
+                async move {
+                    http(addr, "POST", "/v1/predict", &[], &body).await.json()["variant"]
+                        == "production"
+                }
+            })
+            .await
+        );
+        stop.send(()).unwrap();
+        done.await.unwrap();
+    });
 }

@@ -90,6 +90,7 @@ pub fn options(config: &Config, args: &ServeArgs) -> ServeOptions {
         default_log_dir: config.store.path.join("predictions"),
         config: serve,
         print_events: true,
+        promotion: config.registry.promotion.clone(),
     }
 }
 

@@ -172,3 +172,49 @@ fn an_empty_session_leaves_no_segment() {
     assert_eq!(stats.written, 0);
     assert!(crate::segment_files(dir.path()).is_empty());
 }
+
+#[test]
+fn one_fsync_covers_the_records_appended_meanwhile_in_fsync_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        durability: Durability::Fsync,
+        ..LogConfig::new(dir.path())
+    };
+    let log = PredictionLog::open(config).unwrap();
+    let (threads, each) = (8u64, 250u64);
+    // Eight appenders at once, as request handlers append: every ticket
+    // resolves only once its record is fsynced.
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let log = &log;
+            s.spawn(move || {
+                let tickets: Vec<_> = (0..each)
+                    .map(|i| log.append(record(t * each + i, 0)).unwrap())
+                    .collect();
+                for ticket in tickets {
+                    ticket.wait().unwrap();
+                }
+            });
+        }
+    });
+    let before_shutdown = log.stats();
+    let total = threads * each;
+    assert_eq!(before_shutdown.written, total);
+    // Group commit: fewer fsyncs than records (one per record without it).
+    assert!(
+        before_shutdown.fsyncs < total,
+        "{} fsyncs for {total} records",
+        before_shutdown.fsyncs
+    );
+    assert!(before_shutdown.fsyncs > 0);
+    log.shutdown().unwrap();
+    let read = LogReader::open(dir.path())
+        .unwrap()
+        .predictions(i64::MIN, i64::MAX)
+        .unwrap();
+    let mut ids: Vec<_> = read.iter().map(|r| r.request_id.clone()).collect();
+    ids.sort();
+    let mut want: Vec<_> = (0..total).map(|i| record(i, 0).request_id).collect();
+    want.sort();
+    assert_eq!(ids, want);
+}

@@ -46,7 +46,35 @@ impl Fixture {
             model: "fraud".into(),
             default_log_dir: self.store_dir().join("predictions"),
             print_events: true,
+            promotion: PromotionPolicy::default(),
         }
+    }
+    /// Registers `artifact` as the next version of `fraud`; returns its number.
+    pub fn register(&self, artifact: &ModelArtifact) -> i64 {
+        self.register_bytes(&artifact.to_bytes().unwrap(), &artifact.schema.hash())
+    }
+    /// Registers `bytes` (recorded with their own SHA-256, so the registry
+    /// takes them whatever they hold) as the next version; returns its number.
+    pub fn register_bytes(&self, bytes: &[u8], schema_hash: &str) -> i64 {
+        let stored = LocalArtifactStore::new(self.store_dir().join("artifacts"))
+            .unwrap()
+            .put_bytes(bytes)
+            .unwrap();
+        self.store()
+            .register_version(
+                &NewVersion {
+                    model: "fraud".into(),
+                    artifact_uri: stored.uri,
+                    artifact_sha256: stored.sha256,
+                    schema_hash: schema_hash.to_string(),
+                    owner: "test".into(),
+                    ..NewVersion::default()
+                },
+                &Actor::new("test", "here"),
+                "test version",
+            )
+            .unwrap()
+            .version
     }
     /// Moves `alias` to `version` (forced: tests move aliases freely).
     pub fn set_alias(&self, alias: &str, version: i64) {
@@ -254,6 +282,31 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
         b = &b[eol + 4 + size..];
+    }
+}
+
+/// A writer the access log can be sent to, read back by the test.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// The lines written so far, parsed as JSON.
+    pub fn lines(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
     }
 }
 

@@ -308,6 +308,7 @@ pub fn run(config: &Config, setup: &Setup<'_>, plan: Plan, ui: &crate::ui::Ui) -
         model: model.to_string(),
         default_log_dir: cfg.store.path.join("predictions"),
         print_events: false,
+        promotion: cfg.registry.promotion.clone(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
