@@ -23,6 +23,15 @@ port="${FATHOM_ST_PORT:-54331}"
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 (cd "$work" && "$bin" -q quickstart --rows 5000 --requests 0 >/dev/null)
+# One admin token, sent with every request, so that the operate routes
+# (promote, rollback; never open) are exercised too, not only refused.
+token_json=$(cd "$work" && "$bin" --json serve token --name schemathesis --role admin)
+token=$(printf '%s' "$token_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+sha=$(printf '%s' "$token_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
+printf '[[serve.auth.tokens]]\nname = "schemathesis"\nsha256 = "%s"\nroles = ["admin"]\n' "$sha" >>"$work/fathom.toml"
+# The served model's name for the routes that take one (else every
+# generated name is an unknown model, 404).
+printf '[parameters]\n"path.name" = "fraud"\n' >"$work/schemathesis.toml"
 (cd "$work" && exec "$bin" -q serve --listen "127.0.0.1:$port" 2>"$work/serve.err") &
 pid=$!
 "$cache/bin/python" - "$port" <<'PY'
@@ -35,5 +44,6 @@ for _ in range(400):
         time.sleep(0.05)
 PY
 # Run from the work folder: schemathesis keeps its state in ./.schemathesis.
-(cd "$work" && "$cache/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" --checks all --max-examples 100 --seed 1)
+(cd "$work" && "$cache/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" --checks all --max-examples 100 --seed 1 \
+  -H "Authorization: Bearer $token")
 kill -0 "$pid" || { echo "the server died during the run:"; cat "$work/serve.err"; exit 1; }

@@ -161,9 +161,9 @@ pub fn spec(state: &Shared) -> Value {
                 "security": [{"bearer": []}],
                 "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "requestBody": json_body(json!({"type": "object", "required": ["version"], "additionalProperties": false, "properties": {
-                    "version": {"type": "integer"},
-                    "alias": {"type": "string", "default": "production"},
-                    "reason": {"type": "string"},
+                    "version": {"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX},
+                    "alias": {"type": "string", "default": "production", "pattern": "^[a-z][a-z0-9_-]{0,63}$"},
+                    "reason": {"type": ["string", "null"]},
                     "force": {"type": "boolean", "default": false, "description": "Past a failing gate: needs the admin role, audited as forced"}}})),
                 "responses": with(("200", json!({"description": "The alias moved (the server follows it within a poll)", "content": {"application/json": {"schema": {"type": "object"}}}})), &["401", "403", "404", "409", "422", "503"])
             }},
@@ -172,8 +172,8 @@ pub fn spec(state: &Shared) -> Value {
                 "security": [{"bearer": []}],
                 "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "requestBody": json_body(json!({"type": "object", "additionalProperties": false, "properties": {
-                    "alias": {"type": "string", "default": "production"},
-                    "reason": {"type": "string"}}})),
+                    "alias": {"type": "string", "default": "production", "pattern": "^[a-z][a-z0-9_-]{0,63}$"},
+                    "reason": {"type": ["string", "null"]}}})),
                 "responses": with(("200", json!({"description": "The alias moved back", "content": {"application/json": {"schema": {"type": "object"}}}})), &["401", "403", "404", "409", "422", "503"])
             }},
             "/dashboard": {"get": {

@@ -26,7 +26,9 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromoteBody {
-    /// The version to point the alias at.
+    /// The version to point the alias at (a whole number; `3.0` reads as
+    /// 3, as JSON Schema's `integer` allows).
+    #[serde(deserialize_with = "whole_number")]
     pub version: i64,
     /// The alias (default `production`).
     #[serde(default = "production")]
@@ -53,6 +55,20 @@ pub struct RollbackBody {
 
 fn production() -> String {
     "production".into()
+}
+
+/// A JSON number with no fractional part, within `i64`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(v) = n.as_i64() {
+        return Ok(v);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "version {n} is not a whole number a version can have"
+        ))),
+    }
 }
 
 /// The status of a registry error, with one decision per kind.
@@ -266,4 +282,25 @@ async fn rollback_inner(
     })
     .await?;
     Ok(moved(&m))
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::PromoteBody;
+
+    #[test]
+    fn versions_are_whole_numbers_however_written() {
+        let read = |text: &str| serde_json::from_str::<PromoteBody>(text).map(|b| b.version);
+        assert_eq!(read(r#"{"version": 3}"#).unwrap(), 3);
+        assert_eq!(read(r#"{"version": 3.0}"#).unwrap(), 3);
+        for bad in [
+            r#"{"version": 1.5}"#,
+            r#"{"version": 1e30}"#,
+            r#"{"version": "3"}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        let err = read(r#"{"version": 1.5}"#).unwrap_err().to_string();
+        assert!(err.contains("version 1.5 is not a whole number"), "{err}");
+    }
 }
