@@ -9,8 +9,8 @@ use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
 use super::split::field_ends;
 use super::tokens::{
-    cell_word, is_null_category, is_null_token, low_bytes, parse_bool, parse_number,
-    parse_short_decimal, parse_time, show_cell, word_at,
+    DateCache, cell_word, is_null_category, is_null_token, low_bytes, parse_bool, parse_bool_word,
+    parse_number, parse_short_decimal, parse_time, parse_time_cached, show_cell, word_at,
 };
 use super::{BadValuePolicy, BadValues, ReadOptions, infer::infer_csv_types, owned};
 use crate::error::{DataError, Location, Result};
@@ -347,7 +347,11 @@ impl CsvReader {
             // The next window is read while this one is parsed, through a
             // second handle on the same open file (which shares its
             // position, so reads stay in order).
+            // The next window is read behind this one's unfinished last
+            // record, so that the buffer needs no copy afterwards.
             let mut ahead = std::mem::take(&mut spare);
+            ahead.clear();
+            ahead.extend_from_slice(&self.buf[end..]);
             let read_ahead = if self.eof {
                 None
             } else {
@@ -368,14 +372,15 @@ impl CsvReader {
             found.extend(parsed?);
             filled += window_rows;
             sizes.extend(part_sizes);
-            self.consume(end);
-            let (eof, mut ahead) = read;
+            let (eof, ahead) = read;
             if let Some(eof) = eof {
                 self.eof = eof?;
-                self.buf.extend_from_slice(&ahead);
+                self.consumed += end as u64;
+                spare = std::mem::replace(&mut self.buf, ahead);
+            } else {
+                self.consume(end);
+                spare = ahead;
             }
-            ahead.clear();
-            spare = ahead;
         }
         if sizes.is_empty() {
             return Ok(super::empty_frame(&self.columns()));
@@ -598,10 +603,13 @@ enum Sink<'s> {
 /// Slots of the cache of recently seen levels of a categorical column.
 const RECENT_SLOTS: usize = 64;
 
-/// A level seen recently, by its first eight bytes and its length.
+/// A level seen recently, by its first eight bytes and its length; a
+/// level of nine to sixteen bytes by its last eight bytes too, which
+/// together with the first eight cover it.
 #[derive(Clone, Copy)]
 struct Recent {
     head: u64,
+    tail: u64,
     len: u32,
     code: u32,
 }
@@ -609,6 +617,7 @@ struct Recent {
 impl Recent {
     const EMPTY: Recent = Recent {
         head: 0,
+        tail: 0,
         len: u32::MAX,
         code: 0,
     };
@@ -752,16 +761,30 @@ impl<'s> Builder<'s> {
                 }
                 true
             }
-            Sink::Bool(v) => fill_typed(
-                &mut v[row0..row0 + rows],
-                valid,
-                row0,
-                cell,
-                false,
-                parse_bool,
-            ),
+            Sink::Bool(v) => {
+                for (r, o) in v[row0..row0 + rows].iter_mut().enumerate() {
+                    let (s, e) = span(r);
+                    // `true` and `false`, the usual cells, as one word.
+                    if let Some(x) =
+                        cell_word(part, s, e).and_then(|(word, n)| parse_bool_word(word, n))
+                    {
+                        *o = x;
+                        set_bit(valid, row0 + r, true);
+                        continue;
+                    }
+                    let (present, ok) = put_typed(o, &part[s..e], false, parse_bool);
+                    if !ok {
+                        return false;
+                    }
+                    set_bit(valid, row0 + r, present);
+                }
+                true
+            }
             Sink::Timestamp(v) => {
-                fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, parse_time)
+                let mut date = DateCache::default();
+                fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, |c| {
+                    parse_time_cached(c, &mut date)
+                })
             }
             Sink::Categorical { .. } => self.fill_categorical(row0, rows, part, &span),
         }
@@ -796,7 +819,9 @@ impl<'s> Builder<'s> {
                 let hit = recent[Recent::slot(head, n)];
                 if hit.head == head
                     && hit.len as usize == n
-                    && (n <= 8 || *levels[hit.code as usize] == part[s..e])
+                    && (n <= 8
+                        || (n <= 16 && word_at(part, e - 8) == Some(hit.tail))
+                        || *levels[hit.code as usize] == part[s..e])
                 {
                     codes[row0 + r] = hit.code;
                     set_bit(&mut self.valid, row0 + r, true);
@@ -812,6 +837,11 @@ impl<'s> Builder<'s> {
             {
                 recent[Recent::slot(head, n)] = Recent {
                     head,
+                    tail: if n > 8 {
+                        word_at(part, e - 8).unwrap_or(!0)
+                    } else {
+                        0
+                    },
                     len: n as u32,
                     code: codes[row0 + r],
                 };
@@ -852,10 +882,10 @@ fn fill_typed<'c, T: Copy>(
     row0: usize,
     cell: impl Fn(usize) -> &'c [u8],
     placeholder: T,
-    parse: impl Fn(&[u8]) -> Option<T>,
+    mut parse: impl FnMut(&[u8]) -> Option<T>,
 ) -> bool {
     for (r, o) in out.iter_mut().enumerate() {
-        let (present, ok) = put_typed(o, cell(r), placeholder, &parse);
+        let (present, ok) = put_typed(o, cell(r), placeholder, &mut parse);
         if !ok {
             return false;
         }
@@ -872,7 +902,7 @@ fn put_typed<T: Copy>(
     out: &mut T,
     cell: &[u8],
     placeholder: T,
-    parse: impl Fn(&[u8]) -> Option<T>,
+    mut parse: impl FnMut(&[u8]) -> Option<T>,
 ) -> (bool, bool) {
     if is_null_token(cell) {
         *out = placeholder;
