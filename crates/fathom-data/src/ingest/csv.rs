@@ -556,9 +556,12 @@ fn count_part(part: &[u8], delimiter: u8, ncols: usize, quoted: bool) -> PartCou
         let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
         return PartCount { rows, newlines };
     }
-    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
-    let blank_inside = memchr::memmem::find(part, b"\n\n").is_some()
-        || memchr::memmem::find(part, b"\n\r\n").is_some();
+    // One pass finds the newlines and whether a blank line follows one.
+    let (mut newlines, mut blank_inside) = (0u64, false);
+    for i in memchr::memchr_iter(b'\n', part) {
+        newlines += 1;
+        blank_inside |= matches!(part.get(i + 1..), Some([b'\n', ..] | [b'\r', b'\n', ..]));
+    }
     let blank_first = part.starts_with(b"\n") || part.starts_with(b"\r\n");
     if !blank_inside && !blank_first {
         // Every line holds a record; a last line without newline does too
