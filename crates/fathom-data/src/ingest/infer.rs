@@ -243,7 +243,7 @@ mod tests {
                 text.push('\n');
             }
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-            if state % 2 == 0 {
+            if state.is_multiple_of(2) {
                 text.pop();
             }
             let buf = text.as_bytes();
