@@ -719,3 +719,48 @@ fn a_bad_timestamp_late_in_the_file_is_named_exactly() {
         });
     }
 }
+
+/// Lines longer than a parsing block and than a 64 KiB window (a cell of
+/// 70,000 bytes) between ordinary ones, and runs of 65-byte lines, whose
+/// delimiters and newlines fall at every offset of the 64-byte blocks
+/// that fields are split by: every cell reads back whole.
+#[test]
+fn very_long_lines_and_delimiters_on_block_boundaries_read_exactly() {
+    use fathom_core::ColumnData;
+    let n = 3_000;
+    let mut text = String::from("id,note,x\n");
+    let (mut notes, mut xs) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let x = (i % 1000) as f64 / 8.0;
+        let note = match i % 500 {
+            7 => format!("long{}", "y".repeat(70_000 + i)),
+            100..300 => "z".repeat(65 - format!("{i},,{x}\n").len()),
+            _ => format!("n{}", i % 17),
+        };
+        text.push_str(&format!("{i},{note},{x}\n"));
+        notes.push(note);
+        xs.push(x);
+    }
+    assert!(text.lines().filter(|l| l.len() == 64).count() >= 2 * 200);
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "long.csv", text.as_bytes());
+    read_every_way(&p, |f, threads| {
+        assert_eq!(f.num_rows(), n);
+        let note = f.column("note").unwrap();
+        let ColumnData::Numeric(got) = &f.column("x").unwrap().data else {
+            panic!("x is not numeric");
+        };
+        for i in 0..n {
+            assert_eq!(
+                note.display_value(i),
+                notes[i],
+                "note of row {i} ({threads} threads)"
+            );
+            assert_eq!(
+                got[i].to_bits(),
+                xs[i].to_bits(),
+                "x of row {i} ({threads} threads)"
+            );
+        }
+    });
+}
