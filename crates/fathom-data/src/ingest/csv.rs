@@ -603,8 +603,9 @@ enum Sink<'s> {
     },
 }
 
-/// Slots of the cache of recently seen levels of a categorical column.
-const RECENT_SLOTS: usize = 64;
+/// Slots of the cache of recently seen levels of a categorical column:
+/// enough that a few dozen levels (countries, say) seldom share a slot.
+const RECENT_SLOTS: usize = 256;
 
 /// A level seen recently, by its first eight bytes and its length; a
 /// level of nine to sixteen bytes by its last eight bytes too, which
@@ -628,7 +629,7 @@ impl Recent {
     /// The cache slot of a cell with these first bytes and length.
     #[inline(always)]
     fn slot(head: u64, len: usize) -> usize {
-        ((head ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+        ((head ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
     }
 }
 
@@ -1083,13 +1084,15 @@ fn columnar_block(
     ends: &mut Vec<u32>,
 ) -> Option<u64> {
     let ncols = builders.len();
-    ends.clear();
-    let mut newlines = field_ends(part, from, to, delimiter, ends);
+    let (mut count, mut newlines) = field_ends(part, from, to, delimiter, ends);
     if to > from && part[to - 1] != b'\n' {
-        // The last line of the file, without a newline.
-        ends.push(to as u32);
+        // The last line of the file, without a newline (`ends` has room
+        // for one end per byte and then some).
+        ends[count] = to as u32;
+        count += 1;
         newlines += 1;
     }
+    let ends = &ends[..count];
     if ends.len() != newlines * ncols || row0 + newlines as u64 > capacity {
         return None;
     }
@@ -1103,7 +1106,6 @@ fn columnar_block(
         }
     }
     let row0 = row0 as usize;
-    let ends = &ends[..];
     for (j, b) in builders.iter_mut().enumerate() {
         let ok = if j == 0 {
             b.fill_column(row0, rows, part, |r| {

@@ -155,7 +155,8 @@ fn scan_lines(buf: &[u8], delimiter: u8, ncols: usize) -> Vec<Candidates> {
         return cands;
     }
     let mut ends = Vec::new();
-    field_ends(buf, 0, buf.len(), delimiter, &mut ends);
+    let (count, _) = field_ends(buf, 0, buf.len(), delimiter, &mut ends);
+    ends.truncate(count);
     // A last line without a newline ends at the end of the buffer.
     let open_line = !buf.is_empty() && buf[buf.len() - 1] != b'\n';
     let last = open_line.then_some(buf.len() as u32);
