@@ -558,6 +558,17 @@ fn quote_free_categories_that_look_alike_read_exactly() {
         "pos_terminaL",
         "x",
         "NA",
+        // Nine to sixteen bytes: the same first and last eight bytes
+        // decide, so these differ only in between or in length.
+        "merchant_gas",
+        "merchant_gaz",
+        "abcdefgh12345678",
+        "abcdefgh12345679",
+        "abcdefgX12345678",
+        "abcdefgh2345678",
+        // Longer: the same first and last eight bytes, a middle byte apart.
+        "aaaaaaaaXbbbbbbbb",
+        "aaaaaaaaYbbbbbbbb",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -591,6 +602,165 @@ fn quote_free_categories_that_look_alike_read_exactly() {
         for (i, w) in want.iter().enumerate() {
             let got = kind.is_valid(i).then(|| kind.display_value(i));
             assert_eq!(&got, w, "row {i} ({threads} threads)");
+        }
+    });
+}
+
+/// Timestamps of the usual `YYYY-MM-DDTHH:MM:SSZ` shape (the date changing
+/// every few rows, so the cached date is both reused and replaced) among
+/// other shapes and nulls, and booleans in every strict spelling, read
+/// back as the general parsers read each cell, on 1 and 3 threads and in
+/// small windows.
+#[test]
+fn quote_free_timestamps_and_booleans_read_exactly() {
+    use fathom_core::ColumnData;
+    use fathom_core::time::parse_timestamp;
+    let other_times = [
+        "2024-03-01",
+        "2024-03-01 10:20:30Z",
+        "2024-03-01T10:20:30z",
+        "2024-03-01T10:20:30.25Z",
+        "2024-03-01T10:20:30+02:00",
+        "2024-03-01T10:20",
+        "",
+        "2024-02-29T23:59:60Z",
+    ];
+    let bools = ["true", "false", "True", "False", "TRUE", "FALSE", ""];
+    let n = 30_000;
+    let mut text = String::from("id,t,b\n");
+    let (mut times, mut flags) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let t = if i % 11 == 5 {
+            other_times[i / 11 % other_times.len()].to_string()
+        } else {
+            // 2023 to 2026 by roughly five rows a day, every second of a day.
+            let day = i / 5;
+            let (y, m, d) = fathom_core::time::civil_from_days(19_358 + day as i64);
+            let s = (i * 7919) % 86_400;
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                s / 3600,
+                s / 60 % 60,
+                s % 60
+            )
+        };
+        let b = bools[(i * 5 + i / 3) % bools.len()];
+        let end = if i + 1 == n {
+            ""
+        } else if i % 13 == 0 {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        text.push_str(&format!("{i},{t},{b}{end}"));
+        times.push((!t.is_empty()).then(|| parse_timestamp(t.as_bytes()).unwrap()));
+        flags.push(match b {
+            "" => None,
+            b => Some(b.eq_ignore_ascii_case("true")),
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "times.csv", text.as_bytes());
+    read_every_way(&p, |f, threads| {
+        assert_eq!(f.num_rows(), n);
+        let t = f.column("t").unwrap();
+        let ColumnData::Timestamp(values) = &t.data else {
+            panic!("t is not a timestamp column");
+        };
+        let b = f.column("b").unwrap();
+        let ColumnData::Bool(bits) = &b.data else {
+            panic!("b is not a bool column");
+        };
+        for i in 0..n {
+            let got = t.is_valid(i).then(|| values[i]);
+            assert_eq!(got, times[i], "t of row {i} ({threads} threads)");
+            let got = b.is_valid(i).then(|| bits[i]);
+            assert_eq!(got, flags[i], "b of row {i} ({threads} threads)");
+        }
+    });
+}
+
+/// A timestamp of the usual shape but an impossible hour, far into the
+/// file: the error names the file, its row, line and column, whatever
+/// the threads and windows.
+#[test]
+fn a_bad_timestamp_late_in_the_file_is_named_exactly() {
+    let n = 50_000;
+    let mut text = String::from("id,t\n");
+    for i in 0..n {
+        text.push_str(&format!("{i},2024-01-{:02}T12:00:00Z\n", i % 28 + 1));
+    }
+    text.push_str(&format!(
+        "{n},2024-01-02T24:00:00Z\n{},2024-01-03T00:00:00Z",
+        n + 1
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "late_time.csv", text.as_bytes());
+    let want = format!("late_time.csv: row {}, line {}, column 't'", n + 1, n + 2);
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for window_bytes in [1 << 16, 8 << 20] {
+                let opts = ReadOptions {
+                    window_bytes,
+                    infer_rows: 1000,
+                    ..Default::default()
+                };
+                let Err(e) = read_frame(&p, &opts) else {
+                    panic!("{window_bytes}: the bad value was read");
+                };
+                let e = e.to_string();
+                assert!(e.contains(&want), "{threads} threads, {window_bytes}: {e}");
+                assert!(e.contains("timestamp"), "{e}");
+            }
+        });
+    }
+}
+
+/// Lines longer than a parsing block and than a 64 KiB window (a cell of
+/// 70,000 bytes) between ordinary ones, and runs of 65-byte lines, whose
+/// delimiters and newlines fall at every offset of the 64-byte blocks
+/// that fields are split by: every cell reads back whole.
+#[test]
+fn very_long_lines_and_delimiters_on_block_boundaries_read_exactly() {
+    use fathom_core::ColumnData;
+    let n = 3_000;
+    let mut text = String::from("id,note,x\n");
+    let (mut notes, mut xs) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let x = (i % 1000) as f64 / 8.0;
+        let note = match i % 500 {
+            7 => format!("long{}", "y".repeat(70_000 + i)),
+            100..300 => "z".repeat(65 - format!("{i},,{x}\n").len()),
+            _ => format!("n{}", i % 17),
+        };
+        text.push_str(&format!("{i},{note},{x}\n"));
+        notes.push(note);
+        xs.push(x);
+    }
+    assert!(text.lines().filter(|l| l.len() == 64).count() >= 2 * 200);
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "long.csv", text.as_bytes());
+    read_every_way(&p, |f, threads| {
+        assert_eq!(f.num_rows(), n);
+        let note = f.column("note").unwrap();
+        let ColumnData::Numeric(got) = &f.column("x").unwrap().data else {
+            panic!("x is not numeric");
+        };
+        for i in 0..n {
+            assert_eq!(
+                note.display_value(i),
+                notes[i],
+                "note of row {i} ({threads} threads)"
+            );
+            assert_eq!(
+                got[i].to_bits(),
+                xs[i].to_bits(),
+                "x of row {i} ({threads} threads)"
+            );
         }
     });
 }

@@ -9,8 +9,8 @@ use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
 use super::split::field_ends;
 use super::tokens::{
-    cell_word, is_null_category, is_null_token, low_bytes, parse_bool, parse_number,
-    parse_short_decimal, parse_time, show_cell, word_at,
+    DateCache, cell_word, is_null_category, is_null_token, low_bytes, parse_bool, parse_bool_word,
+    parse_number, parse_short_decimal, parse_time, parse_time_cached, show_cell, word_at,
 };
 use super::{BadValuePolicy, BadValues, ReadOptions, infer::infer_csv_types, owned};
 use crate::error::{DataError, Location, Result};
@@ -347,7 +347,11 @@ impl CsvReader {
             // The next window is read while this one is parsed, through a
             // second handle on the same open file (which shares its
             // position, so reads stay in order).
+            // The next window is read behind this one's unfinished last
+            // record, so that the buffer needs no copy afterwards.
             let mut ahead = std::mem::take(&mut spare);
+            ahead.clear();
+            ahead.extend_from_slice(&self.buf[end..]);
             let read_ahead = if self.eof {
                 None
             } else {
@@ -368,14 +372,15 @@ impl CsvReader {
             found.extend(parsed?);
             filled += window_rows;
             sizes.extend(part_sizes);
-            self.consume(end);
-            let (eof, mut ahead) = read;
+            let (eof, ahead) = read;
             if let Some(eof) = eof {
                 self.eof = eof?;
-                self.buf.extend_from_slice(&ahead);
+                self.consumed += end as u64;
+                spare = std::mem::replace(&mut self.buf, ahead);
+            } else {
+                self.consume(end);
+                spare = ahead;
             }
-            ahead.clear();
-            spare = ahead;
         }
         if sizes.is_empty() {
             return Ok(super::empty_frame(&self.columns()));
@@ -551,9 +556,12 @@ fn count_part(part: &[u8], delimiter: u8, ncols: usize, quoted: bool) -> PartCou
         let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
         return PartCount { rows, newlines };
     }
-    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
-    let blank_inside = memchr::memmem::find(part, b"\n\n").is_some()
-        || memchr::memmem::find(part, b"\n\r\n").is_some();
+    // One pass finds the newlines and whether a blank line follows one.
+    let (mut newlines, mut blank_inside) = (0u64, false);
+    for i in memchr::memchr_iter(b'\n', part) {
+        newlines += 1;
+        blank_inside |= matches!(part.get(i + 1..), Some([b'\n', ..] | [b'\r', b'\n', ..]));
+    }
     let blank_first = part.starts_with(b"\n") || part.starts_with(b"\r\n");
     if !blank_inside && !blank_first {
         // Every line holds a record; a last line without newline does too
@@ -595,13 +603,17 @@ enum Sink<'s> {
     },
 }
 
-/// Slots of the cache of recently seen levels of a categorical column.
-const RECENT_SLOTS: usize = 64;
+/// Slots of the cache of recently seen levels of a categorical column:
+/// enough that a few dozen levels (countries, say) seldom share a slot.
+const RECENT_SLOTS: usize = 256;
 
-/// A level seen recently, by its first eight bytes and its length.
+/// A level seen recently, by its first eight bytes and its length; a
+/// level of nine to sixteen bytes by its last eight bytes too, which
+/// together with the first eight cover it.
 #[derive(Clone, Copy)]
 struct Recent {
     head: u64,
+    tail: u64,
     len: u32,
     code: u32,
 }
@@ -609,6 +621,7 @@ struct Recent {
 impl Recent {
     const EMPTY: Recent = Recent {
         head: 0,
+        tail: 0,
         len: u32::MAX,
         code: 0,
     };
@@ -616,7 +629,7 @@ impl Recent {
     /// The cache slot of a cell with these first bytes and length.
     #[inline(always)]
     fn slot(head: u64, len: usize) -> usize {
-        ((head ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+        ((head ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
     }
 }
 
@@ -752,16 +765,30 @@ impl<'s> Builder<'s> {
                 }
                 true
             }
-            Sink::Bool(v) => fill_typed(
-                &mut v[row0..row0 + rows],
-                valid,
-                row0,
-                cell,
-                false,
-                parse_bool,
-            ),
+            Sink::Bool(v) => {
+                for (r, o) in v[row0..row0 + rows].iter_mut().enumerate() {
+                    let (s, e) = span(r);
+                    // `true` and `false`, the usual cells, as one word.
+                    if let Some(x) =
+                        cell_word(part, s, e).and_then(|(word, n)| parse_bool_word(word, n))
+                    {
+                        *o = x;
+                        set_bit(valid, row0 + r, true);
+                        continue;
+                    }
+                    let (present, ok) = put_typed(o, &part[s..e], false, parse_bool);
+                    if !ok {
+                        return false;
+                    }
+                    set_bit(valid, row0 + r, present);
+                }
+                true
+            }
             Sink::Timestamp(v) => {
-                fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, parse_time)
+                let mut date = DateCache::default();
+                fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, |c| {
+                    parse_time_cached(c, &mut date)
+                })
             }
             Sink::Categorical { .. } => self.fill_categorical(row0, rows, part, &span),
         }
@@ -796,7 +823,9 @@ impl<'s> Builder<'s> {
                 let hit = recent[Recent::slot(head, n)];
                 if hit.head == head
                     && hit.len as usize == n
-                    && (n <= 8 || *levels[hit.code as usize] == part[s..e])
+                    && (n <= 8
+                        || (n <= 16 && word_at(part, e - 8) == Some(hit.tail))
+                        || *levels[hit.code as usize] == part[s..e])
                 {
                     codes[row0 + r] = hit.code;
                     set_bit(&mut self.valid, row0 + r, true);
@@ -812,6 +841,11 @@ impl<'s> Builder<'s> {
             {
                 recent[Recent::slot(head, n)] = Recent {
                     head,
+                    tail: if n > 8 {
+                        word_at(part, e - 8).unwrap_or(!0)
+                    } else {
+                        0
+                    },
                     len: n as u32,
                     code: codes[row0 + r],
                 };
@@ -852,10 +886,10 @@ fn fill_typed<'c, T: Copy>(
     row0: usize,
     cell: impl Fn(usize) -> &'c [u8],
     placeholder: T,
-    parse: impl Fn(&[u8]) -> Option<T>,
+    mut parse: impl FnMut(&[u8]) -> Option<T>,
 ) -> bool {
     for (r, o) in out.iter_mut().enumerate() {
-        let (present, ok) = put_typed(o, cell(r), placeholder, &parse);
+        let (present, ok) = put_typed(o, cell(r), placeholder, &mut parse);
         if !ok {
             return false;
         }
@@ -872,7 +906,7 @@ fn put_typed<T: Copy>(
     out: &mut T,
     cell: &[u8],
     placeholder: T,
-    parse: impl Fn(&[u8]) -> Option<T>,
+    mut parse: impl FnMut(&[u8]) -> Option<T>,
 ) -> (bool, bool) {
     if is_null_token(cell) {
         *out = placeholder;
@@ -1050,13 +1084,15 @@ fn columnar_block(
     ends: &mut Vec<u32>,
 ) -> Option<u64> {
     let ncols = builders.len();
-    ends.clear();
-    let mut newlines = field_ends(part, from, to, delimiter, ends);
+    let (mut count, mut newlines) = field_ends(part, from, to, delimiter, ends);
     if to > from && part[to - 1] != b'\n' {
-        // The last line of the file, without a newline.
-        ends.push(to as u32);
+        // The last line of the file, without a newline (`ends` has room
+        // for one end per byte and then some).
+        ends[count] = to as u32;
+        count += 1;
         newlines += 1;
     }
+    let ends = &ends[..count];
     if ends.len() != newlines * ncols || row0 + newlines as u64 > capacity {
         return None;
     }
@@ -1070,7 +1106,6 @@ fn columnar_block(
         }
     }
     let row0 = row0 as usize;
-    let ends = &ends[..];
     for (j, b) in builders.iter_mut().enumerate() {
         let ok = if j == 0 {
             b.fill_column(row0, rows, part, |r| {

@@ -1,6 +1,7 @@
 //! CSV type inference over the leading rows of a file.
 
 use super::records::Records;
+use super::split::field_ends;
 use super::tokens::{is_null_category, is_null_token, parse_bool_strict, parse_number, parse_time};
 use fathom_core::ColumnType;
 
@@ -136,17 +137,48 @@ fn scan(buf: &[u8], delimiter: u8, ncols: usize, max_rows: usize) -> Vec<Candida
 
 /// [`scan`] of every record of a quote-free buffer, read as the reader's
 /// quote-free path reads it: records are non-blank lines (a trailing
-/// carriage return dropped), fields are split at the delimiter.
+/// carriage return dropped), fields are split at the delimiter. The
+/// delimiters and newlines are found eight bytes at a time first.
 fn scan_lines(buf: &[u8], delimiter: u8, ncols: usize) -> Vec<Candidates> {
     let mut cands = fresh(ncols);
-    for line in buf.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            continue;
+    if buf.len() >= u32::MAX as usize {
+        // Offsets would not fit the index: split line by line instead.
+        for line in buf.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            for (c, cell) in cands.iter_mut().zip(line.split(|&b| b == delimiter)) {
+                c.see(cell);
+            }
         }
-        for (c, cell) in cands.iter_mut().zip(line.split(|&b| b == delimiter)) {
-            c.see(cell);
+        return cands;
+    }
+    let mut ends = Vec::new();
+    let (count, _) = field_ends(buf, 0, buf.len(), delimiter, &mut ends);
+    ends.truncate(count);
+    // A last line without a newline ends at the end of the buffer.
+    let open_line = !buf.is_empty() && buf[buf.len() - 1] != b'\n';
+    let last = open_line.then_some(buf.len() as u32);
+    let (mut start, mut column) = (0usize, 0usize);
+    for end in ends.into_iter().chain(last) {
+        let end = end as usize;
+        let cell = &buf[start..end];
+        if end == buf.len() || buf[end] == b'\n' {
+            let cell = cell.strip_suffix(b"\r").unwrap_or(cell);
+            // A blank line (nothing, or a lone carriage return) is no record.
+            let blank = column == 0 && cell.is_empty();
+            if !blank && let Some(c) = cands.get_mut(column) {
+                c.see(cell);
+            }
+            column = 0;
+        } else {
+            if let Some(c) = cands.get_mut(column) {
+                c.see(cell);
+            }
+            column += 1;
         }
+        start = end + 1;
     }
     cands
 }
@@ -183,6 +215,56 @@ mod tests {
         let t = infer_csv_types(buf, b',', 5, 100, true);
         use ColumnType::*;
         assert_eq!(t, vec![Numeric, Bool, Timestamp, Categorical, Numeric]);
+    }
+
+    /// The indexed line scan narrows the candidates exactly as splitting
+    /// line by line does: blank lines, carriage returns, short and long
+    /// rows, a last line without newline, fields across 64-byte blocks.
+    #[test]
+    fn indexed_scan_matches_line_splitting() {
+        let lines = [
+            "1,true,2024-01-01",
+            "",
+            "\r",
+            "2.5,false,2024-01-02T00:00:00Z\r",
+            "x",
+            "3,,2024-01-03,extra,fields",
+            ",",
+            "4,False,not a time",
+            "55555555555555555555555555555555555555555555555555555555555555555,true,",
+        ];
+        let mut state = 7u64;
+        for _ in 0..400 {
+            let mut text = String::new();
+            for _ in 0..(state % 9) {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push_str(lines[(state >> 33) as usize % lines.len()]);
+                text.push('\n');
+            }
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            if state.is_multiple_of(2) {
+                text.pop();
+            }
+            let buf = text.as_bytes();
+            let mut want = fresh(3);
+            for line in buf.split(|&b| b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if !line.is_empty() {
+                    for (c, cell) in want.iter_mut().zip(line.split(|&b| b == b',')) {
+                        c.see(cell);
+                    }
+                }
+            }
+            let got = scan_lines(buf, b',', 3);
+            let key = |c: &[Candidates]| {
+                c.iter()
+                    .map(|c| (c.bool_ok, c.number_ok, c.time_ok, c.seen))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(key(&got), key(&want), "{text:?}");
+        }
     }
 
     #[test]

@@ -5,65 +5,86 @@
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const ONES: u64 = 0x0101_0101_0101_0101;
 
-/// `0x80` in every byte of `x` that is zero, `0` in every other byte
-/// (exact: no false positives from borrows between bytes).
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+/// `0x80` in every byte of `w` equal to `a` or to `b`, `0` in every
+/// other byte (exact: no false positives from borrows between bytes). A
+/// byte of `x` is zero exactly when neither its low seven bits plus
+/// `0x7f` nor the byte itself has the high bit set, so both comparisons
+/// share the final steps.
+#[inline(always)]
+fn either_bytes(w: u64, a: u64, b: u64) -> u64 {
+    let (x, y) = (w ^ a, w ^ b);
+    let nonzero_x = ((x & LOW7).wrapping_add(LOW7)) | x;
+    let nonzero_y = ((y & LOW7).wrapping_add(LOW7)) | y;
+    !((nonzero_x & nonzero_y) | LOW7)
 }
 
 /// The high bits of the eight bytes of `x` as an 8-bit mask (bit `i` from
 /// byte `i`): the byte flags, moved to bit 0 of each byte, are gathered
 /// into the top byte by one multiplication whose partial products never
 /// overlap.
-#[inline]
+#[inline(always)]
 fn movemask(x: u64) -> u64 {
     ((x >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
-/// Offsets (within `bytes`, plus `base`) of every `delimiter` and newline
-/// of `bytes[from..to]`, appended to `ends`; returns how many of them
-/// were newlines.
+/// Offsets (within `bytes`) of every `delimiter` and newline of
+/// `bytes[from..to]`, written to `ends[..count]`; returns `count` and how
+/// many of them were newlines. `ends` is scratch space reused from call
+/// to call: it grows when it must and is never cleared, and what lies
+/// past `count` means nothing.
 pub(crate) fn field_ends(
     bytes: &[u8],
     from: usize,
     to: usize,
     delimiter: u8,
     ends: &mut Vec<u32>,
-) -> usize {
+) -> (usize, usize) {
     let region = &bytes[from..to];
     let d = ONES * u64::from(delimiter);
     let nl = ONES * u64::from(b'\n');
-    let mut newlines = 0;
+    // Room for every byte being an end, plus the eight slots that each
+    // block writes whether or not it has that many ends.
+    if ends.len() < region.len() + 8 {
+        ends.resize(region.len() + 8, 0);
+    }
+    let mut count = 0;
     let mut at = from;
     let mut chunks = region.chunks_exact(64);
     for chunk in &mut chunks {
-        // One bit per byte of the 64, so that the loop over the matches
-        // ends (and mispredicts) once per 64 bytes, not once per word.
-        let (mut m, mut lines) = (0u64, 0u64);
+        // One bit per byte of the 64.
+        let mut m = 0u64;
         for (k, bytes) in chunk.chunks_exact(8).enumerate() {
             let mut word = [0u8; 8];
             word.copy_from_slice(bytes);
             let w = u64::from_le_bytes(word);
-            let l = zero_bytes(w ^ nl);
-            let f = zero_bytes(w ^ d) | l;
-            m |= movemask(f) << (8 * k);
-            lines |= movemask(l) << (8 * k);
+            m |= movemask(either_bytes(w, d, nl)) << (8 * k);
         }
-        newlines += lines.count_ones() as usize;
+        // The first eight ends are written unconditionally (slots past
+        // the block's ends are overwritten by the next block), so that
+        // the usual block costs no branch per end; more are rare.
+        let found = m.count_ones() as usize;
+        for slot in &mut ends[count..count + 8] {
+            *slot = (at + m.trailing_zeros() as usize) as u32;
+            m &= m.wrapping_sub(1);
+        }
+        let mut extra = count + 8;
         while m != 0 {
-            ends.push((at + m.trailing_zeros() as usize) as u32);
+            ends[extra] = (at + m.trailing_zeros() as usize) as u32;
             m &= m - 1;
+            extra += 1;
         }
+        count += found;
         at += 64;
     }
     for (i, &c) in chunks.remainder().iter().enumerate() {
         if c == delimiter || c == b'\n' {
-            ends.push((at + i) as u32);
-            newlines += usize::from(c == b'\n');
+            ends[count] = (at + i) as u32;
+            count += 1;
         }
     }
-    newlines
+    // Newlines are counted apart, by the vectorised count: cheaper than
+    // a second mask per word.
+    (count, memchr::memchr_iter(b'\n', region).count())
 }
 
 #[cfg(test)]
@@ -80,8 +101,10 @@ mod tests {
         let text = &text[..];
         for from in 0..70 {
             for to in from..=text.len() {
-                let mut ends = Vec::new();
-                let newlines = field_ends(text, from, to, b',', &mut ends);
+                // Scratch left over from a previous call must not matter.
+                let mut scratch = vec![7; 3];
+                let (count, newlines) = field_ends(text, from, to, b',', &mut scratch);
+                let ends = &scratch[..count];
                 let want: Vec<u32> = (from..to)
                     .filter(|&i| text[i] == b',' || text[i] == b'\n')
                     .map(|i| i as u32)

@@ -1,7 +1,7 @@
 //! How text cells become typed values: null markers, numbers, booleans and
 //! timestamps, shared by CSV reading and type inference.
 
-use fathom_core::time::parse_timestamp;
+use fathom_core::time::{MICROS_PER_SECOND, parse_timestamp};
 
 /// Whether a cell of a numeric, bool or timestamp column is a null marker.
 /// Matches the markers pandas reads as missing.
@@ -166,8 +166,17 @@ pub(crate) fn low_bytes(word: u64, n: usize) -> u64 {
 /// `None` for anything else, which the caller then parses the general way.
 #[inline(always)]
 pub(crate) fn parse_short_decimal(word: u64, n: usize) -> Option<f64> {
-    if n == 0 || n > 8 {
-        return None;
+    // One or two digits (counts, hours, flags): the commonest cells of
+    // all, read without the word-wide steps.
+    let (a, b) = (
+        (word as u8).wrapping_sub(b'0'),
+        ((word >> 8) as u8).wrapping_sub(b'0'),
+    );
+    match n {
+        1 if a <= 9 => return Some(f64::from(a)),
+        2 if a <= 9 && b <= 9 => return Some(f64::from(a * 10 + b)),
+        0 | 9.. => return None,
+        _ => {}
     }
     let mut w = low_bytes(word, n);
     let mut n = n;
@@ -279,6 +288,94 @@ pub fn parse_time(cell: &[u8]) -> Option<i64> {
     parse_timestamp(cell)
 }
 
+/// The date of the last timestamp parsed by [`parse_time_cached`]: its
+/// first ten bytes (`YYYY-MM-DD`) and their value in microseconds.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct DateCache {
+    head: u64,
+    tail: u16,
+    micros: Option<i64>,
+}
+
+/// Two ASCII digits at `s[at..at + 2]` as a number, or `None`.
+#[inline(always)]
+fn two_digits(s: &[u8], at: usize) -> Option<i64> {
+    let (a, b) = (s[at].wrapping_sub(b'0'), s[at + 1].wrapping_sub(b'0'));
+    (a <= 9 && b <= 9).then(|| i64::from(a) * 10 + i64::from(b))
+}
+
+/// Parses a timestamp like [`parse_time`], with a fast path for the
+/// fixed shape `YYYY-MM-DDTHH:MM:SSZ`: the date is parsed only when it
+/// differs from the previous cell's (kept in `cache`), the time of day
+/// read at fixed offsets. Any other shape goes the general way, so the
+/// result is always [`parse_time`]'s.
+#[inline]
+pub(crate) fn parse_time_cached(cell: &[u8], cache: &mut DateCache) -> Option<i64> {
+    let [
+        d @ ..,
+        b'T' | b' ',
+        _,
+        _,
+        b':',
+        _,
+        _,
+        b':',
+        _,
+        _,
+        b'Z' | b'z',
+    ] = cell
+    else {
+        return parse_time(cell);
+    };
+    let [d0, d1, d2, d3, d4, d5, d6, d7, d8, d9] = *d else {
+        return parse_time(cell);
+    };
+    let head = u64::from_le_bytes([d0, d1, d2, d3, d4, d5, d6, d7]);
+    let tail = u16::from_le_bytes([d8, d9]);
+    let date = match cache.micros {
+        Some(m) if cache.head == head && cache.tail == tail => m,
+        _ => {
+            // Bytes 0..10 hold no whitespace here unless the general
+            // parser would trim it, so it is asked only about plain dates.
+            if d.iter().any(u8::is_ascii_whitespace) {
+                return parse_time(cell);
+            }
+            let m = parse_time(d)?;
+            *cache = DateCache {
+                head,
+                tail,
+                micros: Some(m),
+            };
+            m
+        }
+    };
+    let (hour, minute, second) = (
+        two_digits(cell, 11)?,
+        two_digits(cell, 14)?,
+        two_digits(cell, 17)?,
+    );
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(date + (hour * 3600 + minute * 60 + second) * MICROS_PER_SECOND)
+}
+
+/// The words of `true` and `false` as read by [`word_at`].
+const TRUE_WORD: u64 = u32::from_le_bytes(*b"true") as u64;
+const FALSE_WORD: u64 = u64::from_le_bytes(*b"false\0\0\0");
+
+/// `true` and `false` from a cell held in the low `n` bytes of `word`
+/// (see [`cell_word`]); `None` for every other cell, which the caller
+/// then parses with [`parse_bool`].
+#[inline(always)]
+pub(crate) fn parse_bool_word(word: u64, n: usize) -> Option<bool> {
+    match n {
+        4 if word & 0xffff_ffff == TRUE_WORD => Some(true),
+        5 if word & 0xff_ffff_ffff == FALSE_WORD => Some(false),
+        _ => None,
+    }
+}
+
 /// A cell shown in a message: lossy UTF-8, at most 40 characters.
 pub fn show_cell(cell: &[u8]) -> String {
     let s = String::from_utf8_lossy(cell);
@@ -328,6 +425,80 @@ mod tests {
         assert_eq!(parse_bool(b"yes"), Some(true));
         assert_eq!(parse_bool_strict(b"1"), None);
         assert_eq!(show_cell("x".repeat(50).as_bytes()).chars().count(), 41);
+    }
+
+    /// The cached timestamp path gives the general parser's answer for
+    /// every cell, whatever the previous cell left in the cache.
+    #[test]
+    fn cached_timestamps_match_the_general_parser() {
+        let cells = [
+            "2024-01-01T00:00:03Z",
+            "2024-01-01T23:59:59Z",
+            "2024-01-01 12:30:00z",
+            "2024-02-29T10:00:00Z",
+            "2023-02-29T10:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T23:60:00Z",
+            "2024-01-01T23:59:60Z",
+            "2024-01-01T23:59:61Z",
+            "2024-01-01T2x:00:00Z",
+            "2024-01-01X00:00:00Z",
+            "2024-01-01T00:00:00+01:00",
+            "2024-01-01T00:00:00.5Z",
+            "2024-01-01T00:00:00",
+            "2024-01-01",
+            " 2024-01-01T00:00:0Z",
+            "2024-01-0 T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "0000-03-01T00:00:00Z",
+            "abcd-ef-ghT00:00:00Z",
+            "",
+        ];
+        let mut checked = 0;
+        for (i, a) in cells.iter().enumerate() {
+            for b in &cells[i..] {
+                let mut cache = DateCache::default();
+                for cell in [a, b, a] {
+                    assert_eq!(
+                        parse_time_cached(cell.as_bytes(), &mut cache),
+                        parse_time(cell.as_bytes()),
+                        "{cell:?} after {a:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 500);
+        assert_eq!(
+            parse_time_cached(b"1970-01-02T00:00:01Z", &mut DateCache::default()),
+            Some(86_401_000_000)
+        );
+    }
+
+    #[test]
+    fn bool_words_are_exactly_true_and_false() {
+        for cell in [
+            &b"true"[..],
+            b"false",
+            b"True",
+            b"tru",
+            b"truex",
+            b"falsey",
+            b"fals",
+            b"1",
+            b"",
+        ] {
+            let mut buf = cell.to_vec();
+            buf.extend_from_slice(b"e,false\n12345678");
+            let (word, n) = cell_word(&buf, 0, cell.len()).unwrap();
+            let want = match cell {
+                b"true" => Some(true),
+                b"false" => Some(false),
+                _ => None,
+            };
+            assert_eq!(parse_bool_word(word, n), want, "{}", show_cell(cell));
+        }
     }
 
     /// Every cell the word-wide path accepts parses to what the general
