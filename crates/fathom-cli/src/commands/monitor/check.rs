@@ -33,10 +33,14 @@ use std::path::{Path, PathBuf};
   fathom monitor --model fraud@3 --reference train.parquet --output reports/today
   fathom --json monitor --model fraud@production
 
-The reference is the model's training snapshot (recorded in its lineage)
-unless --reference names a file. The report folder holds report.html,
-report.json and decision.json; the check is also recorded as a run in the
-experiment NAME-monitoring with those files as artifacts.
+The reference is the profile stored with the version (training rows with
+the model's scores, the run's artifact `reference`), or for a version
+without one its training snapshot, unless --reference names a file. Only
+the checked version's answers count; live performance also reads the
+answers of the last [monitor.performance] lookback (14d), since labels
+come late. The report folder holds report.html, report.json and
+decision.json; the check is also recorded as a run in the experiment
+NAME-monitoring with those files as artifacts.
 
 Exit status 0 whenever the check ran, whatever it found (read the verdict
 and the decision); 1 for errors.")]

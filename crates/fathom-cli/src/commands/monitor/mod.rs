@@ -2,8 +2,8 @@
 //! from, and does the model still do its job?
 //!
 //! * `fathom monitor` ([`check`]): the whole check of a registered model
-//!   over a window of the prediction log — drift against its training
-//!   snapshot, data quality, live performance from feedback labels, system
+//!   over a window of the prediction log — drift against the reference
+//!   profile stored with it (or its training snapshot), data quality, live performance from feedback labels, system
 //!   and business signals, alerts, and the policy's decision — recorded as
 //!   a tracked run with its reports as artifacts.
 //! * `fathom monitor drift` ([`drift`]): one data set against another,
