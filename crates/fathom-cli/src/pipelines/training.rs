@@ -435,14 +435,19 @@ struct GateVerdict {
 }
 
 impl GateVerdict {
-    /// The run's stop reason, when the candidate failed.
+    /// The run's stop reason, when the candidate failed; the evidence is
+    /// added unless a failure already states both figures.
     fn refusal(&self) -> Option<String> {
         (!self.failures.is_empty()).then(|| {
-            format!(
-                "the gate refused the candidate: {} ({})",
-                self.failures.join("; "),
-                self.evidence
-            )
+            let failures = self.failures.join("; ");
+            if failures.contains("worse than production's") {
+                format!("the gate refused the candidate: {failures}")
+            } else {
+                format!(
+                    "the gate refused the candidate: {failures} ({})",
+                    self.evidence
+                )
+            }
         })
     }
 }
