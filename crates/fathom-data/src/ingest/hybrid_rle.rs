@@ -387,9 +387,20 @@ mod tests {
         uleb((4 << 1) | 1, &mut data);
         data.extend([0xff; 3]); // four groups of width 2 need 8 bytes
         let mut out = vec![0u32; 32];
-        assert!(Hybrid::new(&data, 2).unwrap().read_u32(&mut out).is_err());
+        let said = |data: &[u8], out: &mut [u32]| match Hybrid::new(data, 2).unwrap().read_u32(out)
+        {
+            Err(StreamError(what)) => what,
+            Ok(_) => "no error",
+        };
+        assert_eq!(
+            said(&data, &mut out),
+            "bit-packed run past the end of the page"
+        );
         let mut out = vec![0u32; 4];
-        assert!(Hybrid::new(&[], 2).unwrap().read_u32(&mut out).is_err());
-        assert!(Hybrid::new(&[0x80], 2).unwrap().read_u32(&mut out).is_err());
+        assert_eq!(said(&[], &mut out), "run header past the end of the page");
+        assert_eq!(
+            said(&[0x80], &mut out),
+            "run header past the end of the page"
+        );
     }
 }
