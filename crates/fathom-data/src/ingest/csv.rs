@@ -172,7 +172,11 @@ impl CsvReader {
     /// Reads up to the next window of whole records and cuts it into parts;
     /// `None` at the end of the file. The caller parses
     /// `self.buf[..end]` and then calls [`CsvReader::consume`].
-    fn next_ranges(&mut self) -> Result<Option<Window>> {
+    ///
+    /// `split` says how finely: a whole-table read takes many small parts,
+    /// so that the threads finish a window together; a batch read takes a
+    /// few larger ones, as each part becomes a batch.
+    fn next_ranges(&mut self, split: Split) -> Result<Option<Window>> {
         loop {
             if self.buf.is_empty() && self.eof {
                 return Ok(None);
@@ -180,9 +184,9 @@ impl CsvReader {
             if !self.eof && self.buf.len() < self.window {
                 self.eof = fill(&mut self.file, &mut self.buf, self.window, &self.path)?;
             }
-            let parts = (rayon::current_num_threads() * 2).max(1);
+            let parts = (rayon::current_num_threads() * split.parts_per_thread).max(1);
             self.quoted = memchr::memchr(b'"', &self.buf).is_some();
-            let cuts = cut_points(&self.buf, parts, self.eof, self.quoted);
+            let cuts = cut_points(&self.buf, parts, split.min_bytes, self.eof, self.quoted);
             let Some(&end) = cuts.last() else {
                 // No complete record yet: read more.
                 if self.eof {
@@ -276,7 +280,7 @@ impl CsvReader {
 
     /// Parses the next window into batches, one per part.
     fn next_window(&mut self) -> Result<bool> {
-        let Some((ranges, end)) = self.next_ranges()? else {
+        let Some((ranges, end)) = self.next_ranges(Split::BATCHES)? else {
             return Ok(false);
         };
         let counts = self.count_parts(&ranges);
@@ -324,7 +328,7 @@ impl CsvReader {
         let mut sizes: Vec<usize> = Vec::new();
         let mut filled = 0;
         let mut spare: Vec<u8> = Vec::new();
-        while let Some((ranges, end)) = self.next_ranges()? {
+        while let Some((ranges, end)) = self.next_ranges(Split::WHOLE)? {
             let counts = self.count_parts(&ranges);
             let part_sizes: Vec<usize> = counts.iter().map(|c| c.rows as usize).collect();
             let window_rows: usize = part_sizes.iter().sum();
@@ -466,15 +470,39 @@ fn parse_header(buf: &[u8], delimiter: u8, path: &Path) -> Result<(Vec<String>, 
     Ok((names, len))
 }
 
-/// Record boundaries splitting `buf` into about `parts` pieces. The last
-/// cut is the end of the last complete record (the whole buffer at end of
-/// file). Empty when no record is complete yet.
-fn cut_points(buf: &[u8], parts: usize, eof: bool, quoted: bool) -> Vec<usize> {
+/// How finely a window is cut into parts.
+#[derive(Clone, Copy)]
+struct Split {
+    parts_per_thread: usize,
+    /// No part is cut shorter than this (but the last).
+    min_bytes: usize,
+}
+
+impl Split {
+    /// For a whole-table read: parts of a quarter MiB or more, eight per
+    /// thread, so that no thread waits long for the others at the end
+    /// of a window (with two parts per thread, a window's last part
+    /// often ran alone).
+    const WHOLE: Split = Split {
+        parts_per_thread: 8,
+        min_bytes: 1 << 18,
+    };
+    /// For a batch read: each part is a batch, so fewer, larger ones.
+    const BATCHES: Split = Split {
+        parts_per_thread: 2,
+        min_bytes: 1 << 20,
+    };
+}
+
+/// Record boundaries splitting `buf` into about `parts` pieces of at least
+/// `min_bytes`. The last cut is the end of the last complete record (the
+/// whole buffer at end of file). Empty when no record is complete yet.
+fn cut_points(buf: &[u8], parts: usize, min_bytes: usize, eof: bool, quoted: bool) -> Vec<usize> {
     let len = buf.len();
     if len == 0 {
         return Vec::new();
     }
-    let step = (len / parts).max(1 << 20);
+    let step = (len / parts).max(min_bytes);
     let mut cuts = Vec::new();
     if !quoted {
         let last = if eof {
@@ -556,12 +584,12 @@ fn count_part(part: &[u8], delimiter: u8, ncols: usize, quoted: bool) -> PartCou
         let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
         return PartCount { rows, newlines };
     }
-    // One pass finds the newlines and whether a blank line follows one.
-    let (mut newlines, mut blank_inside) = (0u64, false);
-    for i in memchr::memchr_iter(b'\n', part) {
-        newlines += 1;
-        blank_inside |= matches!(part.get(i + 1..), Some([b'\n', ..] | [b'\r', b'\n', ..]));
-    }
+    // Vectorised passes count the newlines and look for a blank line after
+    // one (a CRLF blank line only where there are carriage returns).
+    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
+    let blank_inside = memchr::memmem::find(part, b"\n\n").is_some()
+        || (memchr::memchr(b'\r', part).is_some()
+            && memchr::memmem::find(part, b"\n\r\n").is_some());
     let blank_first = part.starts_with(b"\n") || part.starts_with(b"\r\n");
     if !blank_inside && !blank_first {
         // Every line holds a record; a last line without newline does too
@@ -747,6 +775,7 @@ impl<'s> Builder<'s> {
         };
         match &mut self.sink {
             Sink::Numeric(v) => {
+                let mut bits = ValidRun::new(valid, row0);
                 for (r, o) in v[row0..row0 + rows].iter_mut().enumerate() {
                     let (s, e) = span(r);
                     // Short plain decimals, the usual cells, a word at a time.
@@ -754,18 +783,19 @@ impl<'s> Builder<'s> {
                         cell_word(part, s, e).and_then(|(word, n)| parse_short_decimal(word, n))
                     {
                         *o = x;
-                        set_bit(valid, row0 + r, true);
+                        bits.push(true);
                         continue;
                     }
                     let (present, ok) = put_typed(o, &part[s..e], f64::NAN, parse_number);
                     if !ok {
                         return false;
                     }
-                    set_bit(valid, row0 + r, present);
+                    bits.push(present);
                 }
                 true
             }
             Sink::Bool(v) => {
+                let mut bits = ValidRun::new(valid, row0);
                 for (r, o) in v[row0..row0 + rows].iter_mut().enumerate() {
                     let (s, e) = span(r);
                     // `true` and `false`, the usual cells, as one word.
@@ -773,14 +803,14 @@ impl<'s> Builder<'s> {
                         cell_word(part, s, e).and_then(|(word, n)| parse_bool_word(word, n))
                     {
                         *o = x;
-                        set_bit(valid, row0 + r, true);
+                        bits.push(true);
                         continue;
                     }
                     let (present, ok) = put_typed(o, &part[s..e], false, parse_bool);
                     if !ok {
                         return false;
                     }
-                    set_bit(valid, row0 + r, present);
+                    bits.push(present);
                 }
                 true
             }
@@ -888,14 +918,69 @@ fn fill_typed<'c, T: Copy>(
     placeholder: T,
     mut parse: impl FnMut(&[u8]) -> Option<T>,
 ) -> bool {
+    let mut bits = ValidRun::new(valid, row0);
     for (r, o) in out.iter_mut().enumerate() {
         let (present, ok) = put_typed(o, cell(r), placeholder, &mut parse);
         if !ok {
             return false;
         }
-        set_bit(valid, row0 + r, present);
+        bits.push(present);
     }
     true
+}
+
+/// Validity bits of consecutive rows, gathered in a register and stored a
+/// word at a time (a bit set in memory per row would chain every row
+/// through a load and a store of the same word). Rows not pushed keep
+/// their bits; the pending word is stored when dropped, whichever way the
+/// loop ends.
+struct ValidRun<'v> {
+    words: &'v mut [u64],
+    /// The next row to push.
+    row: usize,
+    /// The first row of the pending word.
+    first: usize,
+    bits: u64,
+}
+
+impl<'v> ValidRun<'v> {
+    fn new(words: &'v mut [u64], row0: usize) -> Self {
+        ValidRun {
+            words,
+            row: row0,
+            first: row0,
+            bits: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, present: bool) {
+        self.bits |= u64::from(present) << (self.row & 63);
+        self.row += 1;
+        if self.row & 63 == 0 {
+            self.flush();
+        }
+    }
+
+    #[inline]
+    fn flush(&mut self) {
+        if self.row == self.first {
+            return;
+        }
+        let w = self.first >> 6;
+        let (lo, hi) = (self.first & 63, (self.row - 1) & 63);
+        // Bits lo..=hi of the word are this run's.
+        let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+        self.words[w] = (self.words[w] & !mask) | self.bits;
+        self.first = self.row;
+        self.bits = 0;
+    }
+}
+
+impl Drop for ValidRun<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// Stores a cell of a numeric, bool or timestamp column: a null marker or
@@ -1265,12 +1350,31 @@ mod tests {
     }
 
     #[test]
+    fn valid_runs_store_exactly_their_rows() {
+        for row0 in [0, 1, 63, 64, 70] {
+            for rows in [0, 1, 5, 63, 64, 65, 130] {
+                let mut words = vec![0xAAAA_AAAA_AAAA_AAAAu64; 5];
+                let mut want = words.clone();
+                {
+                    let mut run = ValidRun::new(&mut words, row0);
+                    for r in 0..rows {
+                        let present = (r * 7 + row0) % 3 != 0;
+                        run.push(present);
+                        set_bit(&mut want, row0 + r, present);
+                    }
+                }
+                assert_eq!(words, want, "rows {row0}..{}", row0 + rows);
+            }
+        }
+    }
+
+    #[test]
     fn cuts_respect_quotes_and_partial_records() {
         let buf = b"a,b\n\"x\ny\",2\nc,3";
-        let cuts = cut_points(buf, 4, false, true);
+        let cuts = cut_points(buf, 4, 1 << 20, false, true);
         assert_eq!(cuts, vec![12]);
-        let cuts = cut_points(buf, 4, true, true);
+        let cuts = cut_points(buf, 4, 1 << 20, true, true);
         assert_eq!(cuts, vec![buf.len()]);
-        assert!(cut_points(b"abc", 2, false, false).is_empty());
+        assert!(cut_points(b"abc", 2, 1 << 20, false, false).is_empty());
     }
 }

@@ -85,7 +85,7 @@ impl Default for ReadOptions {
             schema: None,
             bad_values: BadValuePolicy::Fail,
             infer_rows: 100_000,
-            window_bytes: 8 << 20,
+            window_bytes: 4 << 20,
             delimiter: None,
             has_header: true,
         }

@@ -1,8 +1,11 @@
-//! Field splitting of quote-free CSV lines, eight bytes at a time: the
-//! offsets of every delimiter and newline of a region, found with
-//! word-wide byte comparisons instead of a branch per byte.
+//! Field splitting of quote-free CSV lines: the offsets of every
+//! delimiter and newline of a region, found sixteen bytes at a time with
+//! vector comparisons (eight at a time with word-wide integer operations
+//! where SSE2 is not available) instead of a branch per byte.
 
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// `0x80` in every byte of `w` equal to `a` or to `b`, `0` in every
@@ -10,6 +13,7 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 /// byte of `x` is zero exactly when neither its low seven bits plus
 /// `0x7f` nor the byte itself has the high bit set, so both comparisons
 /// share the final steps.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 #[inline(always)]
 fn either_bytes(w: u64, a: u64, b: u64) -> u64 {
     let (x, y) = (w ^ a, w ^ b);
@@ -22,9 +26,55 @@ fn either_bytes(w: u64, a: u64, b: u64) -> u64 {
 /// byte `i`): the byte flags, moved to bit 0 of each byte, are gathered
 /// into the top byte by one multiplication whose partial products never
 /// overlap.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 #[inline(always)]
 fn movemask(x: u64) -> u64 {
     ((x >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Bit `i` set when byte `i` of the 64-byte `chunk` is the delimiter or a
+/// newline: sixteen bytes per comparison with SSE2, which every x86-64
+/// processor has.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn block_mask(chunk: &[u8], delimiter: u8) -> u64 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let d = set_splat_i8_m128i(delimiter as i8);
+    let nl = set_splat_i8_m128i(b'\n' as i8);
+    let mut m = 0u64;
+    for (k, lane) in chunk.chunks_exact(16).enumerate() {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(lane);
+        let v = load_unaligned_m128i(&bytes);
+        let hits = bitor_m128i(cmp_eq_mask_i8_m128i(v, d), cmp_eq_mask_i8_m128i(v, nl));
+        m |= u64::from(move_mask_i8_m128i(hits) as u16) << (16 * k);
+    }
+    m
+}
+
+/// [`block_mask`] where SSE2 is not available.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn block_mask(chunk: &[u8], delimiter: u8) -> u64 {
+    block_mask_words(chunk, delimiter)
+}
+
+/// [`block_mask`] eight bytes at a time in plain integer operations.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[inline(always)]
+fn block_mask_words(chunk: &[u8], delimiter: u8) -> u64 {
+    let (d, nl) = (ONES * u64::from(delimiter), ONES * u64::from(b'\n'));
+    let mut m = 0u64;
+    for (k, bytes) in chunk.chunks_exact(8).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        let w = u64::from_le_bytes(word);
+        m |= movemask(either_bytes(w, d, nl)) << (8 * k);
+    }
+    m
 }
 
 /// Offsets (within `bytes`) of every `delimiter` and newline of
@@ -40,8 +90,6 @@ pub(crate) fn field_ends(
     ends: &mut Vec<u32>,
 ) -> (usize, usize) {
     let region = &bytes[from..to];
-    let d = ONES * u64::from(delimiter);
-    let nl = ONES * u64::from(b'\n');
     // Room for every byte being an end, plus the eight slots that each
     // block writes whether or not it has that many ends.
     if ends.len() < region.len() + 8 {
@@ -52,13 +100,7 @@ pub(crate) fn field_ends(
     let mut chunks = region.chunks_exact(64);
     for chunk in &mut chunks {
         // One bit per byte of the 64.
-        let mut m = 0u64;
-        for (k, bytes) in chunk.chunks_exact(8).enumerate() {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(bytes);
-            let w = u64::from_le_bytes(word);
-            m |= movemask(either_bytes(w, d, nl)) << (8 * k);
-        }
+        let mut m = block_mask(chunk, delimiter);
         // The first eight ends are written unconditionally (slots past
         // the block's ends are overwritten by the next block), so that
         // the usual block costs no branch per end; more are rare.
@@ -90,6 +132,32 @@ pub(crate) fn field_ends(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vector_and_word_masks_agree() {
+        // Every byte value at every position, next to delimiters and newlines.
+        let mut chunk = [0u8; 64];
+        for delimiter in [b',', b'\t', b';', b'|'] {
+            for v in 0..=255u8 {
+                for (i, c) in chunk.iter_mut().enumerate() {
+                    *c = match i % 5 {
+                        0 => v,
+                        1 => delimiter,
+                        2 => b'\n',
+                        3 => v.wrapping_add(i as u8),
+                        _ => v ^ 0x80,
+                    };
+                }
+                let want = chunk
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &c)| c == delimiter || c == b'\n')
+                    .fold(0u64, |m, (i, _)| m | 1 << i);
+                assert_eq!(block_mask(&chunk, delimiter), want);
+                assert_eq!(block_mask_words(&chunk, delimiter), want);
+            }
+        }
+    }
 
     #[test]
     fn finds_every_delimiter_and_newline() {
