@@ -22,6 +22,10 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// At most this much of a file is held to infer its column types from
+/// its leading rows (64 MiB: 20,000 rows of up to 3,300 bytes).
+const INFER_BYTES: usize = 64 << 20;
+
 /// Reads a CSV file as a sequence of typed batches.
 pub struct CsvReader {
     path: PathBuf,
@@ -107,6 +111,21 @@ impl CsvReader {
         let header_lines = if options.has_header { 1 } else { 0 };
         if options.has_header {
             buf.drain(..header_len);
+        }
+        // Inference looks at the first `infer_rows` rows: read on until the
+        // buffer holds them (up to a bound on memory), unless a schema
+        // gives every column's type.
+        let schema_covers = options
+            .schema
+            .as_ref()
+            .is_some_and(|s| names.iter().all(|n| s.column(n).is_some()));
+        if !schema_covers {
+            let mut lines = memchr::memchr_iter(b'\n', &buf).count();
+            while !eof && lines < options.infer_rows && buf.len() < INFER_BYTES {
+                let before = buf.len();
+                eof = fill(&mut file, &mut buf, window, path)?;
+                lines += memchr::memchr_iter(b'\n', &buf[before..]).count();
+            }
         }
         let inferred = infer_csv_types(&buf, delimiter, names.len(), options.infer_rows, eof);
         let types = names

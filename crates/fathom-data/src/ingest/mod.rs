@@ -69,7 +69,8 @@ pub struct ReadOptions {
     pub schema: Option<Schema>,
     /// What to do with values that do not parse.
     pub bad_values: BadValuePolicy,
-    /// How many leading rows CSV type inference looks at.
+    /// How many leading rows CSV type inference looks at (all of them,
+    /// however many bytes they take, up to 64 MiB).
     pub infer_rows: usize,
     /// Bytes of CSV parsed per step (split across threads).
     pub window_bytes: usize,
@@ -84,7 +85,7 @@ impl Default for ReadOptions {
         ReadOptions {
             schema: None,
             bad_values: BadValuePolicy::Fail,
-            infer_rows: 100_000,
+            infer_rows: 20_000,
             window_bytes: 4 << 20,
             delimiter: None,
             has_header: true,
