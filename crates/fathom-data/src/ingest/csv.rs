@@ -7,7 +7,7 @@
 
 use super::assemble::{self, PartColumn, Slot, Store};
 use super::records::Records;
-use super::split::field_ends;
+use super::split::{LineStats, field_ends, line_stats};
 use super::tokens::{
     DateCache, cell_word, is_null_category, is_null_token, low_bytes, parse_bool, parse_bool_word,
     parse_number, parse_short_decimal, parse_time, parse_time_cached, show_cell, word_at,
@@ -603,12 +603,11 @@ fn count_part(part: &[u8], delimiter: u8, ncols: usize, quoted: bool) -> PartCou
         let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
         return PartCount { rows, newlines };
     }
-    // Vectorised passes count the newlines and look for a blank line after
-    // one (a CRLF blank line only where there are carriage returns).
-    let newlines = memchr::memchr_iter(b'\n', part).count() as u64;
-    let blank_inside = memchr::memmem::find(part, b"\n\n").is_some()
-        || (memchr::memchr(b'\r', part).is_some()
-            && memchr::memmem::find(part, b"\n\r\n").is_some());
+    // One vectorised pass counts the newlines and looks for a blank line.
+    let LineStats {
+        newlines,
+        blank_inside,
+    } = line_stats(part);
     let blank_first = part.starts_with(b"\n") || part.starts_with(b"\r\n");
     if !blank_inside && !blank_first {
         // Every line holds a record; a last line without newline does too

@@ -32,49 +32,89 @@ fn movemask(x: u64) -> u64 {
     ((x >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
-/// Bit `i` set when byte `i` of the 64-byte `chunk` is the delimiter or a
-/// newline: sixteen bytes per comparison with SSE2, which every x86-64
-/// processor has.
+/// Where the 64-byte `chunk` holds `a` and where `b`: bit `i` of the
+/// first mask is set when byte `i` is `a`, of the second when it is `b`.
+/// Sixteen bytes per comparison with SSE2, which every x86-64 processor
+/// has.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn block_mask(chunk: &[u8], delimiter: u8) -> u64 {
+fn pair_masks(chunk: &[u8], a: u8, b: u8) -> (u64, u64) {
     use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
-        set_splat_i8_m128i,
+        cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
     };
-    let d = set_splat_i8_m128i(delimiter as i8);
-    let nl = set_splat_i8_m128i(b'\n' as i8);
-    let mut m = 0u64;
+    let (va, vb) = (set_splat_i8_m128i(a as i8), set_splat_i8_m128i(b as i8));
+    let (mut ma, mut mb) = (0u64, 0u64);
     for (k, lane) in chunk.chunks_exact(16).enumerate() {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(lane);
         let v = load_unaligned_m128i(&bytes);
-        let hits = bitor_m128i(cmp_eq_mask_i8_m128i(v, d), cmp_eq_mask_i8_m128i(v, nl));
-        m |= u64::from(move_mask_i8_m128i(hits) as u16) << (16 * k);
+        ma |= u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, va)) as u16) << (16 * k);
+        mb |= u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, vb)) as u16) << (16 * k);
     }
-    m
+    (ma, mb)
 }
 
-/// [`block_mask`] where SSE2 is not available.
+/// [`pair_masks`] where SSE2 is not available.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
-fn block_mask(chunk: &[u8], delimiter: u8) -> u64 {
-    block_mask_words(chunk, delimiter)
+fn pair_masks(chunk: &[u8], a: u8, b: u8) -> (u64, u64) {
+    pair_masks_words(chunk, a, b)
 }
 
-/// [`block_mask`] eight bytes at a time in plain integer operations.
+/// [`pair_masks`] eight bytes at a time in plain integer operations.
 #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 #[inline(always)]
-fn block_mask_words(chunk: &[u8], delimiter: u8) -> u64 {
-    let (d, nl) = (ONES * u64::from(delimiter), ONES * u64::from(b'\n'));
-    let mut m = 0u64;
+fn pair_masks_words(chunk: &[u8], a: u8, b: u8) -> (u64, u64) {
+    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let (mut ma, mut mb) = (0u64, 0u64);
     for (k, bytes) in chunk.chunks_exact(8).enumerate() {
         let mut word = [0u8; 8];
         word.copy_from_slice(bytes);
         let w = u64::from_le_bytes(word);
-        m |= movemask(either_bytes(w, d, nl)) << (8 * k);
+        ma |= movemask(either_bytes(w, wa, wa)) << (8 * k);
+        mb |= movemask(either_bytes(w, wb, wb)) << (8 * k);
     }
-    m
+    (ma, mb)
+}
+
+/// The newlines of a quote-free region, and whether a blank line lies
+/// inside it (a newline right after a newline, or after a carriage return
+/// that follows a newline), found in one pass.
+pub(crate) struct LineStats {
+    pub newlines: u64,
+    pub blank_inside: bool,
+}
+
+/// [`LineStats`] of `bytes`.
+pub(crate) fn line_stats(bytes: &[u8]) -> LineStats {
+    let (mut newlines, mut blank) = (0u64, 0u64);
+    // The previous block's newlines and carriage returns, for the bytes
+    // just before this block's first two.
+    let (mut prev_nl, mut prev_cr) = (0u64, 0u64);
+    let mut block = |chunk: &[u8]| {
+        let (nl, cr) = pair_masks(chunk, b'\n', b'\r');
+        newlines += u64::from(nl.count_ones());
+        let nl_before = (nl << 1) | (prev_nl >> 63);
+        let cr_before = (cr << 1) | (prev_cr >> 63);
+        let nl_two_before = (nl << 2) | (prev_nl >> 62);
+        blank |= nl & (nl_before | (cr_before & nl_two_before));
+        (prev_nl, prev_cr) = (nl, cr);
+    };
+    let mut chunks = bytes.chunks_exact(64);
+    for chunk in &mut chunks {
+        block(chunk);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Zeros past the end are neither newlines nor carriage returns.
+        let mut last = [0u8; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        block(&last);
+    }
+    LineStats {
+        newlines,
+        blank_inside: blank != 0,
+    }
 }
 
 /// Offsets (within `bytes`) of every `delimiter` and newline of
@@ -95,12 +135,14 @@ pub(crate) fn field_ends(
     if ends.len() < region.len() + 8 {
         ends.resize(region.len() + 8, 0);
     }
-    let mut count = 0;
+    let (mut count, mut newlines) = (0, 0);
     let mut at = from;
     let mut chunks = region.chunks_exact(64);
     for chunk in &mut chunks {
         // One bit per byte of the 64.
-        let mut m = block_mask(chunk, delimiter);
+        let (delimiters, newline) = pair_masks(chunk, delimiter, b'\n');
+        newlines += newline.count_ones() as usize;
+        let mut m = delimiters | newline;
         // The first eight ends are written unconditionally (slots past
         // the block's ends are overwritten by the next block), so that
         // the usual block costs no branch per end; more are rare.
@@ -122,11 +164,10 @@ pub(crate) fn field_ends(
         if c == delimiter || c == b'\n' {
             ends[count] = (at + i) as u32;
             count += 1;
+            newlines += usize::from(c == b'\n');
         }
     }
-    // Newlines are counted apart, by the vectorised count: cheaper than
-    // a second mask per word.
-    (count, memchr::memchr_iter(b'\n', region).count())
+    (count, newlines)
 }
 
 #[cfg(test)]
@@ -148,15 +189,45 @@ mod tests {
                         _ => v ^ 0x80,
                     };
                 }
-                let want = chunk
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &c)| c == delimiter || c == b'\n')
-                    .fold(0u64, |m, (i, _)| m | 1 << i);
-                assert_eq!(block_mask(&chunk, delimiter), want);
-                assert_eq!(block_mask_words(&chunk, delimiter), want);
+                let mask_of = |x: u8| {
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &c)| c == x)
+                        .fold(0u64, |m, (i, _)| m | 1 << i)
+                };
+                let want = (mask_of(delimiter), mask_of(b'\n'));
+                assert_eq!(pair_masks(&chunk, delimiter, b'\n'), want);
+                assert_eq!(pair_masks_words(&chunk, delimiter, b'\n'), want);
             }
         }
+    }
+
+    #[test]
+    fn line_stats_find_newlines_and_blank_lines() {
+        // Blank lines at every offset around the 64-byte block edges.
+        for len in [0, 1, 2, 3, 63, 64, 65, 127, 128, 130] {
+            for at in 0..len {
+                for blank in [&b"\n\n"[..], b"\n\r\n", b"\r\n", b"\n\r", b"\n"] {
+                    let mut text = vec![b'x'; len];
+                    for (k, &c) in blank.iter().enumerate() {
+                        if at + k < len {
+                            text[at + k] = c;
+                        }
+                    }
+                    let stats = line_stats(&text);
+                    let newlines = text.iter().filter(|&&c| c == b'\n').count() as u64;
+                    let want = text.windows(2).any(|w| w == b"\n\n")
+                        || text.windows(3).any(|w| w == b"\n\r\n");
+                    assert_eq!(stats.newlines, newlines, "{:?}", show(&text));
+                    assert_eq!(stats.blank_inside, want, "{:?}", show(&text));
+                }
+            }
+        }
+    }
+
+    fn show(text: &[u8]) -> String {
+        String::from_utf8_lossy(text).into_owned()
     }
 
     #[test]
