@@ -243,7 +243,10 @@ pub fn write_generated(
         .map(|(n, t)| (n.to_string(), *t))
         .collect();
     let mut writer = TableWriter::create(path, &columns)?;
-    let window = rayon::current_num_threads().max(1) * 2;
+    // One chunk per thread per window: the first window (generated before
+    // anything can be written) and the last (written after nothing is left
+    // to generate) are each only a thread's chunk of work on their own.
+    let window = rayon::current_num_threads().max(1);
     let chunks = generator.num_chunks();
     let make = |start: usize| -> Vec<Frame> {
         let end = (start + window).min(chunks);
