@@ -3,6 +3,7 @@
 #
 #   bench/data/run.sh            # 1,000,000 rows, median of 5 runs
 #   ROWS=200000 RUNS=3 bench/data/run.sh
+#   BIG_ROWS=0 bench/data/run.sh # skip the 5 × ROWS streaming-validation file
 #
 # Builds fathom in release mode first (nothing is built while measuring),
 # creates its own Python venv with pandas + pyarrow under bench/.venv, then
@@ -19,4 +20,5 @@ fi
 exec "$venv/bin/python" "$root/bench/data/compare.py" \
   --fathom "$target/release/fathom" \
   --out "${OUT:-$root/bench/out/data}" \
-  --rows "${ROWS:-1000000}" --runs "${RUNS:-5}"
+  --rows "${ROWS:-1000000}" --runs "${RUNS:-5}" \
+  ${BIG_ROWS:+--big-rows "$BIG_ROWS"}
