@@ -1122,7 +1122,10 @@ fn parse_plain_part(
         line: 0,
     };
     let mut bad = Vec::new();
-    let mut ends = Vec::new();
+    // The field-end scratch of this thread's previous part: it is sized
+    // for a block's worst case (every byte an end), so a fresh one per
+    // part would be zeroed again each time.
+    let mut ends = ENDS.take();
     let columnar = types.len() > 1 && part.len() < u32::MAX as usize;
     while at.pos < part.len() {
         let target = (at.pos + BLOCK_BYTES).min(part.len());
@@ -1158,10 +1161,16 @@ fn parse_plain_part(
             )?;
         }
     }
+    ENDS.set(ends);
     Ok(PartOut {
         found: builders.into_iter().map(Builder::finish).collect(),
         bad,
     })
+}
+
+thread_local! {
+    /// [`parse_plain_part`]'s field-end scratch, kept between parts.
+    static ENDS: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Where line-by-line parsing of a part stands.
