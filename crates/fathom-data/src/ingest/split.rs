@@ -143,19 +143,21 @@ pub(crate) fn field_ends(
         let (delimiters, newline) = pair_masks(chunk, delimiter, b'\n');
         newlines += newline.count_ones() as usize;
         let mut m = delimiters | newline;
-        // The first eight ends are written unconditionally (slots past
-        // the block's ends are overwritten by the next block), so that
-        // the usual block costs no branch per end; more are rare.
+        // Ends are written eight at a time without a branch per end
+        // (slots past the block's ends are overwritten by the next block):
+        // a branch per group of eight, of which a typical block of short
+        // fields needs one or two.
         let found = m.count_ones() as usize;
-        for slot in &mut ends[count..count + 8] {
-            *slot = (at + m.trailing_zeros() as usize) as u32;
-            m &= m.wrapping_sub(1);
-        }
-        let mut extra = count + 8;
-        while m != 0 {
-            ends[extra] = (at + m.trailing_zeros() as usize) as u32;
-            m &= m - 1;
-            extra += 1;
+        let mut slot = count;
+        loop {
+            for end in &mut ends[slot..slot + 8] {
+                *end = (at + m.trailing_zeros() as usize) as u32;
+                m &= m.wrapping_sub(1);
+            }
+            slot += 8;
+            if m == 0 {
+                break;
+            }
         }
         count += found;
         at += 64;
