@@ -46,6 +46,10 @@ pub struct CsvReader {
     failed: bool,
     /// Whether the current window holds a quote character anywhere.
     quoted: bool,
+    /// Whether the buffer holds a quote, when the thread that read it
+    /// ahead has already looked (while the previous window was parsed);
+    /// `None` when it must be looked for.
+    quoted_ahead: Option<bool>,
 }
 
 impl CsvReader {
@@ -157,6 +161,7 @@ impl CsvReader {
             pending: VecDeque::new(),
             failed: false,
             quoted: true,
+            quoted_ahead: None,
         })
     }
 
@@ -202,9 +207,13 @@ impl CsvReader {
             }
             if !self.eof && self.buf.len() < self.window {
                 self.eof = fill(&mut self.file, &mut self.buf, self.window, &self.path)?;
+                self.quoted_ahead = None;
             }
             let parts = (rayon::current_num_threads() * split.parts_per_thread).max(1);
-            self.quoted = memchr::memchr(b'"', &self.buf).is_some();
+            self.quoted = match self.quoted_ahead.take() {
+                Some(quoted) => quoted,
+                None => memchr::memchr(b'"', &self.buf).is_some(),
+            };
             let cuts = cut_points(&self.buf, parts, split.min_bytes, self.eof, self.quoted);
             let Some(&end) = cuts.last() else {
                 // No complete record yet: read more.
@@ -389,17 +398,21 @@ impl CsvReader {
                 || self.parse_window(&ranges, &counts, slots),
                 move || {
                     let eof = read_ahead.map(|mut file| fill(&mut file, &mut ahead, window, &path));
-                    (eof, ahead)
+                    // Looked for here, on the reading thread, rather than
+                    // by the next window's serial start.
+                    let quoted = memchr::memchr(b'"', &ahead).is_some();
+                    (eof, ahead, quoted)
                 },
             );
             found.extend(parsed?);
             filled += window_rows;
             sizes.extend(part_sizes);
-            let (eof, ahead) = read;
+            let (eof, ahead, quoted) = read;
             if let Some(eof) = eof {
                 self.eof = eof?;
                 self.consumed += end as u64;
                 spare = std::mem::replace(&mut self.buf, ahead);
+                self.quoted_ahead = Some(quoted);
             } else {
                 self.consume(end);
                 spare = ahead;
