@@ -26,6 +26,8 @@ pub struct ApiError {
     message: String,
     problems: Vec<Problem>,
     failures: Vec<serde_json::Value>,
+    /// The token refused (403, 429), for the access log.
+    caller: Option<String>,
 }
 
 /// A request body read whole, within the server's body limit
@@ -70,6 +72,7 @@ impl ApiError {
             message: message.into(),
             problems: Vec::new(),
             failures: Vec::new(),
+            caller: None,
         }
     }
 
@@ -91,14 +94,21 @@ impl ApiError {
             ),
             problems,
             failures: Vec::new(),
+            caller: None,
         }
     }
 
     fn denied(d: Denied) -> Self {
         match d {
             Denied::Unauthenticated(m) => Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", m),
-            Denied::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
-            Denied::RateLimited(m) => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", m),
+            Denied::Forbidden { token, message } => Self {
+                caller: Some(token),
+                ..Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+            },
+            Denied::RateLimited { token, message } => Self {
+                caller: Some(token),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            },
         }
     }
 
@@ -583,6 +593,10 @@ pub(crate) fn finish(
     routed: Option<&'static str>,
     result: Result<Response, ApiError>,
 ) -> Response {
+    // A refused token is named too: it presented itself, it was known.
+    let who = who
+        .map(str::to_string)
+        .or_else(|| result.as_ref().err().and_then(|e| e.caller.clone()));
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     if let Some(id) = id {
         resp.headers_mut().insert("x-request-id", id);
@@ -590,8 +604,7 @@ pub(crate) fn finish(
     if state.config.access_log
         && let Some(who) = who
     {
-        resp.extensions_mut()
-            .insert(crate::access::Caller(who.to_string()));
+        resp.extensions_mut().insert(crate::access::Caller(who));
     }
     if let Some(v) = routed {
         crate::access::note_variant(v);

@@ -84,9 +84,19 @@ pub enum Denied {
     /// No or unknown token (401).
     Unauthenticated(String),
     /// The token lacks the role (403).
-    Forbidden(String),
+    Forbidden {
+        /// The token's name, for the access log.
+        token: String,
+        /// What to tell the caller.
+        message: String,
+    },
     /// Over the token's rate (429).
-    RateLimited(String),
+    RateLimited {
+        /// The token's name, for the access log.
+        token: String,
+        /// What to tell the caller.
+        message: String,
+    },
 }
 
 /// The server's access rules.
@@ -213,22 +223,28 @@ impl Auth {
             return Err(Denied::Unauthenticated("unknown token".into()));
         };
         if token.roles & (role.bit() | Role::Admin.bit()) == 0 {
-            return Err(Denied::Forbidden(format!(
-                "token '{}' lacks the '{}' role",
-                token.name,
-                serde_json::to_value(role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            )));
+            return Err(Denied::Forbidden {
+                token: token.name.clone(),
+                message: format!(
+                    "token '{}' lacks the '{}' role",
+                    token.name,
+                    serde_json::to_value(role)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+            });
         }
         if let Some(limiter) = &token.limiter {
             let mut b = limiter.lock().unwrap_or_else(|e| e.into_inner());
             if !b.take(Instant::now()) {
-                return Err(Denied::RateLimited(format!(
-                    "token '{}' is over its limit of {} requests per second",
-                    token.name, b.rate
-                )));
+                return Err(Denied::RateLimited {
+                    token: token.name.clone(),
+                    message: format!(
+                        "token '{}' is over its limit of {} requests per second",
+                        token.name, b.rate
+                    ),
+                });
             }
         }
         Ok(&token.name)
@@ -273,7 +289,7 @@ mod tests {
         assert_eq!(auth.check(Role::Read, Some("Bearer s3cret")).unwrap(), "ci");
         assert!(matches!(
             auth.check(Role::Operate, Some("Bearer s3cret")),
-            Err(Denied::Forbidden(_))
+            Err(Denied::Forbidden { .. })
         ));
         assert!(matches!(
             auth.check(Role::Read, Some("Bearer wrong")),
@@ -290,6 +306,17 @@ mod tests {
             .filter(|_| auth.check(Role::Read, Some("Bearer s3cret")).is_ok())
             .count();
         assert_eq!(ok, 2);
+        // The refusal names the token, for the caller and the access log.
+        match auth.check(Role::Read, Some("Bearer s3cret")) {
+            Err(Denied::RateLimited { token, message }) => {
+                assert_eq!(token, "ci");
+                assert!(
+                    message.contains("token 'ci' is over its limit"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
     }
 
     #[test]

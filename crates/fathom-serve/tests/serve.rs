@@ -1387,6 +1387,8 @@ fn every_answer_is_counted_once_with_its_variant_and_logged_with_its_request_id(
         assert_eq!(lines[0]["token"], "checkout");
         assert_eq!(lines[0]["variant"], "production");
         assert_eq!(lines[3]["token"], "checkout");
+        // Refused for its role, the token is still named.
+        assert_eq!(lines[2]["token"], "checkout");
         assert!(lines[1]["token"].is_null() && lines[5]["token"].is_null());
         assert_eq!(lines[5]["endpoint"], "other");
         stop.send(()).unwrap();
