@@ -445,6 +445,41 @@ fn errors_in_later_windows_name_the_exact_row_and_line() {
     }
 }
 
+/// Type inference looks at exactly `infer_rows` leading rows, however many
+/// windows they fill: a text cell at row 10,001 (past the first 64 KiB
+/// window) makes the column text when inference reaches it, and is an
+/// error naming that row and pointing to a contract when it does not.
+#[test]
+fn inference_reads_its_rows_past_the_first_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,code\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("{i},{}\n", 100_000 + i));
+    }
+    text.push_str("10000,A17\n");
+    let p = write(dir.path(), "codes.csv", text.as_bytes());
+    assert!(
+        text.len() > 1 << 16,
+        "the rows must outgrow the first window"
+    );
+    let options = |infer_rows| ReadOptions {
+        window_bytes: 1 << 16,
+        infer_rows,
+        ..Default::default()
+    };
+    let frame = read_frame(&p, &options(20_000)).unwrap();
+    let code = frame.column("code").unwrap();
+    assert_eq!(code.column_type(), ColumnType::Categorical);
+    assert_eq!(code.display_value(10_000), "A17");
+    assert_eq!(code.display_value(0), "100000");
+    let e = read_frame(&p, &options(5_000)).unwrap_err().to_string();
+    assert!(e.contains("codes.csv: row 10001"), "{e}");
+    assert!(
+        e.contains("'A17' is not a number") && e.contains("--schema"),
+        "{e}"
+    );
+}
+
 /// A quote-free CSV (parsed a block of lines at a time) whose numbers
 /// take every shape: short and long, signed, with a leading or trailing
 /// dot, exponents, null markers, CRLF endings and no final newline, so
