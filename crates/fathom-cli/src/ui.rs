@@ -21,9 +21,14 @@ impl Ui {
         }
         let bar = ProgressBar::new(total);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg:<12} [{bar:32}] {percent:>3}% {human_pos}/{human_len} ({per_sec}, {eta})")
+            ProgressStyle::with_template("{spinner} {msg:<12} [{bar:32}] {percent:>3}% {human_pos}/{human_len} ({rate}, {eta})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                .progress_chars("=> ")
+                // Units per second as a whole number (`283,262/s`, not
+                // `283,261.7944/s`).
+                .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}/s", indicatif::HumanCount(s.per_sec() as u64));
+                }),
         );
         bar.set_message(what.to_string());
         bar

@@ -250,6 +250,71 @@ fn generation_is_byte_identical_for_any_thread_count() {
     );
 }
 
+/// On a terminal, generating a large file draws a progress bar (rows done
+/// of the total, rows per second); through a pipe, or with `--quiet`, it
+/// draws nothing. The terminal is a real pseudo-terminal from `script`.
+#[test]
+fn generate_draws_a_progress_bar_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.parquet");
+    let bin = env!("CARGO_BIN_EXE_fathom");
+    let command = format!("{bin} data generate --rows 300000 -o {}", out.display());
+    let Ok(o) = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .output()
+    else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED generate_draws_a_progress_bar_on_a_terminal_only: `script` (util-linux) is not installed"
+        );
+        return;
+    };
+    assert!(o.status.success(), "{}", text(&o));
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(screen.contains("generate"), "{screen}");
+    assert!(screen.contains("/300,000"), "{screen}");
+    assert!(screen.contains("%") && screen.contains("/s,"), "{screen}");
+    // Whole numbers per second, not four decimals.
+    let rate = screen
+        .split(" (")
+        .filter_map(|s| s.split_once("/s,").map(|(r, _)| r))
+        .last()
+        .unwrap_or_else(|| panic!("no rate in {screen}"));
+    assert!(
+        rate.chars().all(|c| c.is_ascii_digit() || c == ','),
+        "{rate:?}"
+    );
+    assert!(out.is_file());
+
+    // `--quiet` on the same terminal: the result line, no bar.
+    std::fs::remove_file(&out).unwrap();
+    let quiet = format!("{bin} -q data generate --rows 300000 -o {}", out.display());
+    let o = Command::new("script")
+        .args(["-qefc", &quiet, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !screen.contains('%') && !screen.contains("\u{1b}["),
+        "{screen}"
+    );
+    assert!(screen.contains("wrote 300,000 transactions"), "{screen}");
+    assert!(out.is_file());
+
+    // Through a pipe: the summary line only, and no bar.
+    std::fs::remove_file(&out).unwrap();
+    let o = fathom(
+        dir.path(),
+        &["data", "generate", "--rows", "300000", "-o", "big.parquet"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let all = text(&o);
+    assert!(!all.contains('%') && !all.contains("\u{1b}["), "{all}");
+    assert!(all.contains("wrote 300,000 transactions"), "{all}");
+}
+
 #[test]
 fn validate_reports_violations_with_exit_status_3() {
     let dir = tempfile::tempdir().unwrap();
