@@ -260,7 +260,16 @@ fn unpack(bytes: &[u8], bit_width: usize, out: &mut [u32]) {
 fn unpack_width<const W: usize>(bytes: &[u8], out: &mut [u32]) {
     let (groups, _) = bytes.as_chunks::<W>();
     let (whole, tail) = out.as_chunks_mut::<8>();
-    for (dst, group) in whole.iter_mut().zip(groups) {
+    // Groups followed by at least seven more bytes are read in place (each
+    // value one unaligned load); the last few through a padded copy.
+    let direct = (bytes.len().saturating_sub(7) / W).min(whole.len());
+    for (g, dst) in whole[..direct].iter_mut().enumerate() {
+        unpack_group_in_place::<W>(&bytes[g * W..g * W + W + 7], dst);
+    }
+    for (dst, group) in whole[direct..]
+        .iter_mut()
+        .zip(&groups[direct.min(groups.len())..])
+    {
         unpack_group::<W>(group, dst);
     }
     if !tail.is_empty()
@@ -269,6 +278,23 @@ fn unpack_width<const W: usize>(bytes: &[u8], out: &mut [u32]) {
         let mut last = [0u32; 8];
         unpack_group::<W>(group, &mut last);
         tail.copy_from_slice(&last[..tail.len()]);
+    }
+}
+
+/// [`unpack_group`] from a group and the seven bytes after it.
+#[inline(always)]
+fn unpack_group_in_place<const W: usize>(bytes: &[u8], dst: &mut [u32; 8]) {
+    let mask = if W == 32 {
+        u64::from(u32::MAX)
+    } else {
+        (1u64 << W) - 1
+    };
+    for (j, o) in dst.iter_mut().enumerate() {
+        let bit = j * W;
+        let at = bit / 8;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        *o = ((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32;
     }
 }
 
@@ -327,8 +353,10 @@ mod tests {
 
     #[test]
     fn every_bit_width_round_trips_through_packed_runs() {
-        for width in 1..=32usize {
-            let values: Vec<u32> = (0..19u64)
+        // Short runs go through the padded copy only; long ones are read
+        // in place but for their last groups.
+        for (width, n) in (1..=32usize).flat_map(|w| [(w, 19u64), (w, 1003)]) {
+            let values: Vec<u32> = (0..n)
                 .map(|i| ((i * 2_654_435_761) & ((1u64 << width) - 1)) as u32)
                 .collect();
             let mut data = Vec::new();
@@ -339,7 +367,7 @@ mod tests {
                 .unwrap()
                 .read_u32(&mut out)
                 .unwrap();
-            assert_eq!(out, values, "width {width}");
+            assert_eq!(out, values, "width {width}, {n} values");
             assert_eq!(max, *values.iter().max().unwrap());
         }
     }
