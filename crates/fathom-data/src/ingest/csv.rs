@@ -805,46 +805,28 @@ impl<'s> Builder<'s> {
             &part[s..e]
         };
         match &mut self.sink {
-            Sink::Numeric(v) => {
-                let mut bits = ValidRun::new(valid, row0);
-                for (r, o) in v[row0..row0 + rows].iter_mut().enumerate() {
-                    let (s, e) = span(r);
-                    // Short plain decimals, the usual cells, a word at a time.
-                    if let Some(x) =
-                        cell_word(part, s, e).and_then(|(word, n)| parse_short_decimal(word, n))
-                    {
-                        *o = x;
-                        bits.push(true);
-                        continue;
-                    }
-                    let (present, ok) = put_typed(o, &part[s..e], f64::NAN, parse_number);
-                    if !ok {
-                        return false;
-                    }
-                    bits.push(present);
-                }
-                true
-            }
-            Sink::Bool(v) => {
-                let mut bits = ValidRun::new(valid, row0);
-                for (r, o) in v[row0..row0 + rows].iter_mut().enumerate() {
-                    let (s, e) = span(r);
-                    // `true` and `false`, the usual cells, as one word.
-                    if let Some(x) =
-                        cell_word(part, s, e).and_then(|(word, n)| parse_bool_word(word, n))
-                    {
-                        *o = x;
-                        bits.push(true);
-                        continue;
-                    }
-                    let (present, ok) = put_typed(o, &part[s..e], false, parse_bool);
-                    if !ok {
-                        return false;
-                    }
-                    bits.push(present);
-                }
-                true
-            }
+            // Short plain decimals, the usual cells, a word at a time.
+            Sink::Numeric(v) => fill_words(
+                &mut v[row0..row0 + rows],
+                valid,
+                row0,
+                part,
+                span,
+                f64::NAN,
+                parse_short_decimal,
+                parse_number,
+            ),
+            // `true` and `false`, the usual cells, as one word.
+            Sink::Bool(v) => fill_words(
+                &mut v[row0..row0 + rows],
+                valid,
+                row0,
+                part,
+                span,
+                false,
+                parse_bool_word,
+                parse_bool,
+            ),
             Sink::Timestamp(v) => {
                 let mut date = DateCache::default();
                 fill_typed(&mut v[row0..row0 + rows], valid, row0, cell, 0, |c| {
@@ -952,6 +934,38 @@ fn fill_typed<'c, T: Copy>(
     let mut bits = ValidRun::new(valid, row0);
     for (r, o) in out.iter_mut().enumerate() {
         let (present, ok) = put_typed(o, cell(r), placeholder, &mut parse);
+        if !ok {
+            return false;
+        }
+        bits.push(present);
+    }
+    true
+}
+
+/// [`fill_typed`] for a column whose usual cells fit one word: a cell of
+/// at most eight bytes goes to `word` first (as the word and its length),
+/// and to `parse`, the general parser, when that declines it.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn fill_words<T: Copy>(
+    out: &mut [T],
+    valid: &mut [u64],
+    row0: usize,
+    part: &[u8],
+    span: impl Fn(usize) -> (usize, usize),
+    placeholder: T,
+    word: impl Fn(u64, usize) -> Option<T>,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> bool {
+    let mut bits = ValidRun::new(valid, row0);
+    for (r, o) in out.iter_mut().enumerate() {
+        let (s, e) = span(r);
+        if let Some(x) = cell_word(part, s, e).and_then(|(w, n)| word(w, n)) {
+            *o = x;
+            bits.push(true);
+            continue;
+        }
+        let (present, ok) = put_typed(o, &part[s..e], placeholder, &parse);
         if !ok {
             return false;
         }
