@@ -281,7 +281,8 @@ fn unpack_width<const W: usize>(bytes: &[u8], out: &mut [u32]) {
     }
 }
 
-/// [`unpack_group`] from a group and the seven bytes after it.
+/// Eight values of `W` bits from a group of `W` bytes and the seven
+/// bytes after it (so that every value is one unaligned 64-bit load).
 #[inline(always)]
 fn unpack_group_in_place<const W: usize>(bytes: &[u8], dst: &mut [u32; 8]) {
     let mask = if W == 32 {
@@ -298,25 +299,13 @@ fn unpack_group_in_place<const W: usize>(bytes: &[u8], dst: &mut [u32; 8]) {
     }
 }
 
-/// Eight values of `W` bits from the `W` bytes of one group.
+/// [`unpack_group_in_place`] for a group at the end of its data: copied
+/// behind zero padding first.
 #[inline(always)]
 fn unpack_group<const W: usize>(group: &[u8; W], dst: &mut [u32; 8]) {
-    let mask = if W == 32 {
-        u64::from(u32::MAX)
-    } else {
-        (1u64 << W) - 1
-    };
-    // Eight bytes of zero padding let every value be read with one
-    // unaligned 64-bit load.
     let mut buf = [0u8; 40];
     buf[..W].copy_from_slice(group);
-    for (j, o) in dst.iter_mut().enumerate() {
-        let bit = j * W;
-        let at = bit / 8;
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&buf[at..at + 8]);
-        *o = ((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32;
-    }
+    unpack_group_in_place::<W>(&buf[..W + 7], dst);
 }
 
 #[cfg(test)]
