@@ -526,33 +526,10 @@ impl Runner {
         }
         let task = pipeline.task(name).expect("checked above");
         let mut failures = Vec::new();
-        let report = if let Some((status, root, reason)) = not_run(task, &states) {
-            self.store
-                .mark_task_not_run(run.id, name, status, &reason)?;
-            self.emit(
-                pipeline.name(),
-                &date,
-                name,
-                RunEventKind::NotRun {
-                    status,
-                    reason: &reason,
-                },
-            );
-            states.insert(
-                name.to_owned(),
-                State::Skipped {
-                    root,
-                    reason: reason.clone(),
-                },
-            );
-            TaskReport {
-                task: name.to_owned(),
-                status,
-                attempts: 0,
-                reused: false,
-                error: Some(reason),
-                output: None,
-            }
+        let report = if let Some(why) = not_run(task, &states) {
+            let (report, state) = self.record_not_run(pipeline.name(), &run, &date, name, why)?;
+            states.insert(name.to_owned(), state);
+            report
         } else {
             let upstream: BTreeMap<String, Value> = ancestors
                 .iter()
@@ -697,36 +674,11 @@ impl Runner {
                 });
                 continue;
             }
-            if let Some((status, root, reason)) = not_run(task, &states) {
-                self.store
-                    .mark_task_not_run(run.id, name, status, &reason)?;
-                self.emit(
-                    pipeline.name(),
-                    &date,
-                    name,
-                    RunEventKind::NotRun {
-                        status,
-                        reason: &reason,
-                    },
-                );
-                states.insert(
-                    name.to_owned(),
-                    match status {
-                        TaskRunStatus::Skipped => State::Skipped {
-                            root,
-                            reason: reason.clone(),
-                        },
-                        _ => State::UpstreamFailed { root },
-                    },
-                );
-                reports.push(TaskReport {
-                    task: name.to_owned(),
-                    status,
-                    attempts: 0,
-                    reused: false,
-                    error: Some(reason),
-                    output: None,
-                });
+            if let Some(why) = not_run(task, &states) {
+                let (report, state) =
+                    self.record_not_run(pipeline.name(), &run, &date, name, why)?;
+                states.insert(name.to_owned(), state);
+                reports.push(report);
                 continue;
             }
             let upstream: BTreeMap<String, Value> = pipeline
@@ -755,6 +707,46 @@ impl Runner {
             tasks: reports,
             alerts,
         }))
+    }
+
+    /// Records that `task` does not run in this invocation, for the reason
+    /// [`not_run`] found: its row, the event, its report and its state (the
+    /// same for a whole run and for one task run on its own).
+    fn record_not_run(
+        &mut self,
+        pipeline: &str,
+        run: &PipelineRun,
+        date: &str,
+        task: &str,
+        (status, root, reason): (TaskRunStatus, String, String),
+    ) -> Result<(TaskReport, State), PipelineError> {
+        self.store
+            .mark_task_not_run(run.id, task, status, &reason)?;
+        self.emit(
+            pipeline,
+            date,
+            task,
+            RunEventKind::NotRun {
+                status,
+                reason: &reason,
+            },
+        );
+        let state = match status {
+            TaskRunStatus::Skipped => State::Skipped {
+                root,
+                reason: reason.clone(),
+            },
+            _ => State::UpstreamFailed { root },
+        };
+        let report = TaskReport {
+            task: task.to_owned(),
+            status,
+            attempts: 0,
+            reused: false,
+            error: Some(reason),
+            output: None,
+        };
+        Ok((report, state))
     }
 
     #[allow(clippy::too_many_arguments)]
