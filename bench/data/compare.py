@@ -34,6 +34,25 @@ df = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
 print(time.perf_counter() - t0, len(df), df.shape[1])
 """
 
+# Two multithreaded CSV readers, for context: they use both cores, as
+# fathom does, where pandas' reader uses one. Same protocol as pandas: a
+# fresh process per read, the time around the call, the whole typed table
+# in memory.
+PEER_READ = """
+import sys, time
+path, reader = sys.argv[1], sys.argv[2]
+if reader == "polars":
+    import polars as pl
+    t0 = time.perf_counter()
+    df = pl.read_csv(path)
+    print(time.perf_counter() - t0, df.height, df.width)
+else:
+    import pyarrow.csv as pc
+    t0 = time.perf_counter()
+    t = pc.read_csv(path)
+    print(time.perf_counter() - t0, t.num_rows, t.num_columns)
+"""
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -49,8 +68,8 @@ def main():
     f = a.fathom
     med = statistics.median
     rows = a.rows
-    import pandas, pyarrow
-    print(f"# {rows:,} rows, median of {a.runs} runs, {os.cpu_count()} cores; pandas {pandas.__version__}, pyarrow {pyarrow.__version__}; load average {os.getloadavg()[0]:.2f} at the start", file=sys.stderr)
+    import pandas, polars, pyarrow
+    print(f"# {rows:,} rows, median of {a.runs} runs, {os.cpu_count()} cores; pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, polars {polars.__version__}; load average {os.getloadavg()[0]:.2f} at the start", file=sys.stderr)
 
     gen_pq = med(run([f, "-q", "data", "generate", "--rows", str(rows), "-o", pq])[0] for _ in range(a.runs))
     gen_csv = med(run([f, "-q", "data", "generate", "--rows", str(rows), "-o", csv])[0] for _ in range(a.runs))
@@ -61,6 +80,11 @@ def main():
 
     def pandas_read(path, kind):
         out = run([sys.executable, "-c", PANDAS_READ, path, kind])[1].split()
+        assert int(out[1]) == rows, out
+        return float(out[0])
+
+    def peer_read(path, reader):
+        out = run([sys.executable, "-c", PEER_READ, path, reader])[1].split()
         assert int(out[1]) == rows, out
         return float(out[0])
 
@@ -75,6 +99,8 @@ def main():
         r[f"pandas_{kind}"] = med(pandas_read(path, kind) for _ in range(a.runs))
         r[f"fathom_{kind}_mem"] = peak_kib([f, "--json", "data", "inspect", path])
         r[f"pandas_{kind}_mem"] = peak_kib([sys.executable, "-c", PANDAS_READ, path, kind])
+    for reader in ("polars", "pyarrow"):
+        r[reader] = med(peer_read(csv, reader) for _ in range(a.runs))
     val_pq = med(run([f, "-q", "data", "validate", pq, "--schema", schema])[0] for _ in range(a.runs))
     val_csv = med(run([f, "-q", "data", "validate", csv, "--schema", schema])[0] for _ in range(a.runs))
     val_mem = peak_kib([f, "-q", "data", "validate", pq, "--schema", schema])
@@ -102,6 +128,9 @@ def main():
     for kind, name in (("csv", "read CSV"), ("parquet", "read Parquet")):
         fr, pr = r[f"fathom_{kind}"], r[f"pandas_{kind}"]
         print(f"| {name} | {fr:.3f} s, peak {mib(r[f'fathom_{kind}_mem'])} | {pr:.3f} s, peak {mib(r[f'pandas_{kind}_mem'])} | {fr / pr:.2f}× time | ≤ 0.33× |")
+    for reader, name in (("polars", "polars `read_csv`"), ("pyarrow", "pyarrow `csv.read_csv`")):
+        fr, pr = r["fathom_csv"], r[reader]
+        print(f"| read CSV, against {name} (both cores; context) | {fr:.3f} s | {pr:.3f} s | {fr / pr:.2f}× time | – |")
     print(f"| validate Parquet (whole command: read + all checks) | {val_pq:.3f} s, peak {mib(val_mem)} | – | – | < 0.5 s |")
     print(f"| validate CSV (whole command: parse + all checks) | {val_csv:.3f} s, peak {mib(val_csv_mem)} (file {os.path.getsize(csv) / 2**20:.0f} MiB) | – | – | – |")
     if big:
