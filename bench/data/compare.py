@@ -34,10 +34,10 @@ df = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
 print(time.perf_counter() - t0, len(df), df.shape[1])
 """
 
-# Two multithreaded CSV readers, for context: they use both cores, as
+# Three multithreaded CSV readers, for context: they use both cores, as
 # fathom does, where pandas' reader uses one. Same protocol as pandas: a
 # fresh process per read, the time around the call, the whole typed table
-# in memory.
+# in memory (DuckDB's: a table of an in-memory database).
 PEER_READ = """
 import sys, time
 path, reader = sys.argv[1], sys.argv[2]
@@ -46,6 +46,13 @@ if reader == "polars":
     t0 = time.perf_counter()
     df = pl.read_csv(path)
     print(time.perf_counter() - t0, df.height, df.width)
+elif reader == "duckdb":
+    import duckdb
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [path])
+    took = time.perf_counter() - t0
+    print(took, con.execute("SELECT count(*) FROM t").fetchone()[0], len(con.execute("SELECT * FROM t LIMIT 0").description))
 else:
     import pyarrow.csv as pc
     t0 = time.perf_counter()
@@ -68,8 +75,8 @@ def main():
     f = a.fathom
     med = statistics.median
     rows = a.rows
-    import pandas, polars, pyarrow
-    print(f"# {rows:,} rows, median of {a.runs} runs, {os.cpu_count()} cores; pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, polars {polars.__version__}; load average {os.getloadavg()[0]:.2f} at the start", file=sys.stderr)
+    import duckdb, pandas, polars, pyarrow
+    print(f"# {rows:,} rows, median of {a.runs} runs, {os.cpu_count()} cores; pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, polars {polars.__version__}, duckdb {duckdb.__version__}; load average {os.getloadavg()[0]:.2f} at the start", file=sys.stderr)
 
     gen_pq = med(run([f, "-q", "data", "generate", "--rows", str(rows), "-o", pq])[0] for _ in range(a.runs))
     gen_csv = med(run([f, "-q", "data", "generate", "--rows", str(rows), "-o", csv])[0] for _ in range(a.runs))
@@ -99,7 +106,7 @@ def main():
         r[f"pandas_{kind}"] = med(pandas_read(path, kind) for _ in range(a.runs))
         r[f"fathom_{kind}_mem"] = peak_kib([f, "--json", "data", "inspect", path])
         r[f"pandas_{kind}_mem"] = peak_kib([sys.executable, "-c", PANDAS_READ, path, kind])
-    for reader in ("polars", "pyarrow"):
+    for reader in ("polars", "pyarrow", "duckdb"):
         r[reader] = med(peer_read(csv, reader) for _ in range(a.runs))
     val_pq = med(run([f, "-q", "data", "validate", pq, "--schema", schema])[0] for _ in range(a.runs))
     val_csv = med(run([f, "-q", "data", "validate", csv, "--schema", schema])[0] for _ in range(a.runs))
@@ -128,7 +135,7 @@ def main():
     for kind, name in (("csv", "read CSV"), ("parquet", "read Parquet")):
         fr, pr = r[f"fathom_{kind}"], r[f"pandas_{kind}"]
         print(f"| {name} | {fr:.3f} s, peak {mib(r[f'fathom_{kind}_mem'])} | {pr:.3f} s, peak {mib(r[f'pandas_{kind}_mem'])} | {fr / pr:.2f}× time | ≤ 0.33× |")
-    for reader, name in (("polars", "polars `read_csv`"), ("pyarrow", "pyarrow `csv.read_csv`")):
+    for reader, name in (("polars", "polars `read_csv`"), ("pyarrow", "pyarrow `csv.read_csv`"), ("duckdb", "DuckDB `read_csv` into a table")):
         fr, pr = r["fathom_csv"], r[reader]
         print(f"| read CSV, against {name} (both cores; context) | {fr:.3f} s | {pr:.3f} s | {fr / pr:.2f}× time | – |")
     print(f"| validate Parquet (whole command: read + all checks) | {val_pq:.3f} s, peak {mib(val_mem)} | – | – | < 0.5 s |")

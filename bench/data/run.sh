@@ -6,8 +6,8 @@
 #   BIG_ROWS=0 bench/data/run.sh # skip the 5 × ROWS streaming-validation file
 #
 # Builds fathom in release mode first (nothing is built while measuring),
-# creates its own Python venv with pandas + pyarrow (+ polars, a second
-# multithreaded CSV reader for context) under bench/.venv, then
+# creates its own Python venv with pandas + pyarrow (+ polars and DuckDB,
+# multithreaded CSV readers for context) under bench/.venv, then
 # runs bench/data/compare.py, which prints the table for bench/RESULTS.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,7 +17,7 @@ venv="${VENV:-$root/bench/.venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check pandas pyarrow polars
+"$venv/bin/pip" install --quiet --disable-pip-version-check pandas pyarrow polars duckdb
 exec "$venv/bin/python" "$root/bench/data/compare.py" \
   --fathom "$target/release/fathom" \
   --out "${OUT:-$root/bench/out/data}" \
