@@ -3,7 +3,10 @@
 //! complete, so a failed write never leaves a half-written file.
 
 mod csv;
+mod generated;
 mod parquet;
+
+pub use self::generated::write_generated;
 
 pub(crate) use self::csv::push_f64 as push_number;
 
@@ -226,90 +229,4 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
         .sync_all()
         .map_err(|e| DataError::io(path, e))?;
     put_in_place(tmp, path)
-}
-
-/// Writes everything `generator` makes into `path` (CSV or Parquet by
-/// extension), atomically: windows of chunks are generated in parallel
-/// while the previous window is encoded. `on_rows` hears each chunk's row
-/// count as it is written (for a progress bar).
-pub fn write_generated(
-    generator: &crate::generate::Generator,
-    path: &Path,
-    on_rows: &(dyn Fn(u64) + Sync),
-) -> Result<WriteSummary> {
-    use rayon::prelude::*;
-    let columns: Vec<(String, ColumnType)> = crate::generate::Generator::columns()
-        .iter()
-        .map(|(n, t)| (n.to_string(), *t))
-        .collect();
-    let mut writer = TableWriter::create(path, &columns)?;
-    // One chunk per thread per window: the first window (generated before
-    // anything can be written) and the last (written after nothing is left
-    // to generate) are each only a thread's chunk of work on their own.
-    let window = rayon::current_num_threads().max(1);
-    let chunks = generator.num_chunks();
-    let make = |start: usize| -> Vec<Frame> {
-        let end = (start + window).min(chunks);
-        (start..end)
-            .into_par_iter()
-            .map(|i| generator.chunk(i))
-            .collect()
-    };
-    // Finished windows are flushed to disk on a thread of their own while
-    // the next ones are generated, so the sync that ends the write (see
-    // [`TableWriter::finish`]) has only the last window left to wait for.
-    let handle = writer
-        .handle
-        .try_clone()
-        .map_err(|e| DataError::io(path, e))?;
-    let (flush, flushes) = std::sync::mpsc::channel::<()>();
-    std::thread::scope(|scope| -> Result<()> {
-        let syncer = scope.spawn(move || -> std::io::Result<()> {
-            while flushes.recv().is_ok() {
-                // Requests that queued up while syncing are one request.
-                while flushes.try_recv().is_ok() {}
-                handle.sync_data()?;
-            }
-            Ok(())
-        });
-        let mut current = make(0);
-        let mut start = 0;
-        let written = (|| -> Result<()> {
-            while !current.is_empty() {
-                start += window;
-                let (next, written) = rayon::join(
-                    || {
-                        if start < chunks {
-                            make(start)
-                        } else {
-                            Vec::new()
-                        }
-                    },
-                    || -> Result<()> {
-                        for f in &current {
-                            writer.write(f)?;
-                            on_rows(f.num_rows() as u64);
-                        }
-                        Ok(())
-                    },
-                );
-                written?;
-                // The last window is left to the closing sync. A send fails
-                // only if the syncer stopped on an error, which its join
-                // below reports.
-                if !next.is_empty() {
-                    let _ = flush.send(());
-                }
-                current = next;
-            }
-            Ok(())
-        })();
-        drop(flush);
-        let synced = syncer
-            .join()
-            .map_err(|_| DataError::Internal("the file sync thread panicked".into()))?;
-        written?;
-        synced.map_err(|e| DataError::io(path, e))
-    })?;
-    writer.finish()
 }
