@@ -1,4 +1,5 @@
-"""Times fathom and pandas side by side on one generated data set.
+"""Times fathom and pandas side by side on one generated data set (and, for
+context, three multithreaded CSV readers: polars, pyarrow, DuckDB).
 
 Called by bench/data/run.sh; prints a Markdown table of medians and ratios.
 Wall times of fathom commands are whole-process times; read times are the
