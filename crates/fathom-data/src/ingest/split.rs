@@ -4,23 +4,10 @@
 //! where SSE2 is not available) instead of a branch per byte.
 
 #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+use super::tokens::zero_bytes;
+
 #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// `0x80` in every byte of `w` equal to `a` or to `b`, `0` in every
-/// other byte (exact: no false positives from borrows between bytes). A
-/// byte of `x` is zero exactly when neither its low seven bits plus
-/// `0x7f` nor the byte itself has the high bit set, so both comparisons
-/// share the final steps.
-#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
-#[inline(always)]
-fn either_bytes(w: u64, a: u64, b: u64) -> u64 {
-    let (x, y) = (w ^ a, w ^ b);
-    let nonzero_x = ((x & LOW7).wrapping_add(LOW7)) | x;
-    let nonzero_y = ((y & LOW7).wrapping_add(LOW7)) | y;
-    !((nonzero_x & nonzero_y) | LOW7)
-}
 
 /// The high bits of the eight bytes of `x` as an 8-bit mask (bit `i` from
 /// byte `i`): the byte flags, moved to bit 0 of each byte, are gathered
@@ -71,8 +58,8 @@ fn pair_masks_words(chunk: &[u8], a: u8, b: u8) -> (u64, u64) {
         let mut word = [0u8; 8];
         word.copy_from_slice(bytes);
         let w = u64::from_le_bytes(word);
-        ma |= movemask(either_bytes(w, wa, wa)) << (8 * k);
-        mb |= movemask(either_bytes(w, wb, wb)) << (8 * k);
+        ma |= movemask(zero_bytes(w ^ wa)) << (8 * k);
+        mb |= movemask(zero_bytes(w ^ wb)) << (8 * k);
     }
     (ma, mb)
 }

@@ -122,7 +122,7 @@ const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
 
 /// `0x80` in every byte of `x` that is zero, `0` in every other byte.
 #[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
+pub(crate) fn zero_bytes(x: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
