@@ -594,15 +594,16 @@ pub(crate) fn finish(
     result: Result<Response, ApiError>,
 ) -> Response {
     // A refused token is named too: it presented itself, it was known.
-    let who = who
-        .map(str::to_string)
-        .or_else(|| result.as_ref().err().and_then(|e| e.caller.clone()));
+    let refused = match &result {
+        Err(e) if state.config.access_log => e.caller.clone(),
+        _ => None,
+    };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     if let Some(id) = id {
         resp.headers_mut().insert("x-request-id", id);
     }
     if state.config.access_log
-        && let Some(who) = who
+        && let Some(who) = who.map(str::to_string).or(refused)
     {
         resp.extensions_mut().insert(crate::access::Caller(who));
     }
